@@ -1,0 +1,76 @@
+"""Learning curves in a table of sweep's own, next to Optuna's tables in the same database.
+
+Each trial stores at most ``MAX_POINTS`` points per curve (every ``stride``-th epoch plus the last
+one), four float32 curves, zlib-compressed: at most 4 x 501 x 4 bytes = 8 KB raw per trial,
+whatever the epoch count. Optuna's intermediate values carry a coarser test-accuracy curve for
+optuna-dashboard (``DASHBOARD_POINTS`` points).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import sqlalchemy as sa
+
+from .engines import Curves
+
+MAX_POINTS = 500
+DASHBOARD_POINTS = 50
+
+_metadata = sa.MetaData()
+curves_table = sa.Table(
+    "sweep_curves",
+    _metadata,
+    sa.Column("trial_id", sa.Integer, primary_key=True),
+    sa.Column("epochs", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+
+def sample_epochs(epochs: int, points: int) -> np.ndarray:
+    """0-based epoch indices: every ``stride``-th epoch and always the last one."""
+    stride = max(1, math.ceil(epochs / points))
+    return np.unique(np.r_[np.arange(stride - 1, epochs, stride), epochs - 1])
+
+
+def create_table(engine: sa.engine.Engine) -> None:
+    _metadata.create_all(engine, checkfirst=True)
+
+
+def save_curves(engine: sa.engine.Engine, curves_by_trial: Mapping[int, Curves]) -> None:
+    """Write (or replace) the strided curves of several trials in one transaction."""
+    rows = []
+    for trial_id, curves in curves_by_trial.items():
+        index = sample_epochs(curves.epochs, MAX_POINTS)
+        data = zlib.compress(np.ascontiguousarray(curves.stacked()[:, index]).tobytes())
+        rows.append({"trial_id": trial_id, "epochs": curves.epochs, "data": data})
+    if not rows:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            curves_table.delete().where(curves_table.c.trial_id.in_([r["trial_id"] for r in rows]))
+        )
+        connection.execute(curves_table.insert(), rows)
+
+
+def load_curves(
+    engine: sa.engine.Engine, trial_ids: Iterable[int]
+) -> dict[int, tuple[np.ndarray, Curves]]:
+    """For each trial id found: (1-based epoch numbers, strided curves)."""
+    ids = list(trial_ids)
+    result: dict[int, tuple[np.ndarray, Curves]] = {}
+    if not ids or not sa.inspect(engine).has_table(curves_table.name):
+        return result
+    with engine.connect() as connection:
+        for start in range(0, len(ids), 500):
+            query = sa.select(curves_table).where(
+                curves_table.c.trial_id.in_(ids[start : start + 500])
+            )
+            for row in connection.execute(query):
+                index = sample_epochs(row.epochs, MAX_POINTS)
+                array = np.frombuffer(zlib.decompress(row.data), dtype=np.float32)
+                result[row.trial_id] = (index + 1, Curves.from_stacked(array.reshape(4, -1)))
+    return result

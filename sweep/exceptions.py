@@ -1,0 +1,53 @@
+"""Every error a user of `sweep` can cause, in one place.
+
+The CLI turns a :class:`SweepError` into one line on stderr and an exit code: 2 for usage and
+configuration errors (:class:`UsageError` and its kinds), 1 for runtime failures.
+"""
+
+from __future__ import annotations
+
+
+class SweepError(Exception):
+    """Base class: the message says what was wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class UsageError(SweepError):
+    """The command line, config file or study settings are wrong; nothing was run."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A sweep setting is invalid (bad rate, unknown placement, unknown TOML key ...)."""
+
+
+class StorageError(UsageError):
+    """The storage URL is malformed, unsupported, or points at something that is not a study DB."""
+
+
+class IncompatibleStudyError(UsageError):
+    """The study exists with different fixed settings (task, epochs, batch size, optimizer)."""
+
+
+class StudyNotFoundError(UsageError):
+    """The named study does not exist in the storage."""
+
+
+class StorageUnavailableError(SweepError):
+    """The storage could not be reached or written (server down, wrong credentials, read-only)."""
+
+
+class EngineError(SweepError):
+    """The training engine cannot run here (e.g. Keras is on a backend other than TensorFlow)."""
+
+
+class SweepInterrupted(SweepError):
+    """The run was stopped by a signal; running cells were marked failed and will be redone."""
+
+    exit_code = 130
+
+
+class FailedCellError(Exception):
+    """One cell failed to train: recorded as a FAIL trial, the sweep goes on (retried next run)."""

@@ -1,0 +1,86 @@
+"""Cells: one point of the sweep grid (rate x placement x max-norm x seed).
+
+Rate 0.0 is the no-dropout baseline. Its placement is meaningless, so the baseline is one cell
+per max-norm and seed with placement ``"none"``, not one per placement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+BASELINE_PLACEMENT = "none"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True, order=True)
+class Group:
+    """A cell without its seed: the unit that seed statistics are computed over."""
+
+    rate: float
+    placement: str
+    max_norm: float | None
+
+    @property
+    def label(self) -> str:
+        norm = "none" if self.max_norm is None else _fmt(self.max_norm)
+        return f"rate={_fmt(self.rate)} placement={self.placement} max_norm={norm}"
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.rate == 0.0
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One trial of the sweep: train one model with these settings and this seed."""
+
+    rate: float
+    placement: str
+    max_norm: float | None
+    seed: int
+
+    @property
+    def group(self) -> Group:
+        return Group(self.rate, self.placement, self.max_norm)
+
+    @property
+    def key(self) -> str:
+        """A stable text identity, used to match trials to cells across runs."""
+        norm = "none" if self.max_norm is None else _fmt(self.max_norm)
+        return f"rate={_fmt(self.rate)}|placement={self.placement}|max_norm={norm}|seed={self.seed}"
+
+    @property
+    def dropout_on_input(self) -> bool:
+        return self.rate > 0 and self.placement in ("input", "both")
+
+    @property
+    def dropout_on_hidden(self) -> bool:
+        return self.rate > 0 and self.placement in ("hidden", "both")
+
+
+def normalize_rate(rate: float) -> float:
+    """Round away float noise from ranges such as ``0:0.9:0.1`` so keys stay stable."""
+    return round(float(rate), 6) + 0.0
+
+
+def expand(
+    rates: Iterable[float],
+    placements: Sequence[str],
+    max_norms: Iterable[float | None],
+    seeds: Iterable[int],
+) -> list[Cell]:
+    """All cells of a grid, baseline deduplicated, in a stable order (seed-major last)."""
+    cells: dict[str, Cell] = {}
+    seeds = list(seeds)
+    for rate in rates:
+        rate = normalize_rate(rate)
+        for max_norm in max_norms:
+            for placement in placements if rate > 0 else [BASELINE_PLACEMENT]:
+                for seed in seeds:
+                    cell = Cell(rate, placement, max_norm, seed)
+                    cells.setdefault(cell.key, cell)
+    return list(cells.values())

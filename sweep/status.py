@@ -1,0 +1,74 @@
+"""Where a sweep stands: cell counts overall and per group, and the best group so far."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .grid import Group
+from .records import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
+from .summary import GroupStats, SweepSummary, summarize
+
+STATES = (COMPLETE, RUNNING, PENDING, FAILED)
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    group: Group
+    counts: dict[str, int]
+    stats: GroupStats | None
+
+
+@dataclass(frozen=True)
+class StudyStatus:
+    study: str
+    settings: dict[str, Any]
+    counts: dict[str, int]
+    groups: tuple[GroupStatus, ...]
+    summary: SweepSummary
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        def interval(stats: GroupStats | None) -> dict[str, Any] | None:
+            if stats is None:
+                return None
+            return {"n": stats.n, **{k: _clean(v) for k, v in asdict(stats.test).items()}}
+
+        best = self.summary.best
+        return {
+            "study": self.study,
+            "settings": self.settings,
+            "cells": {"total": self.total, **self.counts},
+            "groups": [
+                {"rate": g.group.rate, "placement": g.group.placement,
+                 "max_norm": g.group.max_norm, **g.counts, "test_accuracy": interval(g.stats)}
+                for g in self.groups
+            ],
+            "best": None if best is None else {
+                "rate": best.group.rate, "placement": best.group.placement,
+                "max_norm": best.group.max_norm, "test_accuracy": interval(best),
+            },
+        }
+
+
+def _clean(value: float) -> float | None:
+    return None if value != value else round(value, 6)
+
+
+def study_status(study: str, settings: dict[str, Any], records: list[TrialRecord]) -> StudyStatus:
+    states = cell_states(records)
+    summary = summarize(records)
+    stats_by_group = {g.group: g for g in summary.groups}
+    per_group: dict[Group, Counter[str]] = {}
+    for cell, state in states.items():
+        per_group.setdefault(cell.group, Counter())[state] += 1
+    overall = Counter(states.values())
+    groups = tuple(
+        GroupStatus(group, {s: per_group[group][s] for s in STATES}, stats_by_group.get(group))
+        for group in sorted(per_group, key=lambda g: (g.rate, g.placement, g.max_norm or -1.0))
+    )
+    return StudyStatus(study, settings, {s: overall[s] for s in STATES}, groups, summary)

@@ -1,0 +1,46 @@
+"""What a task is: its data, its model builder and its fixed training settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..grid import Cell
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test arrays; labels are 0/1 for binary tasks, integers for multi-class."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Task:
+    """A sweepable task. ``build_model(cell)`` returns a compiled Keras model and never fits."""
+
+    name: str
+    description: str
+    placements: tuple[str, ...]
+    default_epochs: int
+    batch_size: int
+    optimizer: str
+    supports_max_norm: bool
+    load_data: Callable[[], Dataset]
+    build_model: Callable[[Cell], Any]
+
+    def fixed_settings(self, epochs: int, batch_size: int) -> dict[str, Any]:
+        """The settings every trial of one study shares; a study refuses runs that differ."""
+        return {
+            "task": self.name,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "optimizer": self.optimizer,
+        }
