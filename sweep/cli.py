@@ -15,6 +15,10 @@ PRECEDENCE = "Settings: built-in defaults < --config FILE (TOML) < command-line 
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
@@ -26,7 +30,8 @@ def _study_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sweep", description="Dropout grid sweeps as Optuna studies. " + PRECEDENCE)
+    parser = _Parser(prog="sweep",
+                     description="Dropout grid sweeps as Optuna studies. " + PRECEDENCE)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run (or resume) a sweep", description=(
@@ -51,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Where a sweep stands, overall and per cell group.")
     _study_args(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    report = sub.add_parser("report", help="write the HTML report (figures, ranked groups)",
+                            description=(
+        "Write one self-contained HTML report (opens offline) and store its figures and "
+        "headline in the study for optuna-dashboard. Works on a sweep still running."))
+    _study_args(report)
+    report.add_argument("--out", type=Path,
+                        help="HTML file to write (default: dashboards/<study>.html)")
+
+    dashboard = sub.add_parser("dashboard", help="serve the study with optuna-dashboard",
+                               description=(
+        "Refresh the report's figures in the study, then run optuna-dashboard on the study's "
+        "storage until Ctrl-C."))
+    _study_args(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     return parser
 
 
@@ -79,6 +100,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{outcome.failed_now} failed")
     print(table(GROUP_HEADERS, [group_row(g) for g in summary.groups]))
     print(best_line(summary.best))
+    if summary.n_complete:
+        from .report import write_report
+
+        print(f"report: {write_report(outcome.study)}")
     if outcome.failed_now:
         print(f"{outcome.failed_now} cell(s) failed; run the same command again to retry them",
               file=sys.stderr)
@@ -113,7 +138,43 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "status": _cmd_status}
+def _open_existing(args: argparse.Namespace) -> Any:
+    from .study import open_study
+
+    config = _config_from_args(args, ("study", "storage"))
+    return open_study(study_name=config.study, storage_url=config.storage_url,
+                      task=None, settings=None, create=False)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._report_text import headline
+    from .report import load_report_data, write_report
+
+    sweep_study = _open_existing(args)
+    path = write_report(sweep_study, args.out)
+    print(headline(load_report_data(sweep_study).summary))
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import check_port, dashboard_executable, launch
+    from .exceptions import EmptyStudyError
+    from .report import publish_report
+
+    sweep_study = _open_existing(args)
+    dashboard_executable()
+    check_port(args.host, args.port)
+    try:
+        publish_report(sweep_study)
+    except EmptyStudyError:
+        print("no completed cells yet: the dashboard shows the study without sweep's figures",
+              file=sys.stderr)
+    launch(sweep_study, host=args.host, port=args.port)
+
+
+_COMMANDS = {"run": _cmd_run, "status": _cmd_status, "report": _cmd_report,
+             "dashboard": _cmd_dashboard}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,3 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SweepError as e:
         print(f"sweep: error: {e}", file=sys.stderr)
         return e.exit_code
+    except KeyboardInterrupt:
+        print("sweep: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

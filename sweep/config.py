@@ -213,7 +213,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}; fix the syntax") from e
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid TOML: {e}; fix the syntax"
+        ) from e
     for key in data:
         if key not in KEYS:
             close = difflib.get_close_matches(key, KEYS, n=1)

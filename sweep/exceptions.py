@@ -49,5 +49,13 @@ class SweepInterrupted(SweepError):
     exit_code = 130
 
 
+class EmptyStudyError(SweepError):
+    """The study has no completed cells yet, so there is nothing to report."""
+
+
+class DashboardError(SweepError):
+    """optuna-dashboard cannot be started (not installed, or the port is taken)."""
+
+
 class FailedCellError(Exception):
     """One cell failed to train: recorded as a FAIL trial, the sweep goes on (retried next run)."""

@@ -77,30 +77,34 @@ def run_sweep(
     completed_now = 0
     log(f"study {sweep_study.name!r}: {len(cells)} cells, {already} already complete")
 
-    with Progress(len(cells), already, enabled=show_progress) as progress, _sigterm_as_interrupt():
-        while True:
-            claims = sweep_study.claim(per_claim, only=wanted)
-            if not claims:
-                if not _wait_for_others(sweep_study, cells, wanted, failed_here):
-                    break
-                continue
-            try:
-                with heartbeat(sweep_study, claims, config.heartbeat_seconds):
-                    results = engine.train(task, [c.cell for c in claims], settings)
-                sweep_study.record(claims, results)
-                completed_now += len(claims)
-                progress.advance(len(claims))
-            except KeyboardInterrupt:
-                sweep_study.record_failure(claims, "interrupted")
-                raise SweepInterrupted(
-                    f"interrupted: {len(claims)} running cell(s) marked failed; run the same "
-                    "command again to resume"
-                ) from None
-            except Exception as error:  # noqa: BLE001 - a failed cell is recorded, the sweep goes on
-                reason = "".join(traceback.format_exception_only(error)).strip()
-                sweep_study.record_failure(claims, reason)
-                failed_here.update(c.cell for c in claims)
-                log(f"failed {len(claims)} cell(s): {reason}")
+    claims: list[Claim] = []
+    try:
+        with Progress(len(cells), already, enabled=show_progress) as progress, \
+                _sigterm_as_interrupt():
+            while True:
+                claims = sweep_study.claim(per_claim, only=wanted)
+                if not claims:
+                    if not _wait_for_others(sweep_study, cells, wanted, failed_here):
+                        break
+                    continue
+                try:
+                    with heartbeat(sweep_study, claims, config.heartbeat_seconds):
+                        results = engine.train(task, [c.cell for c in claims], settings)
+                    sweep_study.record(claims, results)
+                    completed_now += len(claims)
+                    progress.advance(len(claims))
+                except Exception as error:  # noqa: BLE001 - a failed cell is recorded; go on
+                    reason = "".join(traceback.format_exception_only(error)).strip()
+                    sweep_study.record_failure(claims, reason)
+                    failed_here.update(c.cell for c in claims)
+                    log(f"failed {len(claims)} cell(s): {reason}")
+                claims = []
+    except KeyboardInterrupt:
+        sweep_study.record_failure(claims, "interrupted")
+        raise SweepInterrupted(
+            f"interrupted: {completed_now} cell(s) completed in this run, {len(claims)} running "
+            "cell(s) marked failed; run the same command again to resume"
+        ) from None
     return RunOutcome(sweep_study, len(cells), already, completed_now, len(failed_here))
 
 

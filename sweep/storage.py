@@ -61,7 +61,9 @@ def parse_storage_url(url: str) -> StorageURL:
         )
     path = Path(database)
     if path.is_dir():
-        raise StorageError(f"storage URL {url!r}: {str(path)!r} is a directory, not a database file")
+        raise StorageError(
+            f"storage URL {url!r}: {str(path)!r} is a directory, not a database file"
+        )
     if path.exists() and path.stat().st_size > 0:
         with path.open("rb") as f:
             if f.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
@@ -81,7 +83,9 @@ def _prepare_sqlite(path: Path) -> None:
         raise StorageUnavailableError(f"cannot open SQLite study file {str(path)!r}: {e}") from e
 
 
-def open_storage(url: StorageURL, heartbeat_seconds: float | None = None) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: StorageURL, heartbeat_seconds: float | None = None
+) -> optuna.storages.RDBStorage:
     """Optuna's RDBStorage (with heartbeats when asked), mapping connection errors to ours."""
     import optuna
     from sqlalchemy.exc import SQLAlchemyError

@@ -1,0 +1,153 @@
+"""Plotly figures of a sweep summary (rendering only: every number comes from ``summary``).
+
+Shared pieces (:class:`Panel`, colours, CI bands, layout), (c) the rate x max-norm heatmap and
+(d) the mean learning curves; the figures over the dropout rate are in ``_rate_figures``. Each
+builder returns a :class:`Panel`: a figure, or ``None`` with a note saying why there is nothing
+to show, so a partial sweep never produces an empty or broken plot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._text import fmt_norm
+from .grid import Group
+from .summary import CurveStats, Interval, SweepSummary
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+BASELINE_COLOR = "#555555"
+CURVE_COLORS = ("#555555", "#d62728", "#1f77b4", "#2ca02c", "#9467bd")
+FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One figure of the report: ``figure`` is None when there is nothing to show."""
+
+    key: str
+    title: str
+    figure: go.Figure | None
+    note: str
+
+
+def rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def placement_colors(summary: SweepSummary) -> dict[str, str]:
+    return {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(summary.placements)}
+
+
+def finite(value: float) -> bool:
+    return not math.isnan(value)
+
+
+def ci_text(interval: Interval) -> str:
+    if not finite(interval.low):
+        return "n/a (n<2)"
+    return f"{interval.low:.3f}–{interval.high:.3f}"
+
+
+def band_trace(x: Sequence[float], low: Sequence[float], high: Sequence[float], color: str,
+               name: str, legendgroup: str) -> dict[str, Any]:
+    """A filled polygon between ``low`` and ``high`` (points with a nan bound left out)."""
+    kept = [(a, lo, hi) for a, lo, hi in zip(x, low, high, strict=True)
+            if finite(lo) and finite(hi)]
+    xs = [k[0] for k in kept]
+    return {
+        "type": "scatter", "x": xs + xs[::-1],
+        "y": [k[1] for k in kept] + [k[2] for k in kept][::-1],
+        "fill": "toself", "fillcolor": rgba(color, 0.15), "line": {"width": 0},
+        "hoverinfo": "skip", "name": name, "legendgroup": legendgroup, "showlegend": False,
+        "mode": "lines",
+    }
+
+
+def layout(fig: go.Figure, height: int) -> None:
+    """Common look; no title (the report's section heading has it, the dashboard adds it)."""
+    fig.update_layout(height=height, template="plotly_white", font=FONT,
+                      margin={"t": 60, "r": 20, "l": 60, "b": 40},
+                      legend={"orientation": "h", "y": -0.2, "x": 0.0})
+
+
+def heatmap_figure(summary: SweepSummary) -> Panel:
+    """(c) Mean test accuracy over rate x max-norm, one heatmap per placement."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    key, title = "heatmap", "Mean test accuracy over dropout rate x max-norm"
+    rates, norms, placements = summary.rates, summary.max_norms, summary.placements
+    if len(norms) < 2 or len(rates) < 2 or not placements:
+        varied = "max-norm" if len(norms) < 2 else "dropout rate"
+        return Panel(key, title, None, f"Only one {varied} in this sweep: the heatmap needs two "
+                     "or more dropout rates (counting the baseline's 0) and two or more max-norms.")
+    fig = make_subplots(rows=1, cols=len(placements), subplot_titles=placements,
+                        shared_yaxes=True, horizontal_spacing=0.03)
+    means = [g.test.mean for g in summary.groups]
+    for col, placement in enumerate(placements, start=1):
+        z: list[list[float | None]] = []
+        text: list[list[str]] = []
+        for norm in norms:
+            row_z, row_text = [], []
+            for rate in rates:
+                placement_here = placement if rate > 0 else "none"
+                stats = summary.get(Group(rate, placement_here, norm))
+                row_z.append(None if stats is None else round(stats.test.mean, 4))
+                row_text.append("" if stats is None else
+                                f"n={stats.n}, 95% CI {ci_text(stats.test)}")
+            z.append(row_z)
+            text.append(row_text)
+        fig.add_trace(go.Heatmap(
+            z=z, x=[f"{r:g}" for r in rates], y=[fmt_norm(n) for n in norms], text=text,
+            texttemplate="%{z:.3f}", textfont={"size": 10}, coloraxis="coloraxis",
+            hovertemplate=f"{placement}, rate %{{x}}, max-norm %{{y}}<br>mean test "
+                          "%{z:.3f}<br>%{text}<extra></extra>", xgap=1, ygap=1,
+        ), row=1, col=col)
+    low, high = min(means), max(means)
+    if high - low < 0.01:
+        low, high = low - 0.005, high + 0.005
+    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high,
+                                 "colorbar": {"title": {"text": "test acc."}}})
+    layout(fig, 140 + 34 * len(norms) + 120)
+    fig.update_xaxes(title="dropout rate", type="category")
+    fig.update_yaxes(title="max-norm", type="category", col=1)
+    return Panel(key, title, fig, "Rate 0 is the no-dropout baseline (the same in every panel); "
+                 "blank cells have no completed seed yet.")
+
+
+def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
+    """(d) Mean learning curves (train and test accuracy per epoch) of a few groups."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    key, title = "learning-curves", "Mean learning curves"
+    if not curves:
+        return Panel(key, title, None, "No learning curves stored for these groups.")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        "train accuracy (dropout on, per epoch)", "test accuracy (per epoch)"))
+    for index, (stats, label) in enumerate(zip(curves, labels, strict=True)):
+        color = CURVE_COLORS[index % len(CURVE_COLORS)]
+        epochs = stats.epochs.tolist()
+        for col, band in enumerate((stats.train, stats.test), start=1):
+            if stats.n >= 2:
+                low, high = band.low.clip(0, 1).round(4), band.high.clip(0, 1).round(4)
+                shade = band_trace(epochs, low.tolist(), high.tolist(), color, label, label)
+                fig.add_trace(go.Scatter(shade), row=1, col=col)
+            fig.add_trace(go.Scatter(
+                x=epochs, y=band.mean.round(4).tolist(), mode="lines",
+                name=f"{label} (n={stats.n})",
+                legendgroup=label, showlegend=col == 1, line={"color": color, "width": 1.8},
+                hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
+            ), row=1, col=col)
+    layout(fig, 460)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="accuracy", col=1)
+    return Panel(key, title, fig, "Mean over seeds with 95% CI band (curves are stored at up "
+                 "to 500 points per trial).")

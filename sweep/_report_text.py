@@ -1,0 +1,176 @@
+"""The report's words: headline, progress, notes and the ranked table, from a summary.
+
+Plain text (escaped by the HTML renderer, used as is in the optuna-dashboard note).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ._text import fmt_norm
+from .grid import Group
+from .summary import ALPHA, GroupStats, Interval, SweepSummary, baseline_group
+
+MAX_LISTED = 8
+PLACEMENT_WORDS = {"input": "on the input", "hidden": "on the hidden layer",
+                   "both": "on input and hidden layer"}
+
+
+def group_label(group: Group) -> str:
+    if group.is_baseline:
+        return f"no dropout, max-norm {fmt_norm(group.max_norm)}"
+    return f"rate {group.rate:g}, {group.placement}, max-norm {fmt_norm(group.max_norm)}"
+
+
+def fmt_interval(interval: Interval, signed: bool = False, accuracy: bool = False) -> str:
+    """``low to high``; an accuracy's interval is shown inside [0, 1] (the t-interval of a few
+    seeds can leave it)."""
+    if math.isnan(interval.low):
+        return "n/a (n<2)"
+    low, high = interval.low, interval.high
+    if accuracy:
+        low, high = max(0.0, low), min(1.0, high)
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    return f"{fmt.format(low)} to {fmt.format(high)}"
+
+
+def fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def verdict_kind(summary: SweepSummary) -> str:
+    """``better`` / ``worse`` when the best group differs from its baseline beyond seed noise,
+    else ``neutral``."""
+    best = summary.best
+    comparison = None if best is None else best.vs_baseline
+    if comparison is not None and comparison.better:
+        return "better"
+    if comparison is not None and comparison.worse:
+        return "worse"
+    return "neutral"
+
+
+def headline(summary: SweepSummary) -> str:
+    best = summary.best
+    if best is None:
+        return "No completed cells yet."
+    g = best.group
+    where = PLACEMENT_WORDS.get(g.placement, f"at {g.placement}")
+    dropout = "no dropout" if g.is_baseline else f"dropout rate {g.rate:g} {where}"
+    settings = f"{dropout}, max-norm {fmt_norm(g.max_norm)}"
+    seeds = "seed" if best.n == 1 else "seeds"
+    text = (f"Best: {settings}: mean test accuracy {best.test.mean:.3f} "
+            f"(95% CI {fmt_interval(best.test, accuracy=True)}, n={best.n} {seeds}). ")
+    if g.is_baseline:
+        return text + "That is the no-dropout baseline: no dropout setting beats it."
+    c = best.vs_baseline
+    if c is None:
+        return text + (f"The sweep has no no-dropout baseline with max-norm "
+                       f"{fmt_norm(g.max_norm)}, so it cannot say whether dropout helps.")
+    versus = (f"Against the no-dropout baseline (max-norm {fmt_norm(g.max_norm)}): "
+              f"{c.difference.mean:+.3f} mean paired difference")
+    if math.isnan(c.p):
+        return text + (f"{versus} over {c.n_pairs} shared seed(s); at least 2 are needed for a "
+                       "test, so seed noise cannot be ruled out.")
+    versus += (f" (95% CI {fmt_interval(c.difference, signed=True)}, {c.n_pairs} paired seeds, "
+               f"Holm-corrected p = {fmt_p(c.p_holm)})")
+    if c.better:
+        return text + f"{versus}: it beats the baseline beyond seed noise."
+    if c.worse:
+        return text + f"{versus}: it is worse than the baseline beyond seed noise."
+    return text + f"{versus}: not distinguishable from seed noise (at {ALPHA:g})."
+
+
+def progress_text(summary: SweepSummary) -> str:
+    done, total = summary.n_complete, summary.n_cells
+    others = f"{summary.n_running} running, {summary.n_pending} pending, {summary.n_failed} failed"
+    if summary.in_progress:
+        return f"Sweep in progress: {done} of {total} cells complete ({others})."
+    if summary.n_failed:
+        return (f"Sweep stopped: {done} of {total} cells complete ({others}); run it again to "
+                "retry the failed cells.")
+    return f"Sweep complete: {done} of {total} cells, {len(summary.groups)} cell groups."
+
+
+def _listed(groups: list[GroupStats]) -> str:
+    names = [f"{group_label(g.group)} (n={g.n})" for g in groups[:MAX_LISTED]]
+    more = len(groups) - MAX_LISTED
+    return "; ".join(names) + (f"; and {more} more" if more > 0 else "")
+
+
+def notes(summary: SweepSummary) -> list[str]:
+    """Caveats a reader needs: partial groups, groups without a CI, missing baselines."""
+    result = []
+    partial = list(summary.partial)
+    if partial:
+        result.append(f"Partial groups ({len(partial)}, fewer than {summary.max_n} seeds): "
+                      f"{_listed(partial)}.")
+    single = [g for g in summary.groups if g.n < 2]
+    if single:
+        result.append(f"{len(single)} group(s) have a single seed: no confidence interval or "
+                      "test for them.")
+    missing = [n for n in summary.max_norms if summary.get(baseline_group(n)) is None]
+    if missing and summary.placements:
+        norms = ", ".join(fmt_norm(n) for n in missing)
+        result.append(f"No no-dropout baseline for max-norm {norms}: those groups are not "
+                      "compared with a baseline.")
+    return result
+
+
+TABLE_HEADERS = ("rank", "rate", "placement", "max-norm", "n", "test mean", "95% CI",
+                 "train mean", "gap", "Δ vs baseline", "95% CI of Δ", "p", "p (Holm)")
+
+
+def table_rows(summary: SweepSummary) -> tuple[tuple[str, ...], list[tuple[str, list[str]]]]:
+    """Headers and (css classes, cells) per group, best first."""
+    best = summary.best
+    top = summary.max_n
+    rows = []
+    for rank, g in enumerate(summary.ranked, start=1):
+        c = g.vs_baseline
+        classes = []
+        if best is not None and g.group == best.group:
+            classes.append("best")
+        if c is not None and c.better:
+            classes.append("better")
+        elif c is not None and c.worse:
+            classes.append("worse")
+        if g.group.is_baseline:
+            versus = ["baseline", "", "", ""]
+        elif c is None:
+            versus = ["no baseline", "", "", ""]
+        else:
+            versus = [f"{c.difference.mean:+.3f}" if c.n_pairs else "n/a",
+                      fmt_interval(c.difference, signed=True), fmt_p(c.p), fmt_p(c.p_holm)]
+        rows.append((" ".join(classes), [
+            str(rank), "0 (no dropout)" if g.group.is_baseline else f"{g.group.rate:g}",
+            g.group.placement, fmt_norm(g.group.max_norm), f"{g.n}{'*' if g.n < top else ''}",
+            f"{g.test.mean:.3f}", fmt_interval(g.test, accuracy=True), _fmt(g.train.mean),
+            _fmt(g.gap.mean),
+            *versus,
+        ]))
+    return TABLE_HEADERS, rows
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def note_markdown(summary: SweepSummary, report_path: Path | None, top: int = 10) -> str:
+    """The study note for optuna-dashboard: headline, progress and the top groups."""
+    lines = ["### Sweep report", "", f"**{headline(summary)}**", "", progress_text(summary), ""]
+    lines += [f"- {note}" for note in notes(summary)]
+    headers, rows = table_rows(summary)
+    keep = (0, 1, 2, 3, 4, 5, 6, 9, 12)
+    lines += ["", "| " + " | ".join(headers[i] for i in keep) + " |",
+              "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(cells[i] for i in keep) + " |" for _, cells in rows[:top]]
+    if len(rows) > top:
+        lines.append(f"\n{len(rows) - top} more group(s) in the full report.")
+    if report_path is not None:
+        lines.append(f"\nFull report: `{report_path}` (written by `python -m sweep report`).")
+    lines.append("\n_End of sweep report._")
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""optuna-dashboard: the report's figures and headline live in the study; launching the server.
+
+:func:`publish_to_study` stores each figure of the report with
+``optuna_dashboard.save_plotly_graph_object`` (ids ``sweep-<figure>``, shown on the study page)
+and the headline as the study's note (``optuna_dashboard.save_note``), keeping whatever the
+user wrote in the note outside sweep's section. :func:`launch` replaces this process with the
+``optuna-dashboard`` executable of the same Python environment, on the study's storage.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from ._report_text import note_markdown
+from .exceptions import DashboardError, StorageUnavailableError
+
+if TYPE_CHECKING:
+    import optuna
+    import plotly.graph_objects as go
+
+    from ._figures import Panel
+    from .study import SweepStudy
+    from .summary import SweepSummary
+
+FIGURE_PREFIX = "sweep-"
+NOTE_START = "### Sweep report"
+NOTE_END = "_End of sweep report._"
+
+
+def figure_id(panel_key: str) -> str:
+    return FIGURE_PREFIX + panel_key
+
+
+def merge_note(existing: str, ours: str) -> str:
+    """``ours`` replaces sweep's previous section; the user's own text is kept below it."""
+    start = existing.find(NOTE_START)
+    end = existing.find(NOTE_END, start if start >= 0 else 0)
+    if start >= 0 and end >= 0:
+        existing = existing[:start] + existing[end + len(NOTE_END):]
+    rest = existing.strip()
+    return ours if not rest else f"{ours}\n\n{rest}"
+
+
+def titled(panel: Panel) -> go.Figure:
+    """A copy of the panel's figure with its title (the dashboard shows figures alone)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(panel.figure)
+    figure.update_layout(title={"text": panel.title, "x": 0.0, "xanchor": "left"},
+                         margin={"t": 100})
+    return figure
+
+
+def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: SweepSummary,
+                     report_path: Path | None = None) -> list[str]:
+    """Store the figures and the headline note in ``study``; return the graph object ids."""
+    import optuna_dashboard
+    from sqlalchemy.exc import SQLAlchemyError
+
+    ids = []
+    try:
+        for panel in panels:
+            if panel.figure is None:
+                continue
+            ids.append(optuna_dashboard.save_plotly_graph_object(
+                study, titled(panel), graph_object_id=figure_id(panel.key)))
+        note = note_markdown(summary, report_path)
+        optuna_dashboard.save_note(study, merge_note(optuna_dashboard.get_note(study), note))
+    except SQLAlchemyError as e:
+        raise StorageUnavailableError(
+            f"cannot store the report's figures in study {study.study_name!r}: "
+            f"{str(e).splitlines()[0]}") from e
+    return ids
+
+
+def dashboard_executable() -> Path:
+    """``optuna-dashboard`` next to this Python (the same virtual environment)."""
+    path = Path(sys.executable).parent / "optuna-dashboard"
+    if not path.exists():
+        raise DashboardError(
+            f"optuna-dashboard is not installed next to {sys.executable} ({path} is missing); "
+            "install it with 'pip install optuna-dashboard'"
+        )
+    return path
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail with one clear line when ``host:port`` cannot be listened on."""
+    if not 0 < port < 65536:
+        raise DashboardError(f"--port {port} is not a TCP port (1-65535)")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as e:
+        raise DashboardError(
+            f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host"
+        ) from e
+
+
+def dashboard_command(sweep_study: SweepStudy, host: str, port: int) -> list[str]:
+    exe = str(dashboard_executable())
+    return [exe, sweep_study.url.url, "--host", host, "--port", str(port)]
+
+
+def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -> NoReturn:
+    """Replace this process with optuna-dashboard serving the study's storage."""
+    command = dashboard_command(sweep_study, host, port)
+    check_port(host, port)
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"optuna-dashboard: http://{url_host}:{port}/dashboard/studies/"
+          f"{sweep_study.study._study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execv(command[0], command)

@@ -1,0 +1,51 @@
+"""Shared fixtures: each test works in its own directory (so ``studies/`` is a tmp dir)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_EPOCHS = 5
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh working directory; the default storage sqlite:///studies/<study>.db lands here."""
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sweep ARGS`` in a real subprocess."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sweep", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"sweep {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def sqlite_dump(path: Path) -> list[str]:
+    """The logical content of an SQLite file (the bytes change with WAL checkpoints)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        return list(connection.iterdump())

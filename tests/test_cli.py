@@ -1,0 +1,127 @@
+"""The command line in real subprocesses: help, bad input (exit 2, one line, nothing written)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sweep.study import open_study
+
+from .conftest import run_cli, sqlite_dump
+
+SMALL = ("--study", "demo", "--rates", "0,0.4", "--placements", "hidden", "--max-norms", "none",
+         "--seeds", "1", "--epochs", "3")
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "run" in result.stdout and "status" in result.stdout
+    for command in ("run", "status"):
+        sub = run_cli(command, "--help", cwd=tmp_path)
+        assert sub.returncode == 0 and "--study" in sub.stdout
+    assert "start:stop:step" in run_cli("run", "--help", cwd=tmp_path).stdout
+
+
+def _assert_usage_error(result: object, fragment: str) -> None:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 2, stderr  # type: ignore[attr-defined]
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert fragment in lines[0], lines[0]
+
+
+def _replace(args: tuple[str, ...], flag: str, value: str) -> list[str]:
+    out = list(args)
+    out[out.index(flag) + 1] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "fragment"),
+    [
+        ("--rates", "0,1.0", "rates: 1 is outside [0, 1)"),
+        ("--rates", "-0.2", "rates: -0.2 is outside [0, 1)"),
+        ("--placements", "hiden", "did you mean 'hidden'"),
+        ("--max-norms", "0", "max_norms: 0 must be > 0"),
+        ("--max-norms", "none,-1", "max_norms: -1 must be > 0"),
+        ("--seeds", "0", "seeds: count 0 must be >= 1"),
+        ("--seeds", "2,-1", "seeds: -1 is negative"),
+        ("--epochs", "0", "epochs: 0 must be >= 1"),
+        ("--epochs", "-5", "epochs: -5 must be >= 1"),
+    ],
+)
+def test_bad_flags(tmp_path: Path, flag: str, value: str, fragment: str) -> None:
+    _assert_usage_error(run_cli("run", *_replace(SMALL, flag, value), cwd=tmp_path), fragment)
+    assert not (tmp_path / "studies").exists()
+
+
+def test_unknown_toml_key(tmp_path: Path) -> None:
+    (tmp_path / "typo.toml").write_text('rates = [0.4]\nmax_norm = ["none"]\n')
+    result = run_cli("run", "--config", "typo.toml", cwd=tmp_path)
+    _assert_usage_error(result, "unknown key 'max_norm'; did you mean 'max_norms'?")
+    assert not (tmp_path / "studies").exists()
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    (tmp_path / "broken.toml").write_text("rates = [0.4\nseeds = 2\n")
+    _assert_usage_error(run_cli("run", "--config", "broken.toml", cwd=tmp_path), "not valid TOML")
+    assert not (tmp_path / "studies").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("redis://localhost/0", "backend 'redis' is not supported"),
+        ("not a url", "is malformed"),
+        ("sqlite://", "needs a file path"),
+    ],
+)
+def test_bad_storage_url(tmp_path: Path, url: str, fragment: str) -> None:
+    result = run_cli("run", *SMALL, "--storage", url, cwd=tmp_path)
+    _assert_usage_error(result, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_storage_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("my precious notes\n")
+    result = run_cli("run", *SMALL, "--storage", "sqlite:///notes.db", cwd=tmp_path)
+    _assert_usage_error(result, "exists but is not an SQLite database")
+    assert notes.read_text() == "my precious notes\n"
+
+
+def test_existing_study_with_other_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies' / 'demo.db'}"
+    open_study(study_name="demo", storage_url=url, task=None, create=True,
+               settings={"task": "circles", "epochs": 3, "batch_size": 32, "optimizer": "adam"})
+    db = tmp_path / "studies" / "demo.db"
+    before = sqlite_dump(db)
+    result = run_cli("run", *_replace(SMALL, "--epochs", "4"), cwd=tmp_path)
+    _assert_usage_error(result, "epochs: study has 3, this run has 4")
+    assert sqlite_dump(db) == before
+
+
+def test_unknown_subcommand_and_flag(tmp_path: Path) -> None:
+    _assert_usage_error(run_cli("fly", cwd=tmp_path), "invalid choice")
+    _assert_usage_error(run_cli("run", "--rate", "0.4", cwd=tmp_path), "unrecognized arguments")
+
+
+def test_status_of_missing_study(tmp_path: Path) -> None:
+    _assert_usage_error(run_cli("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
+    assert not (tmp_path / "studies").exists()
+
+
+def test_run_then_status_json(tmp_path: Path) -> None:
+    run = run_cli("run", *SMALL, "--no-progress", cwd=tmp_path, check=True)
+    assert "95% CI" in run.stdout and "best:" in run.stdout
+    status = run_cli("status", "--study", "demo", "--json", cwd=tmp_path, check=True)
+    data = json.loads(status.stdout)
+    assert data["cells"] == {"total": 2, "complete": 2, "running": 0, "pending": 0, "failed": 0}
+    assert {(g["rate"], g["placement"], g["complete"]) for g in data["groups"]} == {
+        (0.0, "none", 1), (0.4, "hidden", 1)}
+    text = run_cli("status", "--study", "demo", cwd=tmp_path, check=True).stdout
+    assert "2 cells: 2 complete, 0 running, 0 pending, 0 failed" in text

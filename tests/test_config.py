@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sweep.config import build_config, parse_max_norms, parse_rates, parse_seeds, read_config_file
+from sweep.exceptions import ConfigError
+
+
+def test_rate_range_is_inclusive_and_rounded() -> None:
+    assert parse_rates("0:0.9:0.1") == tuple(round(r / 10, 6) for r in range(10))
+    assert parse_rates("0,0.4") == (0.0, 0.4)
+    assert parse_rates([0.5]) == (0.5,)
+
+
+def test_seeds_count_or_list() -> None:
+    assert parse_seeds("3") == (0, 1, 2)
+    assert parse_seeds(2) == (0, 1)
+    assert parse_seeds("4,7") == (4, 7)
+    assert parse_seeds([5]) == (5,)
+
+
+def test_max_norms_none_and_numbers() -> None:
+    assert parse_max_norms("none,1,3") == (None, 1.0, 3.0)
+    assert parse_max_norms(["none", 2]) == (None, 2.0)
+
+
+def test_precedence_defaults_then_file_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('rates = [0.1, 0.2]\nepochs = 50\nseeds = 2\n')
+    config = build_config(read_config_file(path), {"epochs": "7", "rates": None})
+    assert config.study == "mine"  # from the file name
+    assert config.rates == (0.1, 0.2)  # from the file, flag not given
+    assert config.epochs == 7  # flag beats file
+    assert config.placements == ("input", "hidden", "both")  # default
+    assert config.storage_url == "sqlite:///studies/mine.db"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"rates": "1.0"}, "outside [0, 1)"),
+        ({"rates": "-0.1"}, "outside [0, 1)"),
+        ({"placements": "output"}, "not a placement"),
+        ({"max_norms": "0"}, "must be > 0"),
+        ({"max_norms": "-2"}, "must be > 0"),
+        ({"seeds": "0"}, "must be >= 1"),
+        ({"seeds": "1,-3"}, "negative"),
+        ({"epochs": "0"}, "epochs"),
+        ({"epochs": "ten"}, "not a whole number"),
+        ({"task": "circle"}, "did you mean 'circles'"),
+        ({"engine": "keras2"}, "unknown engine"),
+    ],
+)
+def test_invalid_settings_name_the_problem(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_config(None, flags)
+
+
+def test_unknown_key_names_closest(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text("rate = [0.1]\n")
+    with pytest.raises(ConfigError, match="unknown key 'rate'; did you mean 'rates'"):
+        read_config_file(path)
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("rates = [0.1,\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        read_config_file(path)
+
+
+def test_shipped_sweeps_are_valid() -> None:
+    studies = Path(__file__).resolve().parents[1] / "studies"
+    for path in sorted(studies.glob("*.toml")):
+        build_config(read_config_file(path))
+    assert len(build_config(read_config_file(studies / "tutorial.toml")).cells()) == 1680
