@@ -50,7 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
                      help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
+    run.add_argument("--workers", help="worker processes on this machine (default: 1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    worker = sub.add_parser("worker", help="join an existing sweep (any machine) and work on it",
+                            description=(
+        "Claim and train the queued cells of an existing study until none is left. Start one on "
+        "each machine against a shared PostgreSQL/MySQL storage URL."))
+    _study_args(worker)
+    worker.add_argument("--engine", help="training engine (default: the run's default)")
+    worker.add_argument("--cells-per-claim", dest="cells_per_claim",
+                        help="cells claimed and trained at once (default: the engine's)")
+    worker.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
+                        help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
+    worker.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     status = sub.add_parser("status", help="cells completed / running / pending / failed",
                             description="Where a sweep stands, overall and per cell group.")
@@ -89,8 +102,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args, (
         "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
-        "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds"))
-    outcome = run_sweep(config, show_progress=not args.no_progress,
+        "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds", "workers"))
+    outcome = run_sweep(config, workers=config.workers, show_progress=not args.no_progress,
                         log=lambda line: print(line, file=sys.stderr))
     from .summary import summarize
 
@@ -103,7 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if summary.n_complete:
         from .report import write_report
 
-        print(f"report: {write_report(outcome.study)}")
+        print(f"report: {write_report(outcome.study).path}")
     if outcome.failed_now:
         print(f"{outcome.failed_now} cell(s) failed; run the same command again to retry them",
               file=sys.stderr)
@@ -148,12 +161,11 @@ def _open_existing(args: argparse.Namespace) -> Any:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from ._report_text import headline
-    from .report import load_report_data, write_report
+    from .report import write_report
 
-    sweep_study = _open_existing(args)
-    path = write_report(sweep_study, args.out)
-    print(headline(load_report_data(sweep_study).summary))
-    print(f"report: {path}")
+    written = write_report(_open_existing(args), args.out)
+    print(headline(written.summary))
+    print(f"report: {written.path}")
     return 0
 
 
@@ -173,7 +185,18 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     launch(sweep_study, host=args.host, port=args.port)
 
 
-_COMMANDS = {"run": _cmd_run, "status": _cmd_status, "report": _cmd_report,
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .runner import run_worker
+
+    config = _config_from_args(args, (
+        "study", "storage", "engine", "cells_per_claim", "heartbeat_seconds"))
+    outcome = run_worker(config, show_progress=not args.no_progress,
+                         log=lambda line: print(line, file=sys.stderr))
+    print(f"worker done: {outcome.completed_now} cell(s) trained, {outcome.failed_now} failed")
+    return 1 if outcome.failed_now else 0
+
+
+_COMMANDS = {"run": _cmd_run, "worker": _cmd_worker, "status": _cmd_status, "report": _cmd_report,
              "dashboard": _cmd_dashboard}
 
 

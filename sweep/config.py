@@ -42,6 +42,7 @@ class SweepConfig:
     batch_size: int | None = None
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
+    workers: int = 1
 
     @property
     def storage_url(self) -> str:
@@ -196,6 +197,7 @@ _PARSERS: dict[str, Any] = {
     "batch_size": lambda v: _positive_int(v, "batch_size", "--batch-size 32"),
     "cells_per_claim": lambda v: _positive_int(v, "cells_per_claim", "--cells-per-claim 64"),
     "heartbeat_seconds": lambda v: _number(v, "heartbeat_seconds"),
+    "workers": lambda v: _positive_int(v, "workers", "--workers 2"),
 }
 
 

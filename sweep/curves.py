@@ -40,6 +40,13 @@ def create_table(engine: sa.engine.Engine) -> None:
     _metadata.create_all(engine, checkfirst=True)
 
 
+def write_probe(engine: sa.engine.Engine) -> None:
+    """Write a row and roll it back: raises if the database is read-only."""
+    with engine.connect() as connection, connection.begin() as transaction:
+        connection.execute(curves_table.insert(), {"trial_id": -1, "epochs": 0, "data": b""})
+        transaction.rollback()
+
+
 def save_curves(engine: sa.engine.Engine, curves_by_trial: Mapping[int, Curves]) -> None:
     """Write (or replace) the strided curves of several trials in one transaction."""
     rows = []

@@ -8,6 +8,7 @@ supported multi-machine backends.
 from __future__ import annotations
 
 import sqlite3
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,14 @@ class StorageURL:
     def engine_kwargs(self) -> dict[str, Any]:
         if self.backend == "sqlite":
             return {"connect_args": {"timeout": SQLITE_TIMEOUT_SECONDS}}
+        if self.backend == "postgresql":
+            return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
         return {"pool_pre_ping": True}
+
+    def fix_hint(self) -> str:
+        if self.sqlite_path is not None:
+            return "check that the file and its directory exist and are writable"
+        return "check that the server is running and reachable, and the user and password"
 
 
 def parse_storage_url(url: str) -> StorageURL:
@@ -88,7 +96,7 @@ def open_storage(
 ) -> optuna.storages.RDBStorage:
     """Optuna's RDBStorage (with heartbeats when asked), mapping connection errors to ours."""
     import optuna
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
     if url.sqlite_path is not None:
         _prepare_sqlite(url.sqlite_path)
@@ -98,15 +106,50 @@ def open_storage(
             "heartbeat_interval": max(1, round(heartbeat_seconds)),
             "grace_period": max(2, round(3 * heartbeat_seconds)),
         }
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url.url, engine_kwargs=url.engine_kwargs(), skip_compatibility_check=False,
-                **heartbeat,
-            )
-    except (SQLAlchemyError, OSError) as e:
-        raise StorageUnavailableError(f"cannot open storage {url.url!r}: {_first_line(e)}") from e
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url.url, engine_kwargs=url.engine_kwargs(), skip_compatibility_check=False,
+                    **heartbeat,
+                )
+            break
+        except IntegrityError:
+            # Two processes created Optuna's tables in a new database at the same moment;
+            # the tables exist now, so opening again succeeds.
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
+        except (SQLAlchemyError, OSError) as e:
+            raise StorageUnavailableError(
+                f"cannot open storage {url.url!r}: {first_line(e)}; {url.fix_hint()}"
+            ) from e
+    if url.sqlite_path is not None:
+        _begin_immediate(storage.engine)
+    return storage
+
+
+def _begin_immediate(engine: sqlalchemy.engine.Engine) -> None:
+    """Make every SQLite transaction take the write lock up front (``BEGIN IMMEDIATE``).
+
+    Optuna reads then writes in one transaction (e.g. WAITING -> RUNNING); under WAL, a deferred
+    transaction that read an older snapshot fails at once with "database is locked" when it
+    tries to write, and the busy timeout cannot help. Taking the lock first makes writers wait
+    their turn (up to the busy timeout) instead. Readers outside sweep (optuna-dashboard) keep
+    WAL's non-blocking reads.
+    """
+    import sqlalchemy
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _autocommit_driver(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sqlalchemy.event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
 
 
 def make_engine(url: StorageURL) -> sqlalchemy.engine.Engine:
@@ -116,6 +159,6 @@ def make_engine(url: StorageURL) -> sqlalchemy.engine.Engine:
     return sqlalchemy.create_engine(url.url, **url.engine_kwargs())
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .curves import DASHBOARD_POINTS, create_table, sample_epochs, save_curves
+from .curves import DASHBOARD_POINTS, create_table, sample_epochs, save_curves, write_probe
 from .exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
 from .grid import BASELINE_PLACEMENT, Cell
 from .records import FAILED, TrialRecord, cell_states, records_from_trials
-from .storage import StorageURL, make_engine, open_storage, parse_storage_url
+from .storage import StorageURL, first_line, make_engine, open_storage, parse_storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -103,6 +103,18 @@ class SweepStudy:
         settings: dict[str, Any] = self.study.user_attrs.get(SETTINGS_ATTR, {})
         return settings
 
+    def check_writable(self) -> None:
+        """Fail early, before any cell is claimed, if this storage cannot be written."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            write_probe(self.engine)
+        except SQLAlchemyError as e:
+            raise StorageUnavailableError(
+                f"cannot write to storage {self.url.url!r}: {first_line(e)}; "
+                f"{self.url.fix_hint()}"
+            ) from e
+
     # ---- reading ---------------------------------------------------------------------------
 
     def records(self) -> list[TrialRecord]:
@@ -145,10 +157,33 @@ class SweepStudy:
                 continue
             if self.heartbeat_enabled:
                 storage.record_heartbeat(frozen._trial_id)
-            trial = optuna.Trial(self.study, frozen._trial_id)
             fixed = frozen.system_attrs.get("fixed_params", {})
+            holder = self._held_elsewhere(frozen)
+            if holder is not None:
+                storage.set_trial_user_attr(frozen._trial_id, "duplicate_of", holder)
+                storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
+                continue
+            trial = optuna.Trial(self.study, frozen._trial_id)
             claims.append(Claim(trial, self._apply_params(trial, fixed)))
         return claims
+
+    def _held_elsewhere(self, claimed: optuna.trial.FrozenTrial) -> int | None:
+        """The number of another trial that completed, or runs with priority, the same cell.
+
+        Two racing ``run`` commands may enqueue one cell twice; claims are serialised by the
+        storage, and of two running trials of one cell the lower-numbered one proceeds.
+        """
+        from optuna.trial import TrialState
+
+        key = claimed.user_attrs.get("cell")
+        for trial in self.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+        ):
+            if trial.number == claimed.number or trial.user_attrs.get("cell") != key:
+                continue
+            if trial.state == TrialState.COMPLETE or trial.number < claimed.number:
+                return trial.number
+        return None
 
     def _apply_params(self, trial: optuna.Trial, fixed: dict[str, Any]) -> Cell:
         """Record the enqueued params on the claimed trial (Optuna's fixed-params mechanism)."""
@@ -288,7 +323,9 @@ def open_study(
             if SETTINGS_ATTR not in study.user_attrs:
                 study.set_user_attr(SETTINGS_ATTR, settings)
     except SQLAlchemyError as e:
-        raise StorageUnavailableError(f"storage {storage_url!r} failed: {e}") from e
+        raise StorageUnavailableError(
+            f"storage {storage_url!r} failed: {first_line(e)}; {url.fix_hint()}"
+        ) from e
     task = task or get_task(study.user_attrs[SETTINGS_ATTR]["task"])
     return SweepStudy(study, storage, url, task)
 

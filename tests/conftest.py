@@ -6,11 +6,14 @@ import os
 import random
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from ._postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_EPOCHS = 5
@@ -27,6 +30,26 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh working directory; the default storage sqlite:///studies/<study>.db lands here."""
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; each test gets its own database."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same behaviour must hold on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'studies' / 'demo.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"sweep_{uuid.uuid4().hex[:12]}")
 
 
 def run_cli(

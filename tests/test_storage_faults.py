@@ -1,0 +1,86 @@
+"""Storage faults: a clear one-line error, a non-zero exit, and the study left intact."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from ._postgres import PostgresServer, free_port
+from .conftest import run_cli, sqlite_dump
+
+GRID = ("--rates", "0", "--max-norms", "none", "--seeds", "1", "--epochs", "2",
+        "--engine", "keras", "--no-progress")
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+def test_unreachable_postgresql(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg2://sweep:pw@127.0.0.1:{free_port()}/sweep"
+    result = run_cli("run", "--study", "demo", "--storage", url, *GRID, cwd=tmp_path)
+    _assert_clean_failure(result, "check that the server is running")
+    assert result.returncode == 1
+
+
+def test_wrong_postgresql_password(tmp_path: Path, postgres: PostgresServer) -> None:
+    postgres.create_database("wrong_pw")
+    url = postgres.url("wrong_pw", password="not-the-password")
+    result = run_cli("run", "--study", "demo", "--storage", url, *GRID, cwd=tmp_path)
+    _assert_clean_failure(result, "password authentication failed")
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """Read-only for this user; as root (whom permissions do not stop) the immutable flag."""
+    if os.geteuid() == 0:
+        assert shutil.which("chattr"), "chattr (e2fsprogs) is needed to make a file read-only"
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+def test_read_only_sqlite_file(tmp_path: Path) -> None:
+    run_cli("run", "--study", "demo", *GRID, cwd=tmp_path, check=True)
+    db = tmp_path / "studies" / "demo.db"
+    before = sqlite_dump(db)
+    with _read_only(db):
+        result = run_cli("run", "--study", "demo", *GRID[:5], "2", *GRID[6:], cwd=tmp_path)
+    _assert_clean_failure(result, "readonly database")
+    assert "writable" in result.stderr
+    assert sqlite_dump(db) == before
+
+
+def test_read_only_directory(tmp_path: Path) -> None:
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    with _read_only(studies):
+        result = run_cli("run", "--study", "demo", *GRID, cwd=tmp_path)
+    _assert_clean_failure(result, "unable to open database file")
+    assert list(studies.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["worker", "status"])
+def test_missing_study(tmp_path: Path, command: str, storage_url: str) -> None:
+    result = run_cli(command, "--study", "nope", "--storage", storage_url, cwd=tmp_path)
+    assert result.returncode == 2
+    _assert_clean_failure(result, "no study 'nope'")

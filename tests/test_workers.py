@@ -1,0 +1,140 @@
+"""Several workers on one study, on SQLite and on a real PostgreSQL server: each cell once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+
+from .conftest import REPO, run_cli
+
+GRID = ("--rates", "0,0.4", "--placements", "hidden,input", "--max-norms", "none,2",
+        "--seeds", "2", "--epochs", "3", "--engine", "keras")
+CELLS = 2 * 2 + 2 * 2 * 2  # baseline x norms x seeds + rate x placements x norms x seeds
+
+
+def _trials(url: str, study: str = "demo") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+
+
+def assert_each_cell_once(url: str, cells: int = CELLS) -> None:
+    trials = _trials(url)
+    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    assert len(complete) == cells, complete
+    assert set(complete.values()) == {1}, [k for k, v in complete.items() if v > 1]
+    assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def _popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def test_run_with_two_workers(tmp_path: Path, storage_url: str) -> None:
+    result = run_cli("run", "--study", "demo", "--storage", storage_url, *GRID, "--workers", "2",
+                     "--no-progress", cwd=tmp_path, check=True)
+    assert f"{CELLS} cell(s) trained now" in result.stdout
+    assert_each_cell_once(storage_url)
+    status = run_cli("status", "--study", "demo", "--storage", storage_url, "--json",
+                     cwd=tmp_path, check=True)
+    assert f'"complete": {CELLS}' in status.stdout
+
+
+def test_worker_joins_a_running_sweep(tmp_path: Path, storage_url: str) -> None:
+    leader = _popen("run", "--study", "demo", "--storage", storage_url, *GRID, "--no-progress",
+                    cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the leader has created and queued the sweep
+        assert leader.poll() is None, leader.communicate()
+        if storage_url.startswith("sqlite") and not Path(storage_url[10:]).exists():
+            time.sleep(0.2)
+            continue
+        try:
+            if len(_trials(storage_url)) == CELLS:
+                break
+        except (KeyError, sqlalchemy.exc.OperationalError):  # no study (or file) yet
+            pass
+        time.sleep(0.2)
+    joined = run_cli("worker", "--study", "demo", "--storage", storage_url, "--engine", "keras",
+                     "--no-progress", cwd=tmp_path, check=True)
+    out, err = leader.communicate(timeout=300)
+    assert leader.returncode == 0, err
+    by_worker = int(joined.stdout.split("worker done: ")[1].split()[0])
+    by_leader = int(out.split("cell(s) trained now")[0].split(":")[-1])
+    assert by_worker + by_leader == CELLS
+    assert_each_cell_once(storage_url)
+
+
+def test_worker_needs_an_existing_study(tmp_path: Path, storage_url: str) -> None:
+    result = run_cli("worker", "--study", "nope", "--storage", storage_url, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no study 'nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.slow
+def test_sigkill_of_one_worker_is_recovered(tmp_path: Path, storage_url: str) -> None:
+    args = ("run", "--study", "demo", "--storage", storage_url, "--rates", "0,0.4",
+            "--placements", "hidden,input", "--max-norms", "none", "--seeds", "3",
+            "--epochs", "60", "--engine", "keras", "--workers", "2", "--heartbeat-seconds", "1",
+            "--no-progress")
+    leader = _popen(*args, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        time.sleep(0.3)
+        try:
+            trials = _trials(storage_url)
+        except Exception:  # noqa: BLE001 - study not created yet
+            continue
+        if any(t.state == TrialState.COMPLETE for t in trials) and any(
+                t.state == TrialState.RUNNING for t in trials):
+            workers = _children(leader.pid)
+            if len(workers) == 2:
+                victim = workers[0]
+    assert victim is not None, "the workers never got going"
+    os.kill(victim, signal.SIGKILL)
+    out, err = leader.communicate(timeout=300)
+    # the survivor fails the victim's stale trial and redoes its cell
+    assert_each_cell_once(storage_url, cells=3 + 2 * 3)
+    assert any(t.state == TrialState.FAIL for t in _trials(storage_url))
+    rerun = run_cli(*args, cwd=tmp_path, check=True)
+    assert "0 cell(s) trained now" in rerun.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_all_workers_cleanly(tmp_path: Path, storage_url: str) -> None:
+    args = ("run", "--study", "demo", "--storage", storage_url, *GRID[:-4], "--epochs", "40",
+            "--engine", "keras", "--workers", "2", "--no-progress")
+    leader = _popen(*args, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            if any(t.state == TrialState.COMPLETE for t in _trials(storage_url)):
+                break
+        except Exception:  # noqa: BLE001 - study not created yet
+            continue
+    os.killpg(leader.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _, err = leader.communicate(timeout=120)
+    assert leader.returncode == 130, err
+    assert "Traceback" not in err
+    assert "run the same command again to resume" in err.strip().splitlines()[-1]
+    assert not [t for t in _trials(storage_url) if t.state == TrialState.RUNNING]
+    run_cli(*args, cwd=tmp_path, check=True)
+    assert_each_cell_once(storage_url)
