@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 BASELINE_COLOR = "#555555"
-CURVE_COLORS = ("#555555", "#d62728", "#1f77b4", "#2ca02c", "#9467bd")
+CURVE_COLORS = ("#ff7f0e", "#9467bd", "#17becf", "#e377c2")  # groups with dropout
+BASELINE_DASHES = ("solid", "dot", "dash", "dashdot")  # baselines: grey, one dash each
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
 
 
@@ -132,8 +133,14 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
         return Panel(key, title, None, "No learning curves stored for these groups.")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
         "train accuracy (dropout on, per epoch)", "test accuracy (per epoch)"))
-    for index, (stats, label) in enumerate(zip(curves, labels, strict=True)):
-        color = CURVE_COLORS[index % len(CURVE_COLORS)]
+    baselines = dropouts = 0
+    for stats, label in zip(curves, labels, strict=True):
+        if stats.group.is_baseline:
+            color, dash = BASELINE_COLOR, BASELINE_DASHES[baselines % len(BASELINE_DASHES)]
+            baselines += 1
+        else:
+            color, dash = CURVE_COLORS[dropouts % len(CURVE_COLORS)], "solid"
+            dropouts += 1
         epochs = stats.epochs.tolist()
         for col, band in enumerate((stats.train, stats.test), start=1):
             if stats.n >= 2:
@@ -142,8 +149,8 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
                 fig.add_trace(go.Scatter(shade), row=1, col=col)
             fig.add_trace(go.Scatter(
                 x=epochs, y=band.mean.round(4).tolist(), mode="lines",
-                name=f"{label} (n={stats.n})",
-                legendgroup=label, showlegend=col == 1, line={"color": color, "width": 1.8},
+                name=f"{label} (n={stats.n})", legendgroup=label, showlegend=col == 1,
+                line={"color": color, "width": 1.8, "dash": dash},
                 hovertemplate=f"{label}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>",
             ), row=1, col=col)
     layout(fig, 460)

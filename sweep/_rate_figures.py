@@ -95,22 +95,24 @@ def _rate_traces(summary: SweepSummary, max_norm: float | None, metric: Metric,
         if with_ci >= 2:
             traces.append(band_trace(rates, [v.low for v in values], [v.high for v in values],
                                      color, placement, placement))
-        error = None
-        if with_ci < 2:  # a single point: a band would have no width, use error bars
+        offset = (index - (len(summary.placements) - 1) / 2) * 0.006
+        error, xs = None, rates
+        if with_ci < 2:  # a band would have no width: error bars, side by side per placement
             error = {"type": "data", "symmetric": False, "color": color,
                      "array": [v.high - v.mean if finite(v.high) else None for v in values],
                      "arrayminus": [v.mean - v.low if finite(v.low) else None for v in values]}
+            xs = [round(r + offset, 4) for r in rates]
         traces.append({
-            "type": "scatter", "x": rates, "y": [v.mean for v in values],
+            "type": "scatter", "x": xs, "y": [v.mean for v in values],
             "mode": "lines+markers", "name": placement, "legendgroup": placement,
             "showlegend": legend, "line": {"color": color, "width": 2.5},
             "marker": {"size": 7, "color": color}, "error_y": error,
-            "customdata": [[ci_text(v), g.n] for v, g in zip(values, stats, strict=True)],
-            "hovertemplate": f"{placement}, rate %{{x:g}}<br>{label} %{{y:.3f}}"
+            "customdata": [[ci_text(v), g.n, g.group.rate] for v, g in
+                           zip(values, stats, strict=True)],
+            "hovertemplate": f"{placement}, rate %{{customdata[2]:g}}<br>{label} %{{y:.3f}}"
                              "<br>95% CI %{customdata[0]}<br>n=%{customdata[1]}<extra></extra>",
         })
         if seed_values is not None:
-            offset = (index - (len(summary.placements) - 1) / 2) * 0.006
             traces.append(_seed_points(stats, seed_values, color, placement, offset))
     return traces
 

@@ -23,15 +23,18 @@ def group_label(group: Group) -> str:
     return f"rate {group.rate:g}, {group.placement}, max-norm {fmt_norm(group.max_norm)}"
 
 
-def fmt_interval(interval: Interval, signed: bool = False, accuracy: bool = False) -> str:
-    """``low to high``; an accuracy's interval is shown inside [0, 1] (the t-interval of a few
-    seeds can leave it)."""
+def fmt_interval(interval: Interval, signed: bool = False, accuracy: bool = False,
+                 brackets: bool = False) -> str:
+    """``low to high`` (or ``[low, high]``); an accuracy's interval is shown inside [0, 1]
+    (the t-interval of a few seeds can leave it)."""
     if math.isnan(interval.low):
         return "n/a (n<2)"
     low, high = interval.low, interval.high
     if accuracy:
         low, high = max(0.0, low), min(1.0, high)
     fmt = "{:+.3f}" if signed else "{:.3f}"
+    if brackets:
+        return f"[{fmt.format(low)}, {fmt.format(high)}]"
     return f"{fmt.format(low)} to {fmt.format(high)}"
 
 
@@ -39,6 +42,10 @@ def fmt_p(p: float) -> str:
     if math.isnan(p):
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_phrase(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {fmt_p(p)}"
 
 
 def verdict_kind(summary: SweepSummary) -> str:
@@ -76,7 +83,7 @@ def headline(summary: SweepSummary) -> str:
         return text + (f"{versus} over {c.n_pairs} shared seed(s); at least 2 are needed for a "
                        "test, so seed noise cannot be ruled out.")
     versus += (f" (95% CI {fmt_interval(c.difference, signed=True)}, {c.n_pairs} paired seeds, "
-               f"Holm-corrected p = {fmt_p(c.p_holm)})")
+               f"Holm-corrected {p_phrase(c.p_holm)})")
     if c.better:
         return text + f"{versus}: it beats the baseline beyond seed noise."
     if c.worse:
@@ -92,7 +99,8 @@ def progress_text(summary: SweepSummary) -> str:
     if summary.n_failed:
         return (f"Sweep stopped: {done} of {total} cells complete ({others}); run it again to "
                 "retry the failed cells.")
-    return f"Sweep complete: {done} of {total} cells, {len(summary.groups)} cell groups."
+    groups = len(summary.groups)
+    return f"Sweep complete: {done} of {total} cells, {groups} cell group{'s' * (groups != 1)}."
 
 
 def _listed(groups: list[GroupStats]) -> str:
@@ -121,7 +129,7 @@ def notes(summary: SweepSummary) -> list[str]:
 
 
 TABLE_HEADERS = ("rank", "rate", "placement", "max-norm", "n", "test mean", "95% CI",
-                 "train mean", "gap", "Δ vs baseline", "95% CI of Δ", "p", "p (Holm)")
+                 "train mean", "gap", "Δ vs baseline", "95% CI of Δ", "p", "p Holm")
 
 
 def table_rows(summary: SweepSummary) -> tuple[tuple[str, ...], list[tuple[str, list[str]]]]:
@@ -144,11 +152,13 @@ def table_rows(summary: SweepSummary) -> tuple[tuple[str, ...], list[tuple[str, 
             versus = ["no baseline", "", "", ""]
         else:
             versus = [f"{c.difference.mean:+.3f}" if c.n_pairs else "n/a",
-                      fmt_interval(c.difference, signed=True), fmt_p(c.p), fmt_p(c.p_holm)]
+                      fmt_interval(c.difference, signed=True, brackets=True), fmt_p(c.p),
+                      fmt_p(c.p_holm)]
         rows.append((" ".join(classes), [
             str(rank), "0 (no dropout)" if g.group.is_baseline else f"{g.group.rate:g}",
             g.group.placement, fmt_norm(g.group.max_norm), f"{g.n}{'*' if g.n < top else ''}",
-            f"{g.test.mean:.3f}", fmt_interval(g.test, accuracy=True), _fmt(g.train.mean),
+            f"{g.test.mean:.3f}", fmt_interval(g.test, accuracy=True, brackets=True),
+            _fmt(g.train.mean),
             _fmt(g.gap.mean),
             *versus,
         ]))

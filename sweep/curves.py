@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -47,13 +48,19 @@ def write_probe(engine: sa.engine.Engine) -> None:
         transaction.rollback()
 
 
-def save_curves(engine: sa.engine.Engine, curves_by_trial: Mapping[int, Curves]) -> None:
-    """Write (or replace) the strided curves of several trials in one transaction."""
+def curve_rows(curves_by_trial: Mapping[int, Curves]) -> list[dict[str, Any]]:
+    """Table rows: each trial's curves at ``sample_epochs(epochs, MAX_POINTS)``, compressed."""
     rows = []
     for trial_id, curves in curves_by_trial.items():
         index = sample_epochs(curves.epochs, MAX_POINTS)
         data = zlib.compress(np.ascontiguousarray(curves.stacked()[:, index]).tobytes())
         rows.append({"trial_id": trial_id, "epochs": curves.epochs, "data": data})
+    return rows
+
+
+def save_curves(engine: sa.engine.Engine, curves_by_trial: Mapping[int, Curves]) -> None:
+    """Write (or replace) the strided curves of several trials in one transaction."""
+    rows = curve_rows(curves_by_trial)
     if not rows:
         return
     with engine.begin() as connection:

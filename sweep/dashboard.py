@@ -47,12 +47,17 @@ def merge_note(existing: str, ours: str) -> str:
 
 
 def titled(panel: Panel) -> go.Figure:
-    """A copy of the panel's figure with its title (the dashboard shows figures alone)."""
+    """A copy of the panel's figure for the dashboard, which shows it alone in a half-width
+    card: with its title, the max-norm menu moved right of it, heatmaps without cell text."""
     import plotly.graph_objects as go
 
     figure = go.Figure(panel.figure)
-    figure.update_layout(title={"text": panel.title, "x": 0.0, "xanchor": "left"},
-                         margin={"t": 100})
+    figure.update_layout(title={"text": panel.title, "x": 0.0, "xanchor": "left",
+                                "y": 0.98, "yanchor": "top", "yref": "container"},
+                         margin={"t": 110})
+    for menu in figure.layout.updatemenus:
+        menu.update(x=1.0, xanchor="right")
+    figure.update_traces(texttemplate=None, selector={"type": "heatmap"})
     return figure
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._fast_records import read_records
 from ._report_text import (
     group_label,
     headline,
@@ -27,7 +28,14 @@ from ._report_text import (
 from .curves import load_curves
 from .exceptions import EmptyStudyError
 from .grid import Group
-from .summary import CurveStats, SweepSummary, baseline_group, curve_stats, summarize
+from .summary import (
+    CurveStats,
+    GroupStats,
+    SweepSummary,
+    baseline_group,
+    curve_stats,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from ._figures import Panel
@@ -53,9 +61,10 @@ def default_report_path(study: str) -> Path:
     return REPORT_DIR / f"{study}.html"
 
 
-def curve_groups(summary: SweepSummary) -> list[tuple[Group, str]]:
-    """Groups whose learning curves are shown: the best group's baseline, the best group and
-    the tutorial's hidden-0.4 group (with its own baseline), those present, each once."""
+def curve_groups(summary: SweepSummary) -> list[tuple[GroupStats, str]]:
+    """Groups whose learning curves are shown, with their legend labels: the best group's
+    baseline, the best group and the tutorial's hidden-0.4 group (with its own baseline),
+    those present, each once."""
     best = summary.best
     wanted: list[tuple[Group, str]] = []
     if best is not None:
@@ -65,16 +74,17 @@ def curve_groups(summary: SweepSummary) -> list[tuple[Group, str]]:
     if summary.get(TUTORIAL_GROUP) is not None:
         wanted.append((TUTORIAL_GROUP, f"tutorial: {group_label(TUTORIAL_GROUP)}"))
         wanted.append((baseline_group(None), group_label(baseline_group(None))))
-    present: dict[Group, str] = {}
+    present: dict[Group, tuple[GroupStats, str]] = {}
     for group, label in wanted:
-        if summary.get(group) is not None and group not in present:
-            present[group] = label
-    return list(present.items())
+        stats = summary.get(group)
+        if stats is not None and group not in present:
+            present[group] = (stats, label)
+    return list(present.values())
 
 
 def load_report_data(sweep_study: SweepStudy) -> ReportData:
     """Read and summarize the study; load the curves of the groups in :func:`curve_groups`."""
-    summary = summarize(sweep_study.records())
+    summary = summarize(read_records(sweep_study))
     if summary.n_complete == 0:
         detail = f"{summary.n_cells} cell(s) queued or running" if summary.n_cells else "no cells"
         raise EmptyStudyError(
@@ -82,11 +92,10 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
             "run 'python -m sweep run' (or wait for its workers) and try again"
         )
     chosen = curve_groups(summary)
-    ids_by_group = {g: summary.get(g).trial_ids for g, _ in chosen}  # type: ignore[union-attr]
-    loaded = load_curves(sweep_study.engine, [i for ids in ids_by_group.values() for i in ids])
+    loaded = load_curves(sweep_study.engine, [i for g, _ in chosen for i in g.trial_ids])
     curves, labels = [], []
     for group, label in chosen:
-        stats = curve_stats(group, [loaded[i] for i in ids_by_group[group] if i in loaded])
+        stats = curve_stats(group.group, [loaded[i] for i in group.trial_ids if i in loaded])
         if stats is not None:
             curves.append(stats)
             labels.append(label)
@@ -117,11 +126,12 @@ section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:1rem;
 .headline.worse{background:#fdecea;border-color:#d93025}
 .status{color:#444;margin:.6rem 0} .caption{color:#555;font-size:.9rem;margin:.1rem 0 .6rem}
 .omitted{color:#777;font-style:italic}
-table{border-collapse:collapse;font-size:.85rem;width:100%}
-th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:.82rem;width:100%}
+th,td{padding:.22rem .4rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0} td.l,th.l{text-align:left}
 tr.best td{font-weight:600;background:#fff3bf} tr.better td{background:#e6f4ea}
 tr.worse td{background:#fce8e6} tr.best.better td{background:#d9f0c8}
+tr.best td:first-child{box-shadow:inset 5px 0 #e0a800}
 .table-wrap{max-height:38rem;overflow:auto} footer{color:#777;font-size:.8rem}
 """
 
@@ -164,18 +174,24 @@ def _table_html(summary: SweepSummary) -> str:
                       for i, c in enumerate(cells))
         body.append(f'<tr class="{css}">{tds}</tr>')
     return ('<section id="section-ranking"><h2>Cell groups ranked by mean test accuracy</h2>'
-            '<p class="caption">Yellow: best group. Green / red: differs from the no-dropout '
-            "baseline with the same max-norm beyond seed noise (paired t-test over shared "
-            "seeds, Holm-corrected p &lt; 0.05), better / worse. * fewer seeds than the largest "
-            'group.</p><div class="table-wrap"><table id="ranking">'
+            '<p class="caption">Bold, yellow mark: best group. Green / red: differs from the '
+            "no-dropout baseline with the same max-norm beyond seed noise (paired t-test over "
+            "shared seeds, Holm-corrected p &lt; 0.05), better / worse. * fewer seeds than the "
+            'largest group.</p><div class="table-wrap"><table id="ranking">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
             "</section>")
 
 
+@dataclass(frozen=True)
+class WrittenReport:
+    path: Path
+    summary: SweepSummary
+
+
 def write_report(sweep_study: SweepStudy, out: Path | None = None, *,
-                 publish: bool = True) -> Path:
+                 publish: bool = True) -> WrittenReport:
     """Write the HTML report (atomically) and, with ``publish``, store its figures and
-    headline in the study for optuna-dashboard. Returns the report's path."""
+    headline in the study for optuna-dashboard."""
     data = load_report_data(sweep_study)
     panels = build_panels(data)
     path = Path(out) if out is not None else default_report_path(sweep_study.name)
@@ -187,7 +203,7 @@ def write_report(sweep_study: SweepStudy, out: Path | None = None, *,
         from .dashboard import publish_to_study
 
         publish_to_study(sweep_study.study, panels, data.summary, report_path=path)
-    return path
+    return WrittenReport(path, data.summary)
 
 
 def publish_report(sweep_study: SweepStudy) -> list[str]:

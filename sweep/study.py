@@ -10,7 +10,6 @@ train, and ``tell`` the result. Stale RUNNING trials (killed workers) are failed
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,10 +17,26 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .curves import DASHBOARD_POINTS, create_table, sample_epochs, save_curves, write_probe
+from ._rdb import Completion, beat, claim_waiting, complete, enqueue
+from .curves import (
+    DASHBOARD_POINTS,
+    create_table,
+    curve_rows,
+    curves_table,
+    sample_epochs,
+    write_probe,
+)
 from .exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
 from .grid import BASELINE_PLACEMENT, Cell
-from .records import FAILED, TrialRecord, cell_states, records_from_trials
+from .records import (
+    COMPLETE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    TrialRecord,
+    cell_states,
+    records_from_trials,
+)
 from .storage import StorageURL, first_line, make_engine, open_storage, parse_storage_url
 
 if TYPE_CHECKING:
@@ -58,16 +73,13 @@ def cell_params(cell: Cell) -> dict[str, Any]:
     return params
 
 
-@dataclass
+@dataclass(frozen=True)
 class Claim:
     """A cell this worker has claimed: its RUNNING trial."""
 
-    trial: optuna.Trial
+    trial_id: int
+    number: int
     cell: Cell
-
-    @property
-    def trial_id(self) -> int:
-        return self.trial._trial_id
 
 
 class SweepStudy:
@@ -118,6 +130,13 @@ class SweepStudy:
     # ---- reading ---------------------------------------------------------------------------
 
     def records(self) -> list[TrialRecord]:
+        """Every sweep trial of the study as a record (plain SQL on Optuna's tables)."""
+        from ._fast_records import read_records
+
+        return read_records(self)
+
+    def records_via_optuna(self) -> list[TrialRecord]:
+        """The same records through Optuna's API (slower: it loads every intermediate value)."""
         return records_from_trials(self.study.get_trials(deepcopy=False))
 
     # ---- queueing and claiming ---------------------------------------------------------------
@@ -126,77 +145,57 @@ class SweepStudy:
         """Enqueue each cell without a complete, running or waiting trial; return how many."""
         states = cell_states(self.records())
         skipped = set(skip)
-        count = 0
-        for cell in cells:
-            if cell in skipped or states.get(cell, FAILED) != FAILED:
-                continue
-            self.study.enqueue_trial(cell_params(cell), user_attrs={"cell": cell.key})
-            count += 1
-        return count
+        missing = [c for c in cells if c not in skipped and states.get(c, FAILED) == FAILED]
+        study_id = self.storage.get_study_id_from_name(self.name)
+        enqueue(self.storage, study_id, [(cell_params(c), {"cell": c.key}) for c in missing])
+        return len(missing)
 
     def claim(self, limit: int, only: set[Cell] | None = None) -> list[Claim]:
         """Move up to ``limit`` WAITING trials (of ``only``'s cells, if given) to RUNNING for
-        this worker, recording a first heartbeat at once."""
-        import optuna
-        from optuna.trial import TrialState
+        this worker, with their params and a first heartbeat, in one transaction.
 
-        storage = self.storage
-        study_id = storage.get_study_id_from_name(self.name)
-        waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
-        keys = None if only is None else {cell.key for cell in only}
-        claims: list[Claim] = []
-        for frozen in waiting:
-            if len(claims) >= limit:
-                break
-            if keys is not None and frozen.user_attrs.get("cell") not in keys:
-                continue
-            try:
-                if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                    continue
-            except optuna.exceptions.UpdateFinishedTrialError:
-                continue
-            if self.heartbeat_enabled:
-                storage.record_heartbeat(frozen._trial_id)
-            fixed = frozen.system_attrs.get("fixed_params", {})
-            holder = self._held_elsewhere(frozen)
-            if holder is not None:
-                storage.set_trial_user_attr(frozen._trial_id, "duplicate_of", holder)
-                storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
-                continue
-            trial = optuna.Trial(self.study, frozen._trial_id)
-            claims.append(Claim(trial, self._apply_params(trial, fixed)))
-        return claims
-
-    def _held_elsewhere(self, claimed: optuna.trial.FrozenTrial) -> int | None:
-        """The number of another trial that completed, or runs with priority, the same cell.
-
-        Two racing ``run`` commands may enqueue one cell twice; claims are serialised by the
-        storage, and of two running trials of one cell the lower-numbered one proceeds.
+        A waiting trial whose cell already completed or runs elsewhere (two ``run`` commands
+        that enqueued one cell twice) is failed as ``duplicate_of`` instead of being claimed.
         """
+        from optuna.distributions import distribution_to_json
+
+        records = self.records()
+        held = _holders(records)
+        candidates: dict[int, TrialRecord] = {}
+        params: dict[int, dict[str, tuple[float, str]]] = {}
+        for record in records:
+            if record.state != PENDING or (only is not None and record.cell not in only):
+                continue
+            if record.cell in held:
+                self._fail_duplicate(record.trial_id, held[record.cell])
+                continue
+            params[record.trial_id] = {
+                name: (self._distributions[name].to_internal_repr(value),
+                       distribution_to_json(self._distributions[name]))
+                for name, value in cell_params(record.cell).items()
+            }
+            candidates[record.trial_id] = record
+        claimed = claim_waiting(self.storage, list(candidates), limit, params,
+                                self.heartbeat_enabled)
+        claims = [Claim(tid, candidates[tid].number, candidates[tid].cell) for tid in claimed]
+        if not claims:
+            return claims
+        # Of two trials of one cell claimed at the same moment, the lower number proceeds.
+        held = _holders(self.records())
+        kept = []
+        for claim in claims:
+            holder = held.get(claim.cell)
+            if holder is not None and holder != claim.number:
+                self._fail_duplicate(claim.trial_id, holder)
+            else:
+                kept.append(claim)
+        return kept
+
+    def _fail_duplicate(self, trial_id: int, holder: int) -> None:
         from optuna.trial import TrialState
 
-        key = claimed.user_attrs.get("cell")
-        for trial in self.study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-        ):
-            if trial.number == claimed.number or trial.user_attrs.get("cell") != key:
-                continue
-            if trial.state == TrialState.COMPLETE or trial.number < claimed.number:
-                return trial.number
-        return None
-
-    def _apply_params(self, trial: optuna.Trial, fixed: dict[str, Any]) -> Cell:
-        """Record the enqueued params on the claimed trial (Optuna's fixed-params mechanism)."""
-        dist = self._distributions
-        max_norm = None
-        if "max_norm" in fixed:
-            max_norm = trial.suggest_float("max_norm", dist["max_norm"].low, dist["max_norm"].high)
-        return Cell(
-            rate=trial.suggest_float("rate", dist["rate"].low, dist["rate"].high),
-            placement=str(trial.suggest_categorical("placement", dist["placement"].choices)),
-            max_norm=max_norm,
-            seed=trial.suggest_int("seed", dist["seed"].low, dist["seed"].high),
-        )
+        self.storage.set_trial_user_attr(trial_id, "duplicate_of", holder)
+        self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
 
     def fail_stale(self) -> None:
         """Fail RUNNING trials whose worker stopped sending heartbeats."""
@@ -208,38 +207,58 @@ class SweepStudy:
 
     # ---- recording --------------------------------------------------------------------------
 
-    def record(self, claims: Sequence[Claim], results: Sequence[CellResult]) -> None:
-        """Store each result as its claim's trial: curves first, then attrs, then ``tell``."""
+    def record(self, claims: Sequence[Claim], results: Sequence[CellResult]) -> int:
+        """Complete the claims' trials with their results, curves included, in one transaction.
+
+        Returns how many were recorded (a trial failed as stale meanwhile is not).
+        """
         from . import __version__
 
-        by_trial = {c.trial_id: r for c, r in zip(claims, results, strict=True)}
-        save_curves(self.engine, {tid: r.curves for tid, r in by_trial.items()})
         versions = _versions(__version__)
+        completions = []
+        curves = {}
         for claim, result in zip(claims, results, strict=True):
-            trial = claim.trial
-            for epoch in sample_epochs(result.curves.epochs, DASHBOARD_POINTS):
-                trial.report(float(result.curves.test_accuracy[epoch]), int(epoch) + 1)
-            attrs = {
-                "train_accuracy": result.train_accuracy,
-                "train_loss": result.train_loss,
-                "test_loss": result.test_loss,
-                "fit_seconds": round(result.fit_seconds, 4),
-                "engine": result.engine,
-                "versions": versions,
-            }
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
-            self.study.tell(trial, result.test_accuracy)
+            test_accuracy = result.curves.test_accuracy
+            completions.append(Completion(
+                trial_id=claim.trial_id,
+                value=result.test_accuracy,
+                intermediate=[(int(e) + 1, float(test_accuracy[e]))
+                              for e in sample_epochs(result.curves.epochs, DASHBOARD_POINTS)],
+                user_attrs={
+                    "train_accuracy": result.train_accuracy,
+                    "train_loss": result.train_loss,
+                    "test_loss": result.test_loss,
+                    "fit_seconds": round(result.fit_seconds, 4),
+                    "engine": result.engine,
+                    "versions": versions,
+                },
+            ))
+            curves[claim.trial_id] = result.curves
+        self.engine  # noqa: B018 - makes sure the curves table exists
+        return len(complete(self.storage, completions, [(curves_table, curve_rows(curves))]))
 
     def record_failure(self, claims: Sequence[Claim], reason: str) -> None:
+        """Mark claimed trials failed (they are retried by the next run)."""
         from optuna.trial import TrialState
 
         for claim in claims:
             try:
-                claim.trial.set_user_attr("fail_reason", reason[:500])
-                self.study.tell(claim.trial, state=TrialState.FAIL, skip_if_finished=True)
+                self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", reason[:500])
+                self.storage.set_trial_state_values(claim.trial_id, state=TrialState.FAIL)
             except Exception:  # noqa: BLE001 - best effort: heartbeat expiry covers the rest
                 continue
+
+
+def _holders(records: Iterable[TrialRecord]) -> dict[Cell, int]:
+    """Cell -> the number of the trial that holds it: a complete one, else the lowest running."""
+    held: dict[Cell, tuple[bool, int]] = {}
+    for record in records:
+        if record.state not in (COMPLETE, RUNNING):
+            continue
+        rank = (record.state != COMPLETE, record.number)
+        if record.cell not in held or rank < held[record.cell]:
+            held[record.cell] = rank
+    return {cell: number for cell, (_, number) in held.items()}
 
 
 @cache
@@ -341,15 +360,16 @@ def heartbeat(sweep_study: SweepStudy, claims: Sequence[Claim], interval: float)
         return
     stop = threading.Event()
 
-    def beat() -> None:
-        while not stop.wait(interval):
-            for claim in claims:
-                try:
-                    storage.record_heartbeat(claim.trial_id)
-                except Exception:  # noqa: BLE001 - a missed beat is retried next interval
-                    time.sleep(0)
+    ids = [claim.trial_id for claim in claims]
 
-    thread = threading.Thread(target=beat, name="sweep-heartbeat", daemon=True)
+    def pulse() -> None:
+        while not stop.wait(interval):
+            try:
+                beat(storage, ids)
+            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+                continue
+
+    thread = threading.Thread(target=pulse, name="sweep-heartbeat", daemon=True)
     thread.start()
     try:
         yield

@@ -16,6 +16,7 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -143,8 +144,12 @@ class SweepSummary:
     def max_norms(self) -> tuple[float | None, ...]:
         return tuple(sorted({g.group.max_norm for g in self.groups}, key=_norm_order))
 
+    @cached_property
+    def _by_group(self) -> dict[Group, GroupStats]:
+        return {g.group: g for g in self.groups}
+
     def get(self, group: Group) -> GroupStats | None:
-        return next((g for g in self.groups if g.group == group), None)
+        return self._by_group.get(group)
 
     def baseline_for(self, group: Group) -> GroupStats | None:
         return self.get(baseline_group(group.max_norm))

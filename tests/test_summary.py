@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,15 @@ from scipy import stats
 from sweep._synthetic import build_study
 from sweep.engines import Curves
 from sweep.grid import Cell, Group
-from sweep.summary import curve_stats, holm, mean_ci, paired_test, summarize
+from sweep.summary import (
+    GroupStats,
+    SweepSummary,
+    curve_stats,
+    holm,
+    mean_ci,
+    paired_test,
+    summarize,
+)
 
 BASE = {None: 0.76, 3.0: 0.79}
 EFFECT = {(0.0, "none"): 0.0, (0.4, "hidden"): 0.05, (0.4, "input"): -0.01,
@@ -38,7 +45,7 @@ def _known(cell: Cell, rng: np.random.Generator) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def summary(tmp_path_factory: pytest.TempPathFactory) -> SweepSummary:
     """Rates 0/0.4/0.8 x input/hidden x max-norm none/3, 6 seeds; two cells still pending."""
     db = tmp_path_factory.mktemp("summary") / "known.db"
     sweep_study = build_study(f"sqlite:///{db}", "known", rates=(0.0, 0.4, 0.8),
@@ -46,6 +53,12 @@ def summary(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
                               pending=2, running=1, accuracy=_known, with_curves=False,
                               dashboard_points=0)
     return summarize(sweep_study.records())
+
+
+def stats_of(summary: SweepSummary, group: Group) -> GroupStats:
+    found = summary.get(group)
+    assert found is not None, group
+    return found
 
 
 def _values(group: Group, seeds: range | list[int] = SEEDS) -> list[float]:
@@ -66,7 +79,7 @@ def test_mean_ci_matches_a_hand_computation() -> None:
     assert single.mean == 0.5 and math.isnan(single.low) and math.isnan(single.std)
 
 
-def test_groups_have_the_known_means_and_intervals(summary) -> None:  # type: ignore[no-untyped-def]
+def test_groups_have_the_known_means_and_intervals(summary: SweepSummary) -> None:
     groups = {g.group: g for g in summary.groups}
     assert len(groups) == 2 + 2 * 2 * 2  # a baseline per max-norm + rate x placement x norm
     for g in groups.values():
@@ -78,12 +91,14 @@ def test_groups_have_the_known_means_and_intervals(summary) -> None:  # type: ig
         half = stats.t.ppf(0.975, g.n - 1) * np.std(expected, ddof=1) / math.sqrt(g.n)
         assert (g.test.low, g.test.high) == pytest.approx(
             (np.mean(expected) - half, np.mean(expected) + half))
-        train = [known_train(Cell(*astuple(g.group), s)) for s in g.seeds]
+        group = g.group
+        train = [known_train(Cell(group.rate, group.placement, group.max_norm, s))
+                 for s in g.seeds]
         assert g.train.mean == pytest.approx(np.mean(train))
         assert g.gap.mean == pytest.approx(np.mean(train) - np.mean(expected))
 
 
-def test_progress_counts_and_partial_groups(summary) -> None:  # type: ignore[no-untyped-def]
+def test_progress_counts_and_partial_groups(summary: SweepSummary) -> None:
     assert summary.n_cells == (2 + 8) * 6
     assert (summary.n_running, summary.n_pending, summary.n_failed) == (1, 2, 0)
     assert summary.n_complete == summary.n_cells - 3
@@ -92,14 +107,14 @@ def test_progress_counts_and_partial_groups(summary) -> None:  # type: ignore[no
     assert all(g.n == 5 for g in summary.partial)
 
 
-def test_paired_test_matches_scipy_and_uses_the_same_max_norm(summary) -> None:  # type: ignore[no-untyped-def]
+def test_paired_test_matches_scipy_and_uses_the_same_max_norm(summary: SweepSummary) -> None:
     for g in summary.groups:
         if g.group.is_baseline:
             assert g.vs_baseline is None
             continue
         c = g.vs_baseline
         assert c is not None and c.baseline == Group(0.0, "none", g.group.max_norm)
-        base = summary.get(c.baseline)
+        base = stats_of(summary, c.baseline)
         shared = sorted(set(g.seeds) & set(base.seeds))
         assert c.n_pairs == len(shared)
         ours = dict(zip(g.seeds, g.test_values, strict=True))
@@ -115,7 +130,7 @@ def test_paired_test_matches_scipy_and_uses_the_same_max_norm(summary) -> None: 
         assert c.mean_difference == pytest.approx(g.test.mean - base.test.mean)
 
 
-def test_holm_correction_over_the_compared_groups(summary) -> None:  # type: ignore[no-untyped-def]
+def test_holm_correction_over_the_compared_groups(summary: SweepSummary) -> None:
     compared = [g.vs_baseline for g in summary.groups if g.vs_baseline is not None]
     m = len(compared)
     assert m == 8
@@ -126,9 +141,10 @@ def test_holm_correction_over_the_compared_groups(summary) -> None:  # type: ign
         assert c.p_holm == pytest.approx(running)
         assert c.p_holm >= c.p
     assert [c.p_holm for c in ordered] == sorted(c.p_holm for c in ordered)
-    strong = summary.get(Group(0.8, "input", None)).vs_baseline
-    assert strong.worse and not strong.better  # about -0.12 on every seed pair
-    assert summary.get(Group(0.4, "hidden", 3.0)).vs_baseline.better
+    strong = stats_of(summary, Group(0.8, "input", None)).vs_baseline
+    assert strong is not None and strong.worse and not strong.better  # about -0.12 per seed
+    helps = stats_of(summary, Group(0.4, "hidden", 3.0)).vs_baseline
+    assert helps is not None and helps.better
 
 
 def test_holm_on_known_p_values() -> None:
@@ -150,8 +166,8 @@ def test_paired_test_without_spread_uses_the_sign_test() -> None:
     assert n == 1 and math.isnan(p) and diff.mean == pytest.approx(0.05)
 
 
-def test_best_group_and_ranking(summary) -> None:  # type: ignore[no-untyped-def]
-    assert summary.best.group == Group(0.4, "hidden", 3.0)
+def test_best_group_and_ranking(summary: SweepSummary) -> None:
+    assert summary.best is not None and summary.best.group == Group(0.4, "hidden", 3.0)
     means = [g.test.mean for g in summary.ranked]
     assert means == sorted(means, reverse=True)
     assert summary.placements == ("input", "hidden")
