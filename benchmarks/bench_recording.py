@@ -16,10 +16,11 @@ import numpy as np
 
 from sweep.config import build_config
 from sweep.engines import CellResult, Curves
+from sweep.grid import Cell
 from sweep.runner import open_for_run
 
 
-def synthetic_result(cell, epochs: int, rng: np.random.Generator) -> CellResult:  # type: ignore[no-untyped-def]
+def synthetic_result(cell: Cell, epochs: int, rng: np.random.Generator) -> CellResult:
     curve = rng.random((4, epochs), dtype=np.float32)
     return CellResult(cell, 0.9, 0.8, 0.2, 0.4, 1.0, Curves.from_stacked(curve), "synthetic")
 
@@ -60,6 +61,13 @@ def main() -> None:
         print(f"storage: {storage.split(':')[0]}, cells: {done}, epochs: {args.epochs}")
         for name, seconds in (("enqueue", enqueue), ("claim", claim_s), ("record", record_s)):
             print(f"{name:8s} {seconds:8.2f} s  {1000 * seconds / done:8.1f} ms/cell")
+        db = Path(tmp) / "bench.db"
+        if not args.storage and db.exists():
+            import sqlite3
+
+            with sqlite3.connect(db) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            print(f"database size: {db.stat().st_size / done / 1024:.1f} KB per trial")
         total = enqueue + claim_s + record_s
         print(f"{'total':8s} {total:8.2f} s  {1000 * total / done:8.1f} ms/cell; "
               f"projected for the 1,680-cell default sweep: {total / done * 1680:.0f} s")

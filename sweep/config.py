@@ -33,7 +33,7 @@ class SweepConfig:
     study: str = "tutorial"
     storage: str | None = None
     task: str = "circles"
-    engine: str = "keras"
+    engine: str | None = None
     rates: tuple[float, ...] = DEFAULT_RATES
     placements: tuple[str, ...] = DEFAULT_PLACEMENTS
     max_norms: tuple[float | None, ...] = DEFAULT_MAX_NORMS
@@ -47,6 +47,11 @@ class SweepConfig:
     @property
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///studies/{self.study}.db"
+
+    @property
+    def resolved_engine(self) -> str:
+        """The engine asked for, else the task's default (its first supported engine)."""
+        return self.engine or get_task(self.task).engines[0]
 
     @property
     def resolved_epochs(self) -> int:
@@ -237,6 +242,9 @@ def build_config(
     raw: dict[str, Any] = dict(file_settings or {})
     raw.update({k: v for k, v in (flags or {}).items() if v is not None})
     parsed = {key: _PARSERS[key](value) for key, value in raw.items()}
+    task = get_task(parsed.get("task", SweepConfig.task))
+    parsed.setdefault("placements", task.placements)
+    parsed.setdefault("max_norms", DEFAULT_MAX_NORMS if task.supports_max_norm else (None,))
     config = replace(SweepConfig(), **parsed)
     validate(config)
     return config
@@ -244,7 +252,13 @@ def build_config(
 
 def validate(config: SweepConfig) -> None:
     task = get_task(config.task)
-    check_engine_name(config.engine)
+    if config.engine is not None:
+        check_engine_name(config.engine)
+        if config.engine not in task.engines:
+            raise ConfigError(
+                f"engine: {config.engine!r} cannot train task {task.name!r}; "
+                f"use one of: {', '.join(task.engines)}"
+            )
     for placement in config.placements:
         if placement not in task.placements:
             close = difflib.get_close_matches(placement, task.placements, n=1)

@@ -21,9 +21,10 @@ from .config import SweepConfig
 from .engines import Engine, TrainSettings, get_engine
 from .exceptions import SweepInterrupted
 from .grid import Cell
+from .heartbeat import heartbeat
 from .progress import Progress
 from .records import COMPLETE, FAILED, RUNNING, cell_states
-from .study import Claim, SweepStudy, heartbeat, open_study
+from .study import Claim, SweepStudy, open_study
 from .tasks import get_task
 
 Log = Callable[[str], None]
@@ -88,7 +89,7 @@ def run_sweep(
     log(f"study {sweep_study.name!r}: {len(cells)} cells, {already} already complete")
     with Progress(len(cells), already, enabled=show_progress) as progress:
         if workers == 1:
-            outcome = work(sweep_study, get_engine(config.engine), config, cells,
+            outcome = work(sweep_study, get_engine(config.resolved_engine), config, cells,
                            progress=progress, log=log)
         else:
             outcome = _work_in_subprocesses(sweep_study, config, cells, workers, progress, log)
@@ -103,10 +104,10 @@ def run_worker(
                              settings=None, create=False,
                              heartbeat_seconds=config.heartbeat_seconds)
     sweep_study.check_writable()
-    log(f"worker on study {sweep_study.name!r}")
+    engine = get_engine(config.engine or sweep_study.task.engines[0])
+    log(f"worker on study {sweep_study.name!r} with the {engine.name} engine")
     with Progress(0, 0, enabled=show_progress) as progress:
-        return work(sweep_study, get_engine(config.engine), config, None, progress=progress,
-                    log=log)
+        return work(sweep_study, engine, config, None, progress=progress, log=log)
 
 
 def work(
@@ -190,7 +191,7 @@ def _work_in_subprocesses(
     """Start ``workers`` ``sweep worker`` processes on the study; follow their progress."""
     command = [
         sys.executable, "-m", "sweep", "worker", "--study", config.study,
-        "--storage", config.storage_url, "--engine", config.engine,
+        "--storage", config.storage_url, "--engine", config.resolved_engine,
         "--heartbeat-seconds", str(config.heartbeat_seconds), "--no-progress",
     ]
     if config.cells_per_claim:

@@ -11,13 +11,12 @@ train, and ``tell`` the result. Stale RUNNING trials (killed workers) are failed
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ._rdb import Completion, beat, claim_waiting, complete, enqueue
+from ._rdb import Completion, claim_waiting, complete, enqueue
 from .curves import (
     DASHBOARD_POINTS,
     create_table,
@@ -347,32 +346,3 @@ def open_study(
         ) from e
     task = task or get_task(study.user_attrs[SETTINGS_ATTR]["task"])
     return SweepStudy(study, storage, url, task)
-
-
-@contextmanager
-def heartbeat(sweep_study: SweepStudy, claims: Sequence[Claim], interval: float) -> Iterator[None]:
-    """Record a heartbeat for the claimed trials every ``interval`` seconds while training."""
-    import threading
-
-    storage = sweep_study.storage
-    if not sweep_study.heartbeat_enabled or not claims:
-        yield
-        return
-    stop = threading.Event()
-
-    ids = [claim.trial_id for claim in claims]
-
-    def pulse() -> None:
-        while not stop.wait(interval):
-            try:
-                beat(storage, ids)
-            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
-                continue
-
-    thread = threading.Thread(target=pulse, name="sweep-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()

@@ -106,3 +106,22 @@ def test_optuna_cli_lists_the_trials(workdir: Path) -> None:
     assert {(t["params"]["rate"], t["params"]["placement"]) for t in trials} == {
         (0.0, "none"), (0.4, "hidden")}
     assert all(0.0 <= t["value"] <= 1.0 for t in trials)
+
+
+def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> None:
+    import time
+
+    from sweep.heartbeat import heartbeat
+
+    settings = {"task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
+    config = build_config(None, FLAGS)
+    sweep_study = open_study(study_name="demo", storage_url=config.storage_url, task=None,
+                             settings=settings, create=True, heartbeat_seconds=1)
+    sweep_study.enqueue_missing(config.cells())
+    live, dead = sweep_study.claim(2), sweep_study.claim(2)
+    with heartbeat(sweep_study, live, interval=1):
+        time.sleep(4.5)  # past the 3 s grace period
+        sweep_study.fail_stale()
+    states = {r.trial_id: r.state for r in sweep_study.records()}
+    assert [states[c.trial_id] for c in live] == ["running", "running"]
+    assert [states[c.trial_id] for c in dead] == ["failed", "failed"]

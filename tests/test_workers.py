@@ -138,3 +138,34 @@ def test_ctrl_c_stops_all_workers_cleanly(tmp_path: Path, storage_url: str) -> N
     assert not [t for t in _trials(storage_url) if t.state == TrialState.RUNNING]
     run_cli(*args, cwd=tmp_path, check=True)
     assert_each_cell_once(storage_url)
+
+
+@pytest.mark.slow
+def test_sqlite_stress_four_workers_and_a_reader(tmp_path: Path) -> None:
+    """Several hundred cells, 4 workers claiming small batches, readers polling all along:
+    no "database is locked", every cell exactly once."""
+    url = f"sqlite:///{tmp_path / 'studies' / 'stress.db'}"
+    seeds = 20  # (1 + 3 x 3 x ... ) cells below: 1 baseline + 5 rates x 3 placements, per seed
+    args = ("run", "--study", "stress", "--storage", url, "--rates", "0:0.5:0.1",
+            "--max-norms", "none", "--seeds", str(seeds), "--epochs", "5",
+            "--engine", "population", "--cells-per-claim", "4", "--workers", "4",
+            "--heartbeat-seconds", "2", "--no-progress")
+    cells = (1 + 5 * 3) * seeds
+    leader = _popen(*args, cwd=tmp_path)
+    polls = 0
+    while leader.poll() is None:
+        status = run_cli("status", "--study", "stress", "--storage", url, "--json",
+                         cwd=tmp_path)
+        if status.returncode == 0:
+            polls += 1
+        else:
+            assert "no study" in status.stderr, status.stderr  # only before the run created it
+        time.sleep(0.5)
+    out, err = leader.communicate()
+    assert leader.returncode == 0, err
+    assert "locked" not in err and "locked" not in out
+    assert polls >= 3
+    trials = optuna.load_study(study_name="stress", storage=url).get_trials(deepcopy=False)
+    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    assert len(complete) == cells and set(complete.values()) == {1}
+    assert not [t for t in trials if t.state != TrialState.COMPLETE]

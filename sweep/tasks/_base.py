@@ -24,7 +24,10 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Task:
-    """A sweepable task. ``build_model(cell)`` returns a compiled Keras model and never fits."""
+    """A sweepable task. ``build_model(cell)`` returns a compiled Keras model and never fits.
+
+    ``engines`` are the engines that can train it faithfully, the default first.
+    """
 
     name: str
     description: str
@@ -33,6 +36,7 @@ class Task:
     batch_size: int
     optimizer: str
     supports_max_norm: bool
+    engines: tuple[str, ...]
     load_data: Callable[[], Dataset]
     build_model: Callable[[Cell], Any]
 

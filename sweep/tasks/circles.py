@@ -58,6 +58,7 @@ CIRCLES = Task(
     batch_size=32,
     optimizer="adam",
     supports_max_norm=True,
+    engines=("keras",),
     load_data=load_data,
     build_model=build_model,
 )
