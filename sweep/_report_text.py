@@ -14,7 +14,9 @@ from .summary import ALPHA, GroupStats, Interval, SweepSummary, baseline_group
 
 MAX_LISTED = 8
 PLACEMENT_WORDS = {"input": "on the input", "hidden": "on the hidden layer",
-                   "both": "on input and hidden layer"}
+                   "both": "on input and hidden layer", "pooling": "after pooling",
+                   "spatial": "as SpatialDropout2D after the convolutions",
+                   "output": "after the LSTM", "variational": "inside the LSTM (variational)"}
 
 
 def group_label(group: Group) -> str:

@@ -38,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Run every cell (rate x placement x max-norm x seed) that is not complete yet; "
         "the same command again resumes. " + PRECEDENCE))
     _study_args(run)
-    run.add_argument("--task", help="task name (default: circles)")
-    run.add_argument("--engine", help="training engine: keras (default: keras)")
+    run.add_argument("--task", help="circles (default), digits-cnn or sequence-lstm")
+    run.add_argument("--engine", help="population or keras (default: the task's first engine)")
     run.add_argument("--rates", help="comma list (0,0.4) or inclusive range start:stop:step")
-    run.add_argument("--placements", help="comma list, e.g. input,hidden,both")
+    run.add_argument("--placements", help="comma list of the task's placements (default: all)")
     run.add_argument("--max-norms", dest="max_norms", help="comma list; 'none' = no constraint")
     run.add_argument("--seeds", help="a count N (seeds 0..N-1) or a comma list of seeds")
-    run.add_argument("--epochs", help="training epochs per cell (default: the task's, 4000)")
-    run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: 32)")
+    run.add_argument("--epochs", help="training epochs per cell (default: the task's)")
+    run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Claim and train the queued cells of an existing study until none is left. Start one on "
         "each machine against a shared PostgreSQL/MySQL storage URL."))
     _study_args(worker)
-    worker.add_argument("--engine", help="training engine (default: the run's default)")
+    worker.add_argument("--engine", help="training engine (default: the task's first engine)")
     worker.add_argument("--cells-per-claim", dest="cells_per_claim",
                         help="cells claimed and trained at once (default: the engine's)")
     worker.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",

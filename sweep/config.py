@@ -21,7 +21,6 @@ from .tasks import get_task
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_PLACEMENTS = ("input", "hidden", "both")
-DEFAULT_MAX_NORMS: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 5.0)
 DEFAULT_SEEDS = tuple(range(10))
 MAX_NORM_LIMIT = 1000.0
 
@@ -36,7 +35,7 @@ class SweepConfig:
     engine: str | None = None
     rates: tuple[float, ...] = DEFAULT_RATES
     placements: tuple[str, ...] = DEFAULT_PLACEMENTS
-    max_norms: tuple[float | None, ...] = DEFAULT_MAX_NORMS
+    max_norms: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 5.0)
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     epochs: int | None = None
     batch_size: int | None = None
@@ -244,7 +243,7 @@ def build_config(
     parsed = {key: _PARSERS[key](value) for key, value in raw.items()}
     task = get_task(parsed.get("task", SweepConfig.task))
     parsed.setdefault("placements", task.placements)
-    parsed.setdefault("max_norms", DEFAULT_MAX_NORMS if task.supports_max_norm else (None,))
+    parsed.setdefault("max_norms", task.default_max_norms)
     config = replace(SweepConfig(), **parsed)
     validate(config)
     return config

@@ -7,6 +7,8 @@ import difflib
 from ..exceptions import ConfigError
 from ._base import Dataset, Task
 from .circles import CIRCLES
+from .digits_cnn import DIGITS_CNN
+from .sequence_lstm import SEQUENCE_LSTM
 
 __all__ = ["Dataset", "Task", "get_task", "register_task", "task_names"]
 
@@ -33,3 +35,5 @@ def get_task(name: str) -> Task:
 
 
 register_task(CIRCLES)
+register_task(DIGITS_CNN)
+register_task(SEQUENCE_LSTM)

@@ -39,6 +39,7 @@ class Task:
     engines: tuple[str, ...]
     load_data: Callable[[], Dataset]
     build_model: Callable[[Cell], Any]
+    default_max_norms: tuple[float | None, ...] = (None,)
 
     def fixed_settings(self, epochs: int, batch_size: int) -> dict[str, Any]:
         """The settings every trial of one study shares; a study refuses runs that differ."""

@@ -61,4 +61,5 @@ CIRCLES = Task(
     engines=("keras",),
     load_data=load_data,
     build_model=build_model,
+    default_max_norms=(None, 1.0, 2.0, 3.0, 4.0, 5.0),
 )
