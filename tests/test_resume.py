@@ -16,7 +16,8 @@ from optuna.trial import TrialState
 from .conftest import REPO, run_cli
 
 ARGS = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hidden,input",
-        "--max-norms", "none", "--seeds", "2", "--epochs", "40", "--heartbeat-seconds", "1",
+        "--max-norms", "none", "--seeds", "2", "--epochs", "40", "--engine", "keras",
+        "--heartbeat-seconds", "1",
         "--no-progress")
 URL = "sqlite:///studies/demo.db"
 

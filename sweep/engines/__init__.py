@@ -12,6 +12,7 @@ __all__ = ["CellResult", "Curves", "Engine", "TrainSettings", "engine_names", "g
 
 _ENGINES: dict[str, tuple[str, str]] = {
     "keras": ("sweep.engines.keras_fit", "KerasFitEngine"),
+    "population": ("sweep.engines.population", "PopulationEngine"),
 }
 
 

@@ -1,0 +1,303 @@
+"""The population engine against the reference Keras engine.
+
+Without dropout a member must follow the Keras engine's trajectory epoch by epoch; with dropout
+its masks come from another generator, so the two engines must agree in distribution over seeds.
+
+Tolerances for the rate-0 match (float32 rounding, not a looser model): both engines do the same
+float32 arithmetic in different summation orders (XLA-fused loops here, Eigen matmuls there, and
+``model.fit`` shuffles the 30 rows of its single batch every epoch, which reorders its own sums).
+Per step that is ~1e-7 relative, and training amplifies it. Measured here: over the first 20
+epochs the engines differ by at most 1.7e-6 in loss (20 seeds, max-norms none/0.2/1/3); over 300
+epochs by up to 8e-4 in loss and by one test point (1/70) on up to 13 epochs; Keras against
+itself with ``shuffle=False`` (only the summation order changes) differs by up to 3.7e-4 in test
+loss and by 1/70 on a few epochs. Hence two tiers: 1e-5 on the first 20 epochs, then 3e-3 on
+every epoch and on the final evaluation, with at most one flipped test point on at most 10% of
+the epochs. Checked once by hand against deliberately broken engines (same Keras results):
+epsilon added PyTorch-style to the corrected sqrt(v) is off by 3.5e-5 to 5.6e-5 in the first 20
+epochs; validating before the update by 1.8e-3 to 2.4e-3; a missing max-norm by 4.5e-2 over the
+run (max-norm 0.2), a max-norm over the wrong axis by 9e-3 to 3e-2; and in the dropout tests,
+dropping the 1/(1 - rate) scaling or reading the rate as a keep probability fails the
+Mann-Whitney test (p down to 4e-7) or the mean checks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sweep.engines import CellResult, TrainSettings, get_engine
+from sweep.engines._population_init import (
+    InitialWeights,
+    MemberWeights,
+    dense_mlp_initial_weights,
+    keras_initial_weights,
+)
+from sweep.engines._population_rng import (
+    dropout_counters,
+    dropout_step_key,
+    dropout_uniform,
+    member_key,
+    triple32,
+    triple32_numpy,
+)
+from sweep.engines.population import CELLS_PER_CLAIM, PopulationEngine, padded_size
+from sweep.exceptions import EngineError
+from sweep.grid import BASELINE_PLACEMENT, Cell
+from sweep.tasks import get_task
+
+TASK = get_task("circles")
+TEST_POINT = 1 / 70  # one of the 70 test rows
+EARLY_EPOCHS = 20
+EARLY_TOLERANCE = 1e-5
+RUN_TOLERANCE = 3e-3
+MAX_FLIPPED_EPOCHS = 0.10
+
+FAST_EPOCHS = 10
+SLOW_EPOCHS = 200
+DISTRIBUTION_SEEDS = 20
+ALPHA = 0.01
+MAX_MEAN_DIFFERENCE = 0.02
+
+
+def _baseline(seed: int, max_norm: float | None = None) -> Cell:
+    return Cell(0.0, BASELINE_PLACEMENT, max_norm, seed)
+
+
+def _train_keras_part(cells: list[Cell], epochs: int, batch_size: int) -> list[CellResult]:
+    return get_engine("keras").train(TASK, cells, TrainSettings(epochs, batch_size))
+
+
+def _keras_results(cells: Sequence[Cell], settings: TrainSettings) -> list[CellResult]:
+    """The Keras engine's results, on two processes when there are two cores (1.4x faster)."""
+    processes = min(2, os.cpu_count() or 1, len(cells))
+    if processes < 2:
+        return _train_keras_part(list(cells), settings.epochs, settings.batch_size)
+    parts = [list(cells[i::processes]) for i in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        futures = [
+            pool.submit(_train_keras_part, part, settings.epochs, settings.batch_size)
+            for part in parts
+        ]
+        by_cell = {r.cell: r for future in futures for r in future.result()}
+    return [by_cell[cell] for cell in cells]
+
+
+def _assert_follows_keras(
+    population: CellResult, keras: CellResult, early_epochs: int, run_tolerance: float
+) -> None:
+    ours, theirs = population.curves.stacked(), keras.curves.stacked()
+    assert ours.shape == theirs.shape
+    label = population.cell.key
+    loss_gap = np.abs(ours[[0, 2]] - theirs[[0, 2]])  # train loss, test loss
+    early = loss_gap[:, :early_epochs].max()
+    assert early <= EARLY_TOLERANCE, f"{label}: first {early_epochs} epochs differ by {early:.2e}"
+    np.testing.assert_array_equal(ours[3, :early_epochs], theirs[3, :early_epochs], err_msg=label)
+    assert loss_gap.max() <= run_tolerance, f"{label}: loss differs by {loss_gap.max():.2e}"
+    accuracy_gap = np.abs(ours[3] - theirs[3])
+    assert accuracy_gap.max() <= TEST_POINT + 1e-6, label
+    flipped = int((accuracy_gap > 1e-6).sum())
+    assert flipped <= MAX_FLIPPED_EPOCHS * ours.shape[1], f"{label}: {flipped} epochs differ"
+    # the final evaluation (dropout off, like model.evaluate)
+    assert abs(population.test_loss - keras.test_loss) <= run_tolerance, label
+    assert abs(population.train_loss - keras.train_loss) <= run_tolerance, label
+    assert abs(population.test_accuracy - keras.test_accuracy) <= TEST_POINT + 1e-6, label
+
+
+# ---- fast ---------------------------------------------------------------------------------------
+
+
+def test_engine_is_registered() -> None:
+    engine = get_engine("population")
+    assert engine.name == "population"
+    assert engine.cells_per_claim(TASK, TrainSettings(4000, 32)) == CELLS_PER_CLAIM
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        _baseline(0),
+        _baseline(7, 3.0),
+        Cell(0.4, "hidden", None, 1),
+        Cell(0.2, "input", 2.0, 2),
+        Cell(0.5, "both", 1.0, 3),
+        Cell(0.9, "both", None, 123456),
+    ],
+    ids=lambda cell: cell.key,
+)
+def test_fast_initial_weights_are_the_keras_models(cell: Cell) -> None:
+    fast = dense_mlp_initial_weights(cell, features=2, hidden_units=500)
+    reference = keras_initial_weights(TASK, cell)
+    for ours, theirs in zip(fast.arrays(), reference.arrays(), strict=True):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours, theirs)
+    # the draw order matters: another placement of the same seed starts elsewhere
+    other = dense_mlp_initial_weights(replace(cell, seed=cell.seed + 1), 2, 500)
+    assert not np.array_equal(other.hidden_kernel, fast.hidden_kernel)
+
+
+def test_a_fast_path_that_disagrees_with_keras_is_dropped() -> None:
+    def wrong(cell: Cell) -> MemberWeights:  # as if Keras had changed its draw order
+        return dense_mlp_initial_weights(replace(cell, seed=cell.seed + 1), 2, 500)
+
+    initial_weights = InitialWeights(TASK, wrong)
+    cells = [Cell(0.4, "hidden", None, 1), Cell(0.2, "input", None, 2)]
+    with pytest.warns(RuntimeWarning, match="differ from the Keras model"):
+        first = initial_weights(cells[0])
+    assert first.equals(keras_initial_weights(TASK, cells[0]))
+    assert initial_weights(cells[1]).equals(keras_initial_weights(TASK, cells[1]))
+
+
+def test_results_have_the_right_shapes_and_a_baseline_matches_keras() -> None:
+    cells = [
+        _baseline(0),
+        Cell(0.4, "hidden", None, 1),
+        Cell(0.2, "input", 3.0, 2),
+        Cell(0.5, "both", 1.0, 3),
+        _baseline(4, 2.0),
+    ]
+    settings = TrainSettings(FAST_EPOCHS, 32)
+    results = PopulationEngine().train(TASK, cells, settings)
+    assert [r.cell for r in results] == cells
+    for result in results:
+        assert result.engine == "population"
+        assert result.curves.epochs == FAST_EPOCHS
+        assert result.curves.stacked().shape == (4, FAST_EPOCHS)
+        assert np.isfinite(result.curves.stacked()).all()
+        assert 0.0 <= result.train_accuracy <= 1.0 and 0.0 <= result.test_accuracy <= 1.0
+        assert result.fit_seconds > 0
+        # the final test evaluation is the last validation epoch (same weights, dropout off)
+        assert result.test_accuracy == float(result.curves.test_accuracy[-1])
+        assert result.test_loss == float(result.curves.test_loss[-1])
+    keras = _train_keras_part([cells[0], cells[4]], FAST_EPOCHS, 32)
+    for ours, theirs in zip([results[0], results[4]], keras, strict=True):
+        _assert_follows_keras(ours, theirs, FAST_EPOCHS, EARLY_TOLERANCE)
+
+
+def test_a_cell_trains_the_same_whatever_its_batch_mates() -> None:
+    cell = Cell(0.4, "both", 2.0, 5)
+    settings = TrainSettings(FAST_EPOCHS, 32)
+    engine = PopulationEngine()
+    alone = engine.train(TASK, [cell], settings)[0]
+    second = engine.train(TASK, [Cell(0.9, "hidden", 1.0, 7), cell], settings)[1]
+    crowded = engine.train(TASK, [Cell(0.1, "input", None, s) for s in range(9)] + [cell], settings)
+    for other in (second, crowded[-1]):
+        np.testing.assert_array_equal(alone.curves.stacked(), other.curves.stacked())
+        assert alone.test_loss == other.test_loss
+    # and the seed, not the batch, decides the masks
+    reseeded = engine.train(TASK, [replace(cell, seed=6)], settings)[0]
+    assert not np.array_equal(alone.curves.stacked(), reseeded.curves.stacked())
+
+
+def test_dropout_uniforms_are_uniform_and_independent() -> None:
+    import tensorflow as tf
+
+    values = np.arange(0, 2**32, 2**20 + 12345, dtype=np.uint64).astype(np.uint32)
+    np.testing.assert_array_equal(triple32(tf.constant(values)).numpy(), triple32_numpy(values))
+
+    keys = tf.constant(np.array([member_key(s) for s in range(8)], np.uint32).reshape(8, 1, 1))
+    counters = dropout_counters(30, 500, 0)
+    steps = [dropout_uniform(counters, dropout_step_key(keys, t)).numpy() for t in range(25)]
+    u = np.stack(steps)  # (steps, members, rows, units)
+    n = u.size
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 5 * np.sqrt(1 / 12 / n)
+    for rate in (0.1, 0.4, 0.5, 0.9):
+        dropped = float((u < rate).mean())
+        assert abs(dropped - rate) < 5 * np.sqrt(rate * (1 - rate) / n), rate
+    flat = u.reshape(25 * 8, -1)
+    correlations = np.corrcoef(flat)[np.triu_indices(flat.shape[0], 1)]
+    assert np.abs(correlations).max() < 5 / np.sqrt(flat.shape[1])  # 5 sigma for 15,000 values
+    again = dropout_uniform(counters, dropout_step_key(keys, 3)).numpy()
+    np.testing.assert_array_equal(again, steps[3])
+
+
+def test_unsupported_settings_are_engine_errors() -> None:
+    engine = PopulationEngine()
+    cell = _baseline(0)
+    with pytest.raises(EngineError, match="batch_size 16 .* batch_size >= 30"):
+        engine.train(TASK, [cell], TrainSettings(FAST_EPOCHS, 16))
+    other_task = replace(TASK, name="mnist")
+    with pytest.raises(EngineError, match="'mnist' is not supported.*circles"):
+        engine.train(other_task, [cell], TrainSettings(FAST_EPOCHS, 32))
+    with pytest.raises(EngineError, match="circles"):
+        engine.cells_per_claim(other_task, TrainSettings(FAST_EPOCHS, 32))
+
+
+def test_populations_are_padded_to_a_few_sizes() -> None:
+    assert [padded_size(n) for n in (1, 8, 9, 16, 17, 32)] == [8, 8, 16, 16, 32, 32]
+
+
+# ---- slow ---------------------------------------------------------------------------------------
+
+BASELINE_CELLS = [_baseline(1), _baseline(2), _baseline(3, 0.2), _baseline(4, 1.0)]
+"""Max-norm 0.2 binds from the first steps; 1.0 does not bind but still rescales by n/(n + 1e-7)."""
+
+DROPOUT_CONFIGS = [(0.4, "hidden", None), (0.2, "input", None), (0.5, "both", 3.0)]
+
+
+@pytest.fixture(scope="module")
+def both_engines() -> dict[Cell, tuple[CellResult, CellResult]]:
+    """(population, keras) results of the baselines and of 20 seeds of each dropout
+    configuration, all for SLOW_EPOCHS epochs: 64 cells, 12,800 model.fit epochs on two
+    processes, one population call."""
+    cells = BASELINE_CELLS + [
+        Cell(rate, placement, max_norm, seed)
+        for rate, placement, max_norm in DROPOUT_CONFIGS
+        for seed in range(DISTRIBUTION_SEEDS)
+    ]
+    settings = TrainSettings(SLOW_EPOCHS, 32)
+    population = PopulationEngine().train(TASK, cells, settings)
+    keras = _keras_results(cells, settings)
+    return {p.cell: (p, k) for p, k in zip(population, keras, strict=True)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", BASELINE_CELLS, ids=lambda cell: cell.key)
+def test_baselines_follow_keras_epoch_by_epoch(
+    both_engines: dict[Cell, tuple[CellResult, CellResult]], cell: Cell
+) -> None:
+    ours, theirs = both_engines[cell]
+    _assert_follows_keras(ours, theirs, EARLY_EPOCHS, RUN_TOLERANCE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("rate", "placement", "max_norm"), DROPOUT_CONFIGS)
+def test_dropout_agrees_with_keras_in_distribution(
+    both_engines: dict[Cell, tuple[CellResult, CellResult]],
+    rate: float,
+    placement: str,
+    max_norm: float | None,
+) -> None:
+    """Final test accuracy over 20 seeds: Mann-Whitney U at alpha 0.01 and means within 0.02.
+
+    200 epochs is the least that makes this meaningful: the model is still near chance (test
+    accuracy 0.47-0.49), but from about 200 epochs on every configuration's 20 accuracies take
+    3-6 distinct values; at 150 the hidden-0.4 ones are all 32/70 in both engines. The final
+    test loss means must agree within 0.02 as well: it is continuous, and dropping the
+    1/(1 - rate) scaling or reading the rate as a keep probability moves it by 0.04-0.08.
+    """
+    from scipy.stats import mannwhitneyu
+
+    pairs = [
+        both_engines[Cell(rate, placement, max_norm, seed)] for seed in range(DISTRIBUTION_SEEDS)
+    ]
+    ours = np.array([p.test_accuracy for p, _ in pairs])
+    theirs = np.array([k.test_accuracy for _, k in pairs])
+    p_value = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
+    difference = ours.mean() - theirs.mean()
+    loss_difference = np.mean([p.test_loss - k.test_loss for p, k in pairs])
+    print(
+        f"rate={rate} placement={placement} max_norm={max_norm}: test accuracy population "
+        f"{ours.mean():.4f} keras {theirs.mean():.4f} difference {difference:+.4f} "
+        f"Mann-Whitney p={p_value:.3g}; test loss difference {loss_difference:+.4f}"
+    )
+    assert p_value >= ALPHA
+    assert abs(difference) <= MAX_MEAN_DIFFERENCE
+    assert abs(loss_difference) <= MAX_MEAN_DIFFERENCE
