@@ -96,7 +96,7 @@ def open_storage(
 ) -> optuna.storages.RDBStorage:
     """Optuna's RDBStorage (with heartbeats when asked), mapping connection errors to ours."""
     import optuna
-    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
     if url.sqlite_path is not None:
         _prepare_sqlite(url.sqlite_path)
@@ -115,11 +115,15 @@ def open_storage(
                     **heartbeat,
                 )
             break
-        except IntegrityError:
-            # Two processes created Optuna's tables in a new database at the same moment;
-            # the tables exist now, so opening again succeeds.
-            if attempt == 2:
-                raise
+        except (IntegrityError, OperationalError) as e:
+            # Two processes created Optuna's tables in a new database at the same moment
+            # ("UNIQUE constraint failed", "table ... already exists"); the tables exist now,
+            # so opening again succeeds.
+            racing = isinstance(e, IntegrityError) or "already exists" in str(e)
+            if not racing or attempt == 2:
+                raise StorageUnavailableError(
+                    f"cannot open storage {url.url!r}: {first_line(e)}; {url.fix_hint()}"
+                ) from e
             time.sleep(0.5)
         except (SQLAlchemyError, OSError) as e:
             raise StorageUnavailableError(

@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,3 +73,17 @@ def sqlite_dump(path: Path) -> list[str]:
 
     with sqlite3.connect(path) as connection:
         return list(connection.iterdump())
+
+
+def poll_trials(url: str, study: str) -> list[Any] | None:
+    """The study's trials as another process writes them, or None while it is being created.
+
+    Never creates tables (a plain ``load_study`` would, racing the process that creates them).
+    """
+    import optuna
+
+    try:
+        storage = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
+    except Exception:  # noqa: BLE001 - no tables or study yet (KeyError, SQL errors, wrapped)
+        return None

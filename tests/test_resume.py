@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, poll_trials, run_cli
 
 ARGS = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hidden,input",
         "--max-norms", "none", "--seeds", "2", "--epochs", "40", "--engine", "keras",
@@ -25,11 +25,8 @@ URL = "sqlite:///studies/demo.db"
 def _states(cwd: Path) -> Counter[TrialState]:
     if not (cwd / "studies" / "demo.db").exists():
         return Counter()
-    try:
-        study = optuna.load_study(study_name="demo", storage=f"sqlite:///{cwd}/studies/demo.db")
-    except KeyError:
-        return Counter()
-    return Counter(t.state for t in study.get_trials(deepcopy=False))
+    trials = poll_trials(f"sqlite:///{cwd}/studies/demo.db", "demo")
+    return Counter(t.state for t in trials or [])
 
 
 def _start(cwd: Path) -> subprocess.Popen[str]:

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-import sqlalchemy
 from optuna.trial import TrialState
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, poll_trials, run_cli
 
 GRID = ("--rates", "0,0.4", "--placements", "hidden,input", "--max-norms", "none,2",
         "--seeds", "2", "--epochs", "3", "--engine", "keras")
@@ -60,11 +59,8 @@ def test_worker_joins_a_running_sweep(tmp_path: Path, storage_url: str) -> None:
         if storage_url.startswith("sqlite") and not Path(storage_url[10:]).exists():
             time.sleep(0.2)
             continue
-        try:
-            if len(_trials(storage_url)) == CELLS:
-                break
-        except (KeyError, sqlalchemy.exc.OperationalError):  # no study (or file) yet
-            pass
+        if len(poll_trials(storage_url, "demo") or []) == CELLS:
+            break
         time.sleep(0.2)
     joined = run_cli("worker", "--study", "demo", "--storage", storage_url, "--engine", "keras",
                      "--no-progress", cwd=tmp_path, check=True)
@@ -98,10 +94,7 @@ def test_sigkill_of_one_worker_is_recovered(tmp_path: Path, storage_url: str) ->
     victim = None
     while time.monotonic() < deadline and victim is None:
         time.sleep(0.3)
-        try:
-            trials = _trials(storage_url)
-        except Exception:  # noqa: BLE001 - study not created yet
-            continue
+        trials = poll_trials(storage_url, "demo") or []
         if any(t.state == TrialState.COMPLETE for t in trials) and any(
                 t.state == TrialState.RUNNING for t in trials):
             workers = _children(leader.pid)
@@ -125,11 +118,8 @@ def test_ctrl_c_stops_all_workers_cleanly(tmp_path: Path, storage_url: str) -> N
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        try:
-            if any(t.state == TrialState.COMPLETE for t in _trials(storage_url)):
-                break
-        except Exception:  # noqa: BLE001 - study not created yet
-            continue
+        if any(t.state == TrialState.COMPLETE for t in poll_trials(storage_url, "demo") or []):
+            break
     os.killpg(leader.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = leader.communicate(timeout=120)
     assert leader.returncode == 130, err
