@@ -125,3 +125,25 @@ def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> No
     states = {r.trial_id: r.state for r in sweep_study.records()}
     assert [states[c.trial_id] for c in live] == ["running", "running"]
     assert [states[c.trial_id] for c in dead] == ["failed", "failed"]
+
+
+def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
+    """Two ``run`` commands starting together may both enqueue a cell: only one trains it."""
+    from sweep._rdb import enqueue
+    from sweep.runner import open_for_run
+    from sweep.study import cell_params
+
+    config = build_config(None, FLAGS)
+    sweep_study = open_for_run(config)
+    study_id = sweep_study.storage.get_study_id_from_name("demo")
+    for _ in range(2):  # what two racing enqueuers leave behind
+        enqueue(sweep_study.storage, study_id,
+                [(cell_params(c), {"cell": c.key}) for c in config.cells()])
+    outcome = run_sweep(config, show_progress=False)
+    assert outcome.completed_now == 4
+    trials = optuna.load_study(study_name="demo", storage=config.storage_url).trials
+    assert set(_complete_counts(config.storage_url, "demo").values()) == {1}
+    duplicates = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(duplicates) == 4
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in duplicates)
+    assert len(completed(sweep_study.records())) == 4
