@@ -14,6 +14,8 @@ against Optuna 4.x-5.x, see pyproject). On PostgreSQL/MySQL the claim takes row 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,7 +89,8 @@ def claim_waiting(
     params: Mapping[int, Mapping[str, tuple[float, str]]],
     heartbeat: bool,
 ) -> list[int]:
-    """Move up to ``limit`` of ``candidates`` from WAITING to RUNNING; set their params.
+    """Move up to ``limit`` of ``candidates`` from WAITING to RUNNING; set their params and
+    the ``worker`` user attr (``host:pid``), so a user can see which machine holds a cell.
 
     ``params[trial_id]`` maps a param name to (internal value, distribution JSON).
     Returns the trial ids this call claimed (others may have been claimed by other workers).
@@ -116,9 +119,16 @@ def claim_waiting(
                 session.add(models.TrialParamModel(
                     trial_id=trial.trial_id, param_name=name, param_value=value,
                     distribution_json=distribution_json))
+            session.add(models.TrialUserAttributeModel(
+                trial_id=trial.trial_id, key="worker", value_json=json.dumps(worker_id())))
             if heartbeat:
                 session.add(models.TrialHeartbeatModel(trial_id=trial.trial_id))
         return [int(trial.trial_id) for trial in trials]
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on the trials it claims (the ``worker`` attr)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def beat(storage: optuna.storages.RDBStorage, trial_ids: Sequence[int]) -> None:

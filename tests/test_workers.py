@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import optuna
@@ -95,11 +96,14 @@ def test_sigkill_of_one_worker_is_recovered(tmp_path: Path, storage_url: str) ->
     while time.monotonic() < deadline and victim is None:
         time.sleep(0.3)
         trials = poll_trials(storage_url, "demo") or []
-        if any(t.state == TrialState.COMPLETE for t in trials) and any(
-                t.state == TrialState.RUNNING for t in trials):
-            workers = _children(leader.pid)
-            if len(workers) == 2:
-                victim = workers[0]
+        if not any(t.state == TrialState.COMPLETE for t in trials):
+            continue
+        workers = set(_children(leader.pid))
+        recent = datetime.now() - timedelta(seconds=1.5)  # a cell takes ~4 s: far from done
+        holders = {int(t.user_attrs["worker"].split(":")[1]) for t in trials
+                   if t.state == TrialState.RUNNING and "worker" in t.user_attrs
+                   and t.datetime_start is not None and t.datetime_start > recent}
+        victim = next(iter(workers & holders), None)  # a worker in the middle of a cell
     assert victim is not None, "the workers never got going"
     os.kill(victim, signal.SIGKILL)
     out, err = leader.communicate(timeout=300)
