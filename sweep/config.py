@@ -18,9 +18,9 @@ from .engines import check_engine_name
 from .exceptions import ConfigError
 from .grid import Cell, expand, normalize_rate
 from .tasks import get_task
+from .tasks.circles import CIRCLES
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
-DEFAULT_PLACEMENTS = ("input", "hidden", "both")
 DEFAULT_SEEDS = tuple(range(10))
 MAX_NORM_LIMIT = 1000.0
 
@@ -34,8 +34,8 @@ class SweepConfig:
     task: str = "circles"
     engine: str | None = None
     rates: tuple[float, ...] = DEFAULT_RATES
-    placements: tuple[str, ...] = DEFAULT_PLACEMENTS
-    max_norms: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 5.0)
+    placements: tuple[str, ...] = CIRCLES.placements
+    max_norms: tuple[float | None, ...] = CIRCLES.default_max_norms
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     epochs: int | None = None
     batch_size: int | None = None
