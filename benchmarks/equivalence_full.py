@@ -9,8 +9,9 @@ two-sided Mann-Whitney U test (the criterion of the equivalence tests: p >= 0.01
 weights and follow the same arithmetic, it also compares the engines seed by seed.
 
 The Keras side is the expensive one: about 4 minutes per trial on this 2-core machine, 40 trials,
-which took 1 h 57 min with ``--keras-workers 2`` (the population side: 15 s). A run that is interrupted resumes where it
-stopped; ``--compare-only`` skips the runs and reads what the studies hold.
+which took 1 h 57 min with ``--keras-workers 2`` (the population side: 15 s). A run that is
+interrupted resumes where it stopped; ``--compare-only`` skips the runs and reads what the studies
+hold.
 
     python benchmarks/equivalence_full.py [--storage URL] [--seeds N] [--epochs N]
                                           [--keras-workers N] [--compare-only]
@@ -24,6 +25,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +43,8 @@ TUTORIAL = {CONFIGURATIONS[0]: (1.000, 0.757), CONFIGURATIONS[1]: (0.967, 0.814)
 ALPHA = 0.01
 MAX_MEAN_DIFFERENCE = 0.02
 CHECKPOINTS = (250, 500, 1000, 2000, 3000, 4000)
+TEST_POINTS = 70  # the circles task's test rows
+DEFAULT_STORAGE = "sqlite:///benchmarks/results/equivalence.db"
 
 
 @dataclass(frozen=True)
@@ -172,9 +176,9 @@ def _checkpoints(pop: EngineResults, ker: EngineResults, group: Group) -> None:
 def _seed_by_seed(pop: EngineResults, ker: EngineResults, group: Group) -> None:
     seeds = sorted(c for c in pop.test if c.group == group and c in ker.test)
     same = sum(pop.test[c] == ker.test[c] for c in seeds)
-    gaps = [abs(pop.test[c] - ker.test[c]) * 70 for c in seeds]
+    gaps = [abs(pop.test[c] - ker.test[c]) * TEST_POINTS for c in seeds]
     print(f"   seed by seed: final test accuracy identical for {same} of {len(seeds)} seeds; "
-          f"largest gap {max(gaps):.0f} of 70 test points")
+          f"largest gap {max(gaps):.0f} of {TEST_POINTS} test points")
     loss_gaps = [abs(pop.test_loss[c] - ker.test_loss[c]) / ker.test_loss[c] for c in seeds]
     print(f"   final test loss: relative gap median {np.median(loss_gaps):.2%}, "
           f"largest {max(loss_gaps):.2%}")
@@ -191,12 +195,14 @@ def _seed_by_seed(pop: EngineResults, ker: EngineResults, group: Group) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--storage", default="sqlite:///benchmarks/results/equivalence.db")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=4000)
     parser.add_argument("--keras-workers", type=int, default=2)
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args()
+    if args.storage == DEFAULT_STORAGE:
+        Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     if not args.compare_only:
         for engine in ENGINES:
             run(engine, args)
