@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sweep.curves import load_curves
+from sweep.exceptions import SweepError
 from sweep.grid import Cell, Group
 from sweep.records import completed
 from sweep.study import SweepStudy, open_study
@@ -201,12 +202,17 @@ def main() -> int:
     parser.add_argument("--keras-workers", type=int, default=2)
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args()
-    if args.storage == DEFAULT_STORAGE:
-        Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
     if not args.compare_only:
+        if args.storage == DEFAULT_STORAGE:
+            Path("benchmarks/results").mkdir(parents=True, exist_ok=True)
         for engine in ENGINES:
             run(engine, args)
-    agree = compare(load("population", args.storage), load("keras", args.storage), args.seeds)
+    try:
+        results = load("population", args.storage), load("keras", args.storage)
+    except SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    agree = compare(*results, args.seeds)
     print("\nverdict:", "the engines agree on both configurations" if agree else "NOT shown")
     return 0 if agree else 1
 
