@@ -139,11 +139,12 @@ def compare(pop: EngineResults, ker: EngineResults, seeds: int) -> bool:
         t_train, t_test = TUTORIAL[group]
         print(f"   tutorial (one run):   train {t_train:.3f}  test {t_test:.3f}")
         for name, res, values in (("population", pop, p_test), ("keras", ker, k_test)):
+            test = mean_ci(values)
             train = mean_ci(_values(res.train, group))
             loss = mean_ci(_values(res.test_loss, group))
-            print(f"   {name:<11} test accuracy {_ci(mean_ci(values), len(values))}; "
+            print(f"   {name:<11} test accuracy {_ci(test, len(values))}; "
                   f"train {train.mean:.4f}; test loss {loss.mean:.4f}; "
-                  f"std {mean_ci(values).std:.4f}; range {min(values):.3f}-{max(values):.3f}")
+                  f"std {test.std:.4f}; range {min(values):.3f}-{max(values):.3f}")
         diff = welch_ci(p_test, k_test)
         p = mann_whitney(p_test, k_test)
         agree = p >= ALPHA and abs(diff.mean) <= MAX_MEAN_DIFFERENCE

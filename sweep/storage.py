@@ -115,17 +115,16 @@ def open_storage(
                     **heartbeat,
                 )
             break
-        except (IntegrityError, OperationalError) as e:
+        except (SQLAlchemyError, OSError) as e:
             # Two processes created Optuna's tables in a new database at the same moment
             # ("UNIQUE constraint failed", "table ... already exists"); the tables exist now,
             # so opening again succeeds.
-            racing = isinstance(e, IntegrityError) or "already exists" in str(e)
-            if not racing or attempt == 2:
-                raise StorageUnavailableError(
-                    f"cannot open storage {url.url!r}: {first_line(e)}; {url.fix_hint()}"
-                ) from e
-            time.sleep(0.5)
-        except (SQLAlchemyError, OSError) as e:
+            racing = isinstance(e, IntegrityError) or (
+                isinstance(e, OperationalError) and "already exists" in str(e)
+            )
+            if racing and attempt < 2:
+                time.sleep(0.5)
+                continue
             raise StorageUnavailableError(
                 f"cannot open storage {url.url!r}: {first_line(e)}; {url.fix_hint()}"
             ) from e

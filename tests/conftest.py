@@ -67,6 +67,20 @@ def run_cli(
     return result
 
 
+def assert_error_line(
+    result: subprocess.CompletedProcess[str], fragment: str, code: int | None = 2
+) -> None:
+    """A failed command's stderr is one line containing ``fragment``, with no traceback; the
+    exit code is ``code`` (``None``: any non-zero code)."""
+    if code is None:
+        assert result.returncode != 0, result.stderr
+    else:
+        assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+
 def sqlite_dump(path: Path) -> list[str]:
     """The logical content of an SQLite file (the bytes change with WAL checkpoints)."""
     import sqlite3

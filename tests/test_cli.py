@@ -9,7 +9,7 @@ import pytest
 
 from sweep.study import open_study
 
-from .conftest import run_cli, sqlite_dump
+from .conftest import assert_error_line, run_cli, sqlite_dump
 
 SMALL = ("--study", "demo", "--rates", "0,0.4", "--placements", "hidden", "--max-norms", "none",
          "--seeds", "1", "--epochs", "3")
@@ -23,15 +23,6 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
         sub = run_cli(command, "--help", cwd=tmp_path)
         assert sub.returncode == 0 and "--study" in sub.stdout
     assert "start:stop:step" in run_cli("run", "--help", cwd=tmp_path).stdout
-
-
-def _assert_usage_error(result: object, fragment: str) -> None:
-    stderr = result.stderr  # type: ignore[attr-defined]
-    assert result.returncode == 2, stderr  # type: ignore[attr-defined]
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    assert fragment in lines[0], lines[0]
 
 
 def _replace(args: tuple[str, ...], flag: str, value: str) -> list[str]:
@@ -55,20 +46,20 @@ def _replace(args: tuple[str, ...], flag: str, value: str) -> list[str]:
     ],
 )
 def test_bad_flags(tmp_path: Path, flag: str, value: str, fragment: str) -> None:
-    _assert_usage_error(run_cli("run", *_replace(SMALL, flag, value), cwd=tmp_path), fragment)
+    assert_error_line(run_cli("run", *_replace(SMALL, flag, value), cwd=tmp_path), fragment)
     assert not (tmp_path / "studies").exists()
 
 
 def test_unknown_toml_key(tmp_path: Path) -> None:
     (tmp_path / "typo.toml").write_text('rates = [0.4]\nmax_norm = ["none"]\n')
     result = run_cli("run", "--config", "typo.toml", cwd=tmp_path)
-    _assert_usage_error(result, "unknown key 'max_norm'; did you mean 'max_norms'?")
+    assert_error_line(result, "unknown key 'max_norm'; did you mean 'max_norms'?")
     assert not (tmp_path / "studies").exists()
 
 
 def test_malformed_toml(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text("rates = [0.4\nseeds = 2\n")
-    _assert_usage_error(run_cli("run", "--config", "broken.toml", cwd=tmp_path), "not valid TOML")
+    assert_error_line(run_cli("run", "--config", "broken.toml", cwd=tmp_path), "not valid TOML")
     assert not (tmp_path / "studies").exists()
 
 
@@ -82,7 +73,7 @@ def test_malformed_toml(tmp_path: Path) -> None:
 )
 def test_bad_storage_url(tmp_path: Path, url: str, fragment: str) -> None:
     result = run_cli("run", *SMALL, "--storage", url, cwd=tmp_path)
-    _assert_usage_error(result, fragment)
+    assert_error_line(result, fragment)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -90,7 +81,7 @@ def test_storage_file_that_is_not_sqlite(tmp_path: Path) -> None:
     notes = tmp_path / "notes.db"
     notes.write_text("my precious notes\n")
     result = run_cli("run", *SMALL, "--storage", "sqlite:///notes.db", cwd=tmp_path)
-    _assert_usage_error(result, "exists but is not an SQLite database")
+    assert_error_line(result, "exists but is not an SQLite database")
     assert notes.read_text() == "my precious notes\n"
 
 
@@ -101,17 +92,17 @@ def test_existing_study_with_other_settings(tmp_path: Path) -> None:
     db = tmp_path / "studies" / "demo.db"
     before = sqlite_dump(db)
     result = run_cli("run", *_replace(SMALL, "--epochs", "4"), cwd=tmp_path)
-    _assert_usage_error(result, "epochs: study has 3, this run has 4")
+    assert_error_line(result, "epochs: study has 3, this run has 4")
     assert sqlite_dump(db) == before
 
 
 def test_unknown_subcommand_and_flag(tmp_path: Path) -> None:
-    _assert_usage_error(run_cli("fly", cwd=tmp_path), "invalid choice")
-    _assert_usage_error(run_cli("run", "--rate", "0.4", cwd=tmp_path), "unrecognized arguments")
+    assert_error_line(run_cli("fly", cwd=tmp_path), "invalid choice")
+    assert_error_line(run_cli("run", "--rate", "0.4", cwd=tmp_path), "unrecognized arguments")
 
 
 def test_status_of_missing_study(tmp_path: Path) -> None:
-    _assert_usage_error(run_cli("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
+    assert_error_line(run_cli("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
     assert not (tmp_path / "studies").exists()
 
 

@@ -16,7 +16,7 @@ from sweep.exceptions import ConfigError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import digits_cnn, get_task
 
-from ..conftest import run_cli
+from ..conftest import assert_error_line, run_cli
 
 TASK = get_task("digits-cnn")
 Layer = tuple[str, Any]
@@ -145,8 +145,5 @@ def test_cli_run_writes_the_report(tmp_path: Path) -> None:
 def test_cli_rejects_a_placement_of_another_task(tmp_path: Path) -> None:
     result = run_cli("run", "--task", "digits-cnn", "--placements", "hidden", "--seeds", "1",
                      cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "valid: pooling, spatial, both" in lines[0], result.stderr
+    assert_error_line(result, "valid: pooling, spatial, both")
     assert not (tmp_path / "studies").exists()
