@@ -63,7 +63,7 @@ def main() -> None:
 
     from sweep._keras import import_keras
     from sweep.config import SweepConfig
-    from sweep.engines import TrainSettings
+    from sweep.engines import TrainSettings, train_all
     from sweep.engines._population_init import keras_initial_weights
     from sweep.engines.keras_fit import KerasFitEngine
     from sweep.engines.population import MEMBERS, PopulationEngine, _circles
@@ -79,7 +79,7 @@ def main() -> None:
     # ---- the reference: model.fit, one cell at a time
     keras_cells = _spread(sweep_cells, args.keras_cells)
     start = time.perf_counter()
-    KerasFitEngine().train(task, keras_cells, settings)
+    train_all(KerasFitEngine(), task, keras_cells, settings)
     keras_seconds = time.perf_counter() - start
     keras_rate = len(keras_cells) * args.epochs / keras_seconds
     print(f"keras      {len(keras_cells):4d} cells: {keras_seconds:7.1f} s  "
@@ -89,10 +89,10 @@ def main() -> None:
     population_cells = _spread(sweep_cells, args.population_cells)
     engine = PopulationEngine()
     start = time.perf_counter()
-    engine.train(task, population_cells, settings)
+    train_all(engine, task, population_cells, settings)
     cold_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    engine.train(task, population_cells, settings)
+    train_all(engine, task, population_cells, settings)
     warm_seconds = time.perf_counter() - start
     member_epochs = len(population_cells) * args.epochs
     warm_rate = member_epochs / warm_seconds
@@ -121,8 +121,8 @@ def main() -> None:
     loop_seconds = warm_seconds - fast_init_seconds * len(population_cells)
     print(f"profile    initial weights {fast_init_seconds * 1000:.2f} ms per cell "
           f"(building the Keras model instead: {model_init_seconds * 1000:.1f} ms); "
-          f"tracing + XLA compilation {compile_seconds:.1f} s per ({MEMBERS} members, "
-          f"{args.epochs} epochs) program, once per process; "
+          f"tracing + XLA compilation {compile_seconds:.1f} s per {MEMBERS}-member program, "
+          "once per process whatever the epochs; "
           f"epoch loop {loop_seconds / member_epochs * 1e6:.1f} us per model-epoch")
 
     # ---- the default sweep, projected from the warm rate, and optionally measured
@@ -145,7 +145,7 @@ def main() -> None:
 def _train_default_sweep(
     engine: PopulationEngine, task: Task, cells: list[Cell], epochs: int, batch_size: int
 ) -> None:
-    from sweep.engines import TrainSettings
+    from sweep.engines import TrainSettings, train_all
 
     settings = TrainSettings(epochs, batch_size)
     per_claim = engine.cells_per_claim(task, settings)
@@ -153,7 +153,7 @@ def _train_default_sweep(
     start = time.perf_counter()
     for first in range(0, len(cells), per_claim):
         claim = cells[first : first + per_claim]
-        engine.train(task, claim, settings)
+        train_all(engine, task, claim, settings)
         done = first + len(claim)
         elapsed = time.perf_counter() - start
         print(f"  {done:5d}/{len(cells)} cells  {elapsed:7.1f} s", flush=True)

@@ -36,7 +36,7 @@ def time_report(db: Path, out: Path) -> float:
 
     start = time.perf_counter()
     sweep_study = open_study(study_name=STUDY, storage_url=f"sqlite:///{db}", task=None,
-                             settings=None, create=False)
+                             settings=None, access="read")
     write_report(sweep_study, out)
     total = time.perf_counter() - start
     # the same steps one by one, to see where the time goes

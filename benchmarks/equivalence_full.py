@@ -75,7 +75,7 @@ def run(engine: str, args: argparse.Namespace) -> None:
 
 def load(engine: str, storage: str) -> EngineResults:
     study: SweepStudy = open_study(
-        study_name=study_name(engine), storage_url=storage, task=None, settings=None, create=False
+        study_name=study_name(engine), storage_url=storage, task=None, settings=None, access="read"
     )
     done = completed(study.records())
     curves = load_curves(study.engine, [r.trial_id for r in done.values()])

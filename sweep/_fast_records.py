@@ -1,13 +1,14 @@
 """Reading a study's trials for the report in one quick query per table, without Optuna's ORM.
 
-``SweepStudy.records()`` goes through ``study.get_trials()``, which builds an ORM object for
-every intermediate value (50 per trial): about 4-5 s for 2,000 trials here. The report needs
-no intermediate values, so this reads Optuna's tables (``trials``, ``trial_params``,
-``trial_values``, ``trial_user_attributes``, ``trial_system_attributes``: Optuna's RDB schema,
-unchanged since Optuna 3) with plain SQL in one read transaction (a consistent snapshot of a
-running sweep) and hands the rows to :func:`sweep.records.records_from_trials`, so the rules
-for turning trials into records stay in one place. Should the schema ever differ, it falls
-back to ``SweepStudy.records()``; a test checks both give the same records.
+``SweepStudy.records_via_optuna()`` goes through ``study.get_trials()``, which builds an ORM
+object for every intermediate value and attribute: about 4-5 s for 2,000 trials with 50
+intermediate values each here. The report needs no intermediate values, so this reads Optuna's
+tables (``trials``, ``trial_params``, ``trial_values``, ``trial_user_attributes``,
+``trial_system_attributes``: Optuna's RDB schema, unchanged since Optuna 3) with plain SQL in
+one read transaction (a consistent snapshot of a running sweep) and hands the rows to
+:func:`sweep.records.records_from_trials`, so the rules for turning trials into records stay in
+one place. Should the schema ever differ, it falls back to ``SweepStudy.records_via_optuna()``;
+a test checks both give the same records.
 """
 
 from __future__ import annotations

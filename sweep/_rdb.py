@@ -92,9 +92,15 @@ def claim_waiting(
     """Move up to ``limit`` of ``candidates`` from WAITING to RUNNING; set their params and
     the ``worker`` user attr (``host:pid``), so a user can see which machine holds a cell.
 
+    The ``fixed_params`` system attr that ``enqueue`` wrote is deleted once the real params
+    are set: Optuna reads it only while a trial is waiting (``Trial.suggest_*``;
+    ``enqueue_trial(skip_if_exists=True)`` falls back to the params), and optuna-dashboard
+    would otherwise send it with every trial.
+
     ``params[trial_id]`` maps a param name to (internal value, distribution JSON).
     Returns the trial ids this call claimed (others may have been claimed by other workers).
     """
+    import sqlalchemy as sa
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
@@ -123,7 +129,12 @@ def claim_waiting(
                 trial_id=trial.trial_id, key="worker", value_json=json.dumps(worker_id())))
             if heartbeat:
                 session.add(models.TrialHeartbeatModel(trial_id=trial.trial_id))
-        return [int(trial.trial_id) for trial in trials]
+        claimed = [int(trial.trial_id) for trial in trials]
+        if claimed:
+            session.execute(sa.delete(models.TrialSystemAttributeModel).where(
+                models.TrialSystemAttributeModel.trial_id.in_(claimed),
+                models.TrialSystemAttributeModel.key == "fixed_params"))
+        return claimed
 
 
 def worker_id() -> str:
@@ -192,3 +203,27 @@ def complete(
                 session.execute(table.delete().where(table.c.trial_id.in_(done)))
                 session.execute(table.insert(), kept)
         return done
+
+
+def study_list_index(
+    storage: optuna.storages.RDBStorage, study_id: int, key: str, value: Any
+) -> int:
+    """The position of ``value`` in the list held by the study user attr ``key``; appended
+    first if absent, in one transaction with the study row locked (two workers never append
+    at once)."""
+    from optuna.storages._rdb import models
+
+    with _transaction(storage) as session:
+        models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+        attr = session.query(models.StudyUserAttributeModel).filter_by(
+            study_id=study_id, key=key).one_or_none()
+        stored = [] if attr is None else json.loads(str(attr.value_json))
+        if value in stored:
+            return int(stored.index(value))
+        stored.append(value)
+        if attr is None:
+            session.add(models.StudyUserAttributeModel(
+                study_id=study_id, key=key, value_json=json.dumps(stored)))
+        else:
+            attr.value_json = json.dumps(stored)
+        return len(stored) - 1

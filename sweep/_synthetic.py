@@ -1,9 +1,10 @@
 """Synthetic sweep studies with plausible numbers, for tests, benchmarks and report previews.
 
 Trials are written exactly as :meth:`sweep.study.SweepStudy.record` writes them (params rate,
-placement, max_norm (absent = none), seed; value = test accuracy; user_attrs train_accuracy,
-train_loss, test_loss, fit_seconds, engine, cell; strided curves in ``sweep_curves``; a coarse
-test-accuracy curve as intermediate values), but with made-up accuracies instead of training.
+placement, max_norm (absent = none), seed; value = test accuracy; user attrs
+:func:`sweep.records.result_attrs`; engine ``synthetic`` in the study's ``sweep_engines``;
+strided curves in ``sweep_curves``; :func:`sweep.curves.dashboard_curve` as intermediate
+values), but with made-up accuracies instead of training.
 
 The accuracy model imitates the tutorial's circles task (70 test, 30 train points): the
 no-dropout MLP overfits (train 1.0, test about 0.76), hidden dropout around 0.4-0.5 helps by a
@@ -18,10 +19,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .curves import DASHBOARD_POINTS, sample_epochs, save_curves
-from .engines import Curves
+from . import __version__
+from ._rdb import study_list_index
+from .curves import DASHBOARD_POINTS, dashboard_curve, save_curves
+from .engines import CellResult, Curves
 from .grid import Cell, expand
-from .study import SweepStudy, cell_params, distributions, open_study
+from .records import ENGINES_ATTR, result_attrs
+from .study import SweepStudy, _versions, cell_params, distributions, open_study
 
 N_TEST, N_TRAIN = 70, 30
 Accuracy = Callable[[Cell, np.random.Generator], tuple[float, float]]
@@ -93,29 +97,30 @@ def build_study(
     task = get_task("circles")
     sweep_study = open_study(
         study_name=study_name, storage_url=storage_url, task=task,
-        settings=task.fixed_settings(epochs, task.batch_size), create=True,
+        settings=task.fixed_settings(epochs, task.batch_size), access="create",
     )
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     cells = expand(rates, placements, max_norms, seed_list)
     unfinished = set(sorted(cells, key=lambda c: (-c.seed, c.key))[: running + pending])
     rng = np.random.default_rng(random_seed)
     dists = distributions(task)
-    steps = sample_epochs(epochs, dashboard_points) if dashboard_points > 0 else np.empty(0, int)
+    engine_id = study_list_index(sweep_study.storage, sweep_study.study._study_id, ENGINES_ATTR,
+                                 {"engine": "synthetic", **_versions(__version__)})
     trials, curves = [], []
     for cell in (c for c in cells if c not in unfinished):
         train, test = accuracy(cell, rng)
         cell_curves = synthetic_curves(cell, train, test, epochs, rng)
         params = cell_params(cell)
+        result = CellResult(
+            cell=cell, train_accuracy=train, test_accuracy=test,
+            train_loss=float(cell_curves.train_loss[-1]),
+            test_loss=float(cell_curves.test_loss[-1]),
+            fit_seconds=float(rng.uniform(20, 40)), curves=cell_curves, engine="synthetic",
+        )
         trials.append(optuna.trial.create_trial(
             params=params, distributions={k: dists[k] for k in params}, value=test,
-            intermediate_values={int(e) + 1: float(cell_curves.test_accuracy[e])
-                                 for e in steps},
-            user_attrs={
-                "cell": cell.key, "train_accuracy": train,
-                "train_loss": float(cell_curves.train_loss[-1]),
-                "test_loss": float(cell_curves.test_loss[-1]),
-                "fit_seconds": round(float(rng.uniform(20, 40)), 4), "engine": "synthetic",
-            },
+            intermediate_values=dict(dashboard_curve(cell_curves, dashboard_points)),
+            user_attrs=result_attrs(result, engine_id),
         ))
         curves.append(cell_curves)
     first = len(sweep_study.study.get_trials(deepcopy=False))

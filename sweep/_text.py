@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .summary import GroupStats, Interval
+from .grid import Group
+from .summary import GroupStats, Interval, SweepSummary
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -42,3 +43,26 @@ def best_line(stats: GroupStats | None) -> str:
     g = stats.group
     return (f"best: rate={g.rate:g} placement={g.placement} max_norm={fmt_norm(g.max_norm)}: "
             f"test accuracy mean {stats.test.mean:.3f}, 95% CI {fmt_ci(stats.test)}, n={stats.n}")
+
+
+CLOSING_TOP = 5
+
+
+def closing_groups(
+    summary: SweepSummary, reference: Group | None, top: int = CLOSING_TOP
+) -> list[GroupStats]:
+    """What ``run`` ends with: the ``top`` best groups, the best group's no-dropout baseline,
+    the plain baseline and the task's reference group (each once, best first)."""
+    from .summary import baseline_group
+
+    wanted = list(summary.ranked[:top])
+    best = summary.best
+    extra = [baseline_group(None), reference]
+    if best is not None:
+        extra.insert(0, baseline_group(best.group.max_norm))
+    for group in extra:
+        stats = None if group is None else summary.get(group)
+        if stats is not None and stats not in wanted:
+            wanted.append(stats)
+    order = {stats.group: rank for rank, stats in enumerate(summary.ranked)}
+    return sorted(wanted, key=lambda stats: order[stats.group])

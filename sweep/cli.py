@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -50,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
                      help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
-    run.add_argument("--workers", help="worker processes on this machine (default: 1)")
+    run.add_argument("--workers", help="worker processes on this machine (default: 1; capped "
+                     "at what its cores and memory can run)")
+    run.add_argument("--allow-large", dest="allow_large", action="store_true", default=None,
+                     help="run a sweep beyond the size bounds (over 50,000 cells or about a day "
+                     "of training by the estimate printed when refused)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     worker = sub.add_parser("worker", help="join an existing sweep (any machine) and work on it",
@@ -64,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
                         help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # for workers started by 'run --workers N': progress as lines, and stop with the launcher
+    worker.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
+    worker.add_argument("--launched-by", type=int, help=argparse.SUPPRESS)
 
     status = sub.add_parser("status", help="cells completed / running / pending / failed",
                             description="Where a sweep stands, overall and per cell group.")
@@ -83,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Refresh the report's figures in the study, then run optuna-dashboard on the study's "
         "storage until Ctrl-C."))
     _study_args(dashboard)
-    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
-    dashboard.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    dashboard.add_argument("--host", default="127.0.0.1", help=(
+        "address (default: 127.0.0.1); the dashboard has no authentication and can edit the "
+        "study, so serve other addresses only on a trusted network"))
+    dashboard.add_argument("--port", default="8080", help="port, 1-65535 (default: 8080)")
     return parser
 
 
@@ -97,47 +107,78 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ._text import GROUP_HEADERS, best_line, group_row, table
+    from ._text import GROUP_HEADERS, best_line, closing_groups, group_row, table
+    from .grid import Group
     from .runner import run_sweep
+    from .summary import summarize
 
     config = _config_from_args(args, (
         "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
-        "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds", "workers"))
-    outcome = run_sweep(config, workers=config.workers, show_progress=not args.no_progress,
-                        log=lambda line: print(line, file=sys.stderr))
-    from .summary import summarize
-
+        "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds", "workers",
+        "allow_large"))
+    outcome = run_sweep(config, show_progress=not args.no_progress, log=_stderr)
     summary = summarize(outcome.study.records())
-    print(f"study {outcome.study.name!r} in {config.storage_url}: "
+    print(f"study {outcome.study.name!r} in {outcome.study.url.safe}: "
           f"{outcome.completed_now} cell(s) trained now, {outcome.already_complete} were complete, "
           f"{outcome.failed_now} failed")
-    print(table(GROUP_HEADERS, [group_row(g) for g in summary.groups]))
+    reference = outcome.study.task.reference
+    shown = closing_groups(summary, None if reference is None else Group(*reference))
+    print(table(GROUP_HEADERS, [group_row(g) for g in shown]))
     print(best_line(summary.best))
+    where = f"sweep status --study {outcome.study.name}"
+    if not config.uses_default_storage:
+        where += f" --storage {config.storage_url}"
     if summary.n_complete:
-        from .report import write_report
-
-        print(f"report: {write_report(outcome.study).path}")
+        written = _write_and_publish(outcome.study, None)
+        print(f"{len(summary.groups)} group(s) in all: the full table is in the report and in "
+              f"'{where}'")
+        print(f"report: {written}")
     if outcome.failed_now:
-        print(f"{outcome.failed_now} cell(s) failed; run the same command again to retry them",
-              file=sys.stderr)
+        _stderr(f"{outcome.failed_now} cell(s) failed; run the same command again to retry them")
         return 1
     return 0
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
-    from ._text import best_line, fmt_ci, fmt_norm, table
-    from .status import STATES, study_status
+def _stderr(line: str) -> None:
+    """One line on stderr; nothing if nobody reads it any more (a launcher that was killed)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
+
+
+def _write_and_publish(sweep_study: Any, out: Path | None) -> Path:
+    """Write the HTML report, then store its figures in the study for optuna-dashboard; a
+    study that cannot be written here (read-only) keeps only the HTML, with a notice."""
+    from .exceptions import StorageUnavailableError
+    from .report import publish_report, write_report
+
+    written = write_report(sweep_study, out)
+    try:
+        publish_report(sweep_study, written)
+    except StorageUnavailableError as e:
+        _stderr(f"sweep: note: the report's figures were not stored in the study for "
+                f"optuna-dashboard ({e})")
+    return written.path
+
+
+def _open_existing(args: argparse.Namespace) -> Any:
     from .study import open_study
 
     config = _config_from_args(args, ("study", "storage"))
-    sweep_study = open_study(study_name=config.study, storage_url=config.storage_url,
-                             task=None, settings=None, create=False)
-    status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records())
+    return open_study(study_name=config.study, storage_url=config.storage_url, access="read")
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ._text import best_line, fmt_ci, fmt_norm, table
+    from .status import STALE, STATES, study_status
+
+    sweep_study = _open_existing(args)
+    status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
+                          sweep_study.stale_trial_ids())
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0
     counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
-    print(f"study {status.study!r} ({config.storage_url}): {status.total} cells: {counts}")
+    print(f"study {status.study!r} ({sweep_study.url.safe}): {status.total} cells: {counts}")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in status.settings.items()))
     rows = []
     for g in status.groups:
@@ -148,52 +189,90 @@ def _cmd_status(args: argparse.Namespace) -> int:
                      "-" if stats is None else fmt_ci(stats.test)])
     print(table(("rate", "placement", "max_norm", *STATES, "test mean", "95% CI"), rows))
     print(best_line(status.summary.best))
+    if status.counts[STALE]:
+        print(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending heartbeats "
+              "(killed, or its machine is gone); the next run or any worker fails and redoes "
+              "them")
     return 0
-
-
-def _open_existing(args: argparse.Namespace) -> Any:
-    from .study import open_study
-
-    config = _config_from_args(args, ("study", "storage"))
-    return open_study(study_name=config.study, storage_url=config.storage_url,
-                      task=None, settings=None, create=False)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from ._report_text import headline
-    from .report import write_report
+    from .summary import summarize
 
-    written = write_report(_open_existing(args), args.out)
-    print(headline(written.summary))
-    print(f"report: {written.path}")
+    sweep_study = _open_existing(args)
+    path = _write_and_publish(sweep_study, args.out)
+    print(headline(summarize(sweep_study.records())))
+    print(f"report: {path}")
     return 0
+
+
+def _port(text: str) -> int:
+    from .exceptions import ConfigError
+
+    try:
+        port = int(text)
+    except ValueError:
+        raise ConfigError(f"--port {text!r} is not a number; give a TCP port, 1-65535") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port {port} is not a TCP port; give 1-65535 (default 8080)")
+    return port
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .dashboard import check_port, dashboard_executable, launch
-    from .exceptions import EmptyStudyError
+    from .exceptions import EmptyStudyError, StorageUnavailableError
     from .report import publish_report
 
+    port = _port(args.port)
     sweep_study = _open_existing(args)
     dashboard_executable()
-    check_port(args.host, args.port)
+    check_port(args.host, port)
+    if args.host not in LOOPBACK:
+        _stderr(f"sweep: warning: serving on {args.host}: optuna-dashboard has no "
+                "authentication and anyone who can reach this address can read and edit the "
+                "study; use --host 127.0.0.1 and an SSH tunnel unless the network is trusted")
     try:
         publish_report(sweep_study)
     except EmptyStudyError:
-        print("no completed cells yet: the dashboard shows the study without sweep's figures",
-              file=sys.stderr)
-    launch(sweep_study, host=args.host, port=args.port)
+        _stderr("no completed cells yet: the dashboard shows the study without sweep's figures")
+    except StorageUnavailableError as e:
+        _stderr(f"sweep: note: the study is not writable here, so the dashboard shows it without "
+                f"sweep's latest figures ({e})")
+    launch(sweep_study, host=args.host, port=port)
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from .runner import run_worker
 
+    if args.launched_by is not None:
+        _die_with(args.launched_by)
     config = _config_from_args(args, (
         "study", "storage", "engine", "cells_per_claim", "heartbeat_seconds"))
     outcome = run_worker(config, show_progress=not args.no_progress,
-                         log=lambda line: print(line, file=sys.stderr))
-    print(f"worker done: {outcome.completed_now} cell(s) trained, {outcome.failed_now} failed")
+                         progress_lines=args.progress_lines, log=_stderr)
+    if not args.progress_lines:
+        print(f"worker done: {outcome.completed_now} cell(s) trained, {outcome.failed_now} failed")
     return 1 if outcome.failed_now else 0
+
+
+def _die_with(parent: int) -> None:
+    """A worker started by ``run --workers N`` gets SIGTERM when its launcher dies (Linux),
+    so a killed launcher leaves no orphan training on; elsewhere it exits if already orphaned."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        raise SystemExit(143)
 
 
 _COMMANDS = {"run": _cmd_run, "worker": _cmd_worker, "status": _cmd_status, "report": _cmd_report,
@@ -205,8 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](args)
     except SweepError as e:
-        print(f"sweep: error: {e}", file=sys.stderr)
+        _stderr(f"sweep: error: {e}")
         return e.exit_code
     except KeyboardInterrupt:
-        print("sweep: interrupted; run the same command again to resume", file=sys.stderr)
+        _stderr("sweep: interrupted; run the same command again to resume")
         return 130
+    except BrokenPipeError:  # e.g. 'sweep status | head': the reader left; say nothing
+        sys.stderr.close()
+        return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -23,6 +24,19 @@ from .tasks.circles import CIRCLES
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
 MAX_NORM_LIMIT = 1000.0
+MAX_RATES = 1000
+MAX_LISTED = 1000
+"""At most this many rates, max-norms or seeds in one list (a range of rates too)."""
+MAX_SEED = 2**31 - 1
+"""The largest seed: numpy's, TensorFlow's and Keras' seeding all accept it, and it is the upper
+bound of the study's ``seed`` distribution, so both engines see every seed alike."""
+MAX_SEED_COUNT = 100_000
+MAX_EPOCHS = 1_000_000
+"""Learning curves are kept per epoch (16 bytes per epoch and cell), so epochs are bounded."""
+MAX_CELLS_PER_CLAIM = 4096
+HEARTBEAT_RANGE = (1.0, 3600.0)
+STUDY_NAME_MAX = 100
+_STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -42,10 +56,15 @@ class SweepConfig:
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
     workers: int = 1
+    allow_large: bool = False
 
     @property
     def storage_url(self) -> str:
-        return self.storage or f"sqlite:///studies/{self.study}.db"
+        return self.storage or default_storage_url(self.study)
+
+    @property
+    def uses_default_storage(self) -> bool:
+        return self.storage is None or self.storage == default_storage_url(self.study)
 
     @property
     def resolved_engine(self) -> str:
@@ -67,6 +86,10 @@ class SweepConfig:
 KEYS = tuple(f.name for f in fields(SweepConfig))
 
 
+def default_storage_url(study: str) -> str:
+    return f"sqlite:///studies/{study}.db"
+
+
 # ---- parsing: each accepts the TOML value or the CLI string ---------------------------------
 
 
@@ -74,58 +97,102 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def _items(value: Any) -> list[Any]:
+    """A TOML list, a comma list in a string, or one scalar as a one-element list."""
+    if isinstance(value, str):
+        return _split(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
 def _number(text: Any, what: str) -> float:
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, int | float | str):
         raise ConfigError(f"{what}: {text!r} is not a number")
     try:
         number = float(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{what}: {text!r} is not a number") from None
     if not math.isfinite(number):
         raise ConfigError(f"{what}: {text!r} is not a finite number")
     return number
 
 
+def _rate_range(value: str) -> list[float]:
+    parts = value.split(":")
+    if len(parts) != 3:
+        raise ConfigError(f"rates: {value!r} is not start:stop:step (e.g. 0:0.9:0.1)")
+    start, stop, step = (_number(p, "rates") for p in parts)
+    if step <= 0:
+        raise ConfigError(f"rates: step in {value!r} must be > 0 (e.g. 0:0.9:0.1)")
+    if stop < start:
+        raise ConfigError(
+            f"rates: the range {value!r} is reversed (start {start:g} > stop {stop:g}); "
+            f"write {stop:g}:{start:g}:{step:g}"
+        )
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > MAX_RATES:
+        raise ConfigError(
+            f"rates: {value!r} gives {count:,} rates, more than {MAX_RATES:,}; use a larger step"
+        )
+    return [start + i * step for i in range(count)]
+
+
 def parse_rates(value: Any) -> tuple[float, ...]:
-    """A list, a comma list ``0,0.4`` or an inclusive range ``start:stop:step``."""
+    """A list, a comma list ``0,0.4`` or an inclusive range ``start:stop:step``.
+
+    Rates are kept to 6 decimals (so ``0:0.9:0.1`` gives stable keys); a rate must stay inside
+    [0, 1) and a non-zero rate must stay non-zero after that rounding.
+    """
     if isinstance(value, str) and ":" in value:
-        parts = value.split(":")
-        if len(parts) != 3:
-            raise ConfigError(f"rates: {value!r} is not start:stop:step (e.g. 0:0.9:0.1)")
-        start, stop, step = (_number(p, "rates") for p in parts)
-        if step <= 0:
-            raise ConfigError(f"rates: step in {value!r} must be > 0 (e.g. 0:0.9:0.1)")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        rates = [start + i * step for i in range(max(count, 0))]
-    elif isinstance(value, str):
-        rates = [_number(p, "rates") for p in _split(value)]
-    elif isinstance(value, list | tuple):
-        rates = [_number(p, "rates") for p in value]
+        rates = _rate_range(value)
     else:
-        rates = [_number(value, "rates")]
+        rates = [_number(p, "rates") for p in _items(value)]
     if not rates:
         raise ConfigError("rates: no rates given; give e.g. 0,0.4 or 0:0.9:0.1")
+    _check_count(rates, "rates", MAX_RATES)
+    normalized = []
     for rate in rates:
         if not 0.0 <= rate < 1.0:
             raise ConfigError(
                 f"rates: {rate:g} is outside [0, 1); a dropout rate is the probability of "
                 "dropping a unit, e.g. 0.4"
             )
-    return tuple(dict.fromkeys(normalize_rate(r) for r in rates))
+        kept = normalize_rate(rate)
+        if kept >= 1.0:
+            raise ConfigError(
+                f"rates: {rate!r} rounds to 1 (rates are kept to 6 decimals); use at most 0.999999"
+            )
+        if rate > 0 and kept == 0.0:
+            raise ConfigError(
+                f"rates: {rate!r} rounds to 0 (rates are kept to 6 decimals); use 0 for no "
+                "dropout or at least 0.000001"
+            )
+        normalized.append(kept)
+    return tuple(dict.fromkeys(normalized))
+
+
+def _check_count(items: list[Any], what: str, limit: int) -> None:
+    if len(items) > limit:
+        raise ConfigError(f"{what}: {len(items):,} values given, more than {limit:,}")
 
 
 def parse_placements(value: Any) -> tuple[str, ...]:
-    items = _split(value) if isinstance(value, str) else list(value)
-    if not items or not all(isinstance(p, str) for p in items):
-        raise ConfigError("placements: give a list of names, e.g. input,hidden,both")
+    items = _items(value)
+    if not items or not all(isinstance(p, str) and p for p in items):
+        raise ConfigError(
+            f"placements: {value!r} is not a list of names; give e.g. input,hidden,both "
+            '(TOML: placements = ["input", "hidden"])'
+        )
     return tuple(dict.fromkeys(items))
 
 
 def parse_max_norms(value: Any) -> tuple[float | None, ...]:
-    """Numbers and ``none`` (no constraint), e.g. ``none,1,3``."""
-    items = _split(value) if isinstance(value, str) else list(value)
+    """Numbers and ``none`` (no constraint), e.g. ``none,1,3``; one number alone is a list."""
+    items = _items(value)
     if not items:
         raise ConfigError("max_norms: none given; give e.g. none,1,3")
+    _check_count(items, "max_norms", MAX_LISTED)
     norms: list[float | None] = []
     for item in items:
         if isinstance(item, str) and item.strip().lower() == "none":
@@ -143,25 +210,32 @@ def parse_max_norms(value: Any) -> tuple[float | None, ...]:
 
 def parse_seeds(value: Any) -> tuple[int, ...]:
     """A count N (seeds 0..N-1), or a list of seeds (``0,1,7`` or ``[0, 1, 7]``)."""
-    if isinstance(value, str):
-        items: list[Any] = _split(value)
-        if len(items) == 1 and "," not in value:
-            value = items[0]
-            items = []
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        items = []
-    if not items:
-        count = _integer(value, "seeds")
-        if count <= 0:
-            raise ConfigError(f"seeds: count {count} must be >= 1 (e.g. --seeds 10)")
-        return tuple(range(count))
-    seeds = [_integer(s, "seeds") for s in items]
-    for seed in seeds:
-        if seed < 0:
-            raise ConfigError(f"seeds: {seed} is negative; seeds must be >= 0")
-    return tuple(dict.fromkeys(seeds))
+    if isinstance(value, str) and "," not in value:
+        value = value.strip()
+    if isinstance(value, list | tuple) or (isinstance(value, str) and "," in value):
+        items = _items(value)
+        if not items:
+            raise ConfigError("seeds: no seeds given; give a count (e.g. 10) or a list (0,3,7)")
+        _check_count(items, "seeds", MAX_SEED_COUNT)
+        seeds = [_integer(s, "seeds") for s in items]
+        for seed in seeds:
+            if seed < 0:
+                raise ConfigError(f"seeds: {seed} is negative; seeds must be >= 0")
+            if seed > MAX_SEED:
+                raise ConfigError(
+                    f"seeds: {seed} is above {MAX_SEED} (2^31 - 1), the largest seed numpy, "
+                    "TensorFlow and the study's seed distribution all accept"
+                )
+        return tuple(dict.fromkeys(seeds))
+    count = _integer(value, "seeds")
+    if count <= 0:
+        raise ConfigError(f"seeds: count {count} must be >= 1 (e.g. --seeds 10)")
+    if count > MAX_SEED_COUNT:
+        raise ConfigError(
+            f"seeds: count {count:,} is more than {MAX_SEED_COUNT:,} seeds per group; "
+            "give a smaller count (10-50 seeds already resolve differences of a point or two)"
+        )
+    return tuple(range(count))
 
 
 def _integer(value: Any, what: str) -> int:
@@ -169,17 +243,44 @@ def _integer(value: Any, what: str) -> int:
         raise ConfigError(f"{what}: {value!r} is not a whole number")
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     try:
         return int(str(value).strip())
     except ValueError:
         raise ConfigError(f"{what}: {value!r} is not a whole number") from None
 
 
-def _positive_int(value: Any, what: str, example: str) -> int:
+def _bounded_int(value: Any, what: str, high: int, example: str) -> int:
     number = _integer(value, what)
     if number <= 0:
         raise ConfigError(f"{what}: {number} must be >= 1 (e.g. {example})")
+    if number > high:
+        raise ConfigError(f"{what}: {number:,} is more than {high:,} (e.g. {example})")
     return number
+
+
+def _epochs(value: Any) -> int:
+    number = _integer(value, "epochs")
+    if number <= 0:
+        raise ConfigError(f"epochs: {number} must be >= 1 (e.g. --epochs 4000)")
+    if number > MAX_EPOCHS:
+        raise ConfigError(
+            f"epochs: {number:,} is more than {MAX_EPOCHS:,}, the most sweep trains (learning "
+            "curves are kept per epoch); use fewer epochs"
+        )
+    return number
+
+
+def _heartbeat(value: Any) -> float:
+    seconds = _number(value, "heartbeat_seconds")
+    low, high = HEARTBEAT_RANGE
+    if not low <= seconds <= high:
+        raise ConfigError(
+            f"heartbeat_seconds: {seconds:g} is outside [{low:g}, {high:g}] seconds "
+            "(e.g. --heartbeat-seconds 10)"
+        )
+    return seconds
 
 
 def _name(value: Any, what: str) -> str:
@@ -188,8 +289,29 @@ def _name(value: Any, what: str) -> str:
     return value.strip()
 
 
+def check_study_name(value: Any) -> str:
+    """A study name becomes file names (``studies/<study>.db``, ``dashboards/<study>.html``):
+    letters, digits, ``.``, ``_`` and ``-`` only, so the printed path is the written path."""
+    if not isinstance(value, str):
+        raise ConfigError(f"study: {value!r} is not a name; give e.g. --study demo")
+    name = value.strip()
+    if (not _STUDY_NAME.fullmatch(name) or ".." in name or len(name) > STUDY_NAME_MAX):
+        raise ConfigError(
+            f"study: {name[:STUDY_NAME_MAX + 20]!r} is not a valid study name; use up to "
+            f"{STUDY_NAME_MAX} letters, digits, '.', '_' or '-' (not starting with '.' or '-', "
+            "no '..'), e.g. --study demo"
+        )
+    return name
+
+
+def _flag(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{what}: {value!r} is not true or false")
+
+
 _PARSERS: dict[str, Any] = {
-    "study": lambda v: _name(v, "study"),
+    "study": check_study_name,
     "storage": lambda v: _name(v, "storage"),
     "task": lambda v: _name(v, "task"),
     "engine": lambda v: _name(v, "engine"),
@@ -197,11 +319,13 @@ _PARSERS: dict[str, Any] = {
     "placements": parse_placements,
     "max_norms": parse_max_norms,
     "seeds": parse_seeds,
-    "epochs": lambda v: _positive_int(v, "epochs", "--epochs 4000"),
-    "batch_size": lambda v: _positive_int(v, "batch_size", "--batch-size 32"),
-    "cells_per_claim": lambda v: _positive_int(v, "cells_per_claim", "--cells-per-claim 64"),
-    "heartbeat_seconds": lambda v: _number(v, "heartbeat_seconds"),
-    "workers": lambda v: _positive_int(v, "workers", "--workers 2"),
+    "epochs": _epochs,
+    "batch_size": lambda v: _bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
+    "cells_per_claim": lambda v: _bounded_int(
+        v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
+    "heartbeat_seconds": _heartbeat,
+    "workers": lambda v: _bounded_int(v, "workers", 2**31 - 1, "--workers 2"),
+    "allow_large": lambda v: _flag(v, "allow_large"),
 }
 
 
@@ -214,6 +338,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a directory; give a .toml file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {str(path)!r} is not UTF-8 text (byte {e.start}); save it as UTF-8"
+        ) from e
     except OSError as e:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror}") from e
     try:
@@ -230,7 +360,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
                 f"config file {str(path)!r}: unknown key {key!r}{hint} "
                 f"(valid keys: {', '.join(KEYS)})"
             )
-    data.setdefault("study", path.stem)
+    if "study" not in data:
+        try:
+            data["study"] = check_study_name(path.stem)
+        except ConfigError:
+            raise ConfigError(
+                f"config file {str(path)!r}: its name {path.stem!r} is not a valid study name; "
+                "set study = \"...\" in the file or pass --study NAME"
+            ) from None
     return data
 
 
@@ -268,5 +405,4 @@ def validate(config: SweepConfig) -> None:
             )
     if not task.supports_max_norm and any(n is not None for n in config.max_norms):
         raise ConfigError(f"max_norms: task {task.name!r} has no max-norm; use max_norms none")
-    if config.heartbeat_seconds < 1:
-        raise ConfigError("heartbeat_seconds: must be >= 1")
+

@@ -109,8 +109,15 @@ def check_port(host: str, port: int) -> None:
 
 
 def dashboard_command(sweep_study: SweepStudy, host: str, port: int) -> list[str]:
-    exe = str(dashboard_executable())
-    return [exe, sweep_study.url.url, "--host", host, "--port", str(port)]
+    """optuna-dashboard on the study's storage; an SQLite file this process cannot write
+    (read-only file or directory) is served through a read-only URL."""
+    from .storage import read_only_url, sqlite_writable
+
+    url = sweep_study.url.url
+    path = sweep_study.url.sqlite_path
+    if path is not None and not sqlite_writable(path):
+        url = read_only_url(path)
+    return [str(dashboard_executable()), url, "--host", host, "--port", str(port)]
 
 
 def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -> NoReturn:

@@ -44,9 +44,18 @@ class EngineError(SweepError):
 
 
 class SweepInterrupted(SweepError):
-    """The run was stopped by a signal; running cells were marked failed and will be redone."""
+    """The run was stopped by a signal; running cells were marked failed and will be redone.
 
-    exit_code = 130
+    The exit code is 128 + the signal's number: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class WorkerStartError(SweepError):
+    """A worker process could not be started (e.g. the system refused to fork)."""
 
 
 class EmptyStudyError(SweepError):
@@ -55,6 +64,14 @@ class EmptyStudyError(SweepError):
 
 class DashboardError(SweepError):
     """optuna-dashboard cannot be started (not installed, or the port is taken)."""
+
+
+class ReportWriteError(SweepError):
+    """The HTML report cannot be written where asked (a directory, read-only, disk full)."""
+
+
+class ReportConflictError(UsageError):
+    """The default report path holds another study's or storage's report; use --out."""
 
 
 class FailedCellError(Exception):

@@ -84,3 +84,15 @@ def expand(
                     cell = Cell(rate, placement, max_norm, seed)
                     cells.setdefault(cell.key, cell)
     return list(cells.values())
+
+
+def count_cells(
+    rates: Sequence[float],
+    placements: Sequence[str],
+    max_norms: Sequence[float | None],
+    seeds: Sequence[int],
+) -> int:
+    """``len(expand(...))`` without building the cells (to refuse a huge grid cheaply)."""
+    distinct = {normalize_rate(r) for r in rates}
+    groups = sum(1 if rate == 0.0 else len(set(placements)) for rate in distinct)
+    return groups * len(set(max_norms)) * len(set(seeds))

@@ -1,23 +1,42 @@
-"""A progress bar with ETA on stderr, as a context manager with a do-nothing variant."""
+"""A progress bar with ETA on stderr, as a context manager with a do-nothing variant.
+
+Engines report progress in fractions of cells (an epoch of one cell is ``1 / epochs``), so the
+bar moves every population chunk or every epoch, not once per claim, and tqdm's smoothed rate
+gives an ETA from the work actually done. When a claim ends, :meth:`Progress.settle` replaces
+the fractions reported for it by the cells that really completed (a failed or interrupted cell
+gives its progress back).
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
 
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} cells [{elapsed}<{remaining}]"
+
 
 class Progress:
     def __init__(self, total: int, done: int, *, enabled: bool) -> None:
         self._bar: Any = None
+        self._open = 0.0  # progress reported for the current claim, not yet settled
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=done, unit="cell", desc="cells",
-                             dynamic_ncols=True, smoothing=0.1)
+            self._bar = tqdm(total=total or None, initial=done, unit="cell", desc="cells",
+                             dynamic_ncols=True, smoothing=0.1, mininterval=0.5,
+                             bar_format=BAR_FORMAT if total else None)
 
-    def advance(self, count: int) -> None:
+    def advance(self, cells: float) -> None:
+        """Work done on cells still in training (fractions allowed)."""
+        self._open += cells
         if self._bar is not None:
-            self._bar.update(count)
+            self._bar.update(cells)
+
+    def settle(self, completed: int) -> None:
+        """The current claim is over: ``completed`` cells of it completed."""
+        if self._bar is not None:
+            self._bar.update(completed - self._open)
+        self._open = 0.0
 
     def __enter__(self) -> Progress:
         return self

@@ -1,4 +1,16 @@
-"""Reading a sweep study back: trials -> cells, each cell counted once.
+"""What a sweep trial holds, and reading a study back: trials -> cells, each cell counted once.
+
+A trial is a cell: its params are ``rate``, ``placement``, ``seed`` and ``max_norm`` (absent:
+no constraint); a WAITING trial has Optuna's ``fixed_params`` system attr instead, deleted
+when a worker claims the trial and sets the params. A completed trial's value is the test
+accuracy; its user attrs are :func:`result_attrs` and ``worker`` (``host:pid``, set at the
+claim); its intermediate values are a coarse test-accuracy curve for optuna-dashboard
+(:func:`sweep.curves.dashboard_curve`). Facts shared by the study's trials are study user
+attrs, written once: ``sweep_settings`` and ``sweep_engines`` (:data:`ENGINES_ATTR`: each
+engine and library versions that trained trials; :func:`trial_engine` reads a trial's).
+
+Trials written by earlier versions of sweep also hold ``cell`` (the cell key), ``engine`` and
+``versions`` user attrs and keep ``fixed_params``; they are read the same way.
 
 A cell is *complete* if any of its trials completed (the earliest completed trial is the one that
 counts, so a duplicate completion by a racing worker never counts twice), *running* if a trial is
@@ -7,13 +19,45 @@ running, *pending* if a trial waits in Optuna's queue, otherwise *failed*.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .grid import Cell
 
+if TYPE_CHECKING:
+    from .engines import CellResult
+
 COMPLETE, RUNNING, PENDING, FAILED = "complete", "running", "pending", "failed"
+ENGINES_ATTR = "sweep_engines"
+
+
+def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
+    """A completed trial's user attrs. ``engine_id``: the position of the engine (and library
+    versions) that trained it in the study's :data:`ENGINES_ATTR` list; stored only when not
+    the first, so a study trained by one engine stores none per trial."""
+    attrs: dict[str, Any] = {
+        "train_accuracy": result.train_accuracy,
+        "train_loss": result.train_loss,
+        "test_loss": result.test_loss,
+        "fit_seconds": round(result.fit_seconds, 4),
+    }
+    if engine_id:
+        attrs["engine_id"] = engine_id
+    return attrs
+
+
+def trial_engine(
+    user_attrs: Mapping[str, Any], study_attrs: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """The engine and library versions that trained a completed trial (``{"engine":
+    "population", "sweep": ..., "tensorflow": ..., "keras": ..., "optuna": ...}``), from its
+    user attrs and its study's; None if not recorded."""
+    if isinstance(user_attrs.get("engine"), str):  # written by an earlier version of sweep
+        return {"engine": user_attrs["engine"], **user_attrs.get("versions", {})}
+    engines = study_attrs.get(ENGINES_ATTR, [])
+    engine_id = user_attrs.get("engine_id", 0)
+    return dict(engines[engine_id]) if engine_id < len(engines) else None
 
 
 def cell_from_params(params: dict[str, Any]) -> Cell | None:

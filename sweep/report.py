@@ -8,8 +8,11 @@ report also stores the figures and the headline in the study for optuna-dashboar
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import html
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +29,9 @@ from ._report_text import (
     verdict_kind,
 )
 from .curves import load_curves
-from .exceptions import EmptyStudyError
+from .exceptions import EmptyStudyError, ReportConflictError, ReportWriteError
 from .grid import Group
+from .storage import safe_url
 from .summary import (
     CurveStats,
     GroupStats,
@@ -57,8 +61,23 @@ class ReportData:
     curve_labels: tuple[str, ...]
 
 
-def default_report_path(study: str) -> Path:
-    return REPORT_DIR / f"{study}.html"
+def default_report_path(study: str, storage_url: str | None = None) -> Path:
+    """``dashboards/<study>.html`` for the study's default storage
+    (``sqlite:///studies/<study>.db``); for any other storage the name also carries the
+    storage (its file or database name and a short hash of its URL), so a report of one
+    storage never replaces another's: ``dashboards/<study>@<storage>-<hash>.html``."""
+    from .config import default_storage_url
+
+    if storage_url is None or storage_url == default_storage_url(study):
+        return REPORT_DIR / f"{study}.html"
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(storage_url)
+    name = Path(parsed.database or "").stem if parsed.get_backend_name() == "sqlite" else (
+        f"{parsed.host or 'local'}-{parsed.database or ''}")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "storage"
+    digest = hashlib.sha256(safe_url(storage_url).encode()).hexdigest()[:6]
+    return REPORT_DIR / f"{study}@{slug}-{digest}.html"
 
 
 def curve_groups(summary: SweepSummary) -> list[tuple[GroupStats, str]]:
@@ -86,7 +105,16 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
     """Read and summarize the study; load the curves of the groups in :func:`curve_groups`."""
     summary = summarize(read_records(sweep_study))
     if summary.n_complete == 0:
-        detail = f"{summary.n_cells} cell(s) queued or running" if summary.n_cells else "no cells"
+        waiting = summary.n_running + summary.n_pending
+        if summary.n_failed and not waiting:
+            raise EmptyStudyError(
+                f"study {sweep_study.name!r} has no completed cells: all {summary.n_failed} "
+                "failed; see their fail_reason (sweep status, optuna-dashboard), fix the cause "
+                "and run the same command again to retry them"
+            )
+        detail = f"{waiting} cell(s) queued or running" if summary.n_cells else "no cells"
+        if summary.n_failed:
+            detail += f", {summary.n_failed} failed"
         raise EmptyStudyError(
             f"study {sweep_study.name!r} has no completed cells yet ({detail}); "
             "run 'python -m sweep run' (or wait for its workers) and try again"
@@ -99,7 +127,7 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
         if stats is not None:
             curves.append(stats)
             labels.append(label)
-    return ReportData(sweep_study.name, _safe_url(sweep_study.url.url), sweep_study.settings,
+    return ReportData(sweep_study.name, safe_url(sweep_study.url.url), sweep_study.settings,
                       summary, tuple(curves), tuple(labels))
 
 
@@ -160,6 +188,7 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
                  f"Generated {stamp} by sweep.</footer>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta name="{SOURCE_META}" content="{esc(source_of(data.study, data.storage))}">'
             f"<title>Sweep report: {esc(data.study)}</title><style>{_CSS}</style></head>"
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
@@ -186,35 +215,90 @@ def _table_html(summary: SweepSummary) -> str:
 class WrittenReport:
     path: Path
     summary: SweepSummary
+    panels: tuple[Panel, ...]
 
 
-def write_report(sweep_study: SweepStudy, out: Path | None = None, *,
-                 publish: bool = True) -> WrittenReport:
-    """Write the HTML report (atomically) and, with ``publish``, store its figures and
-    headline in the study for optuna-dashboard."""
+SOURCE_META = "sweep-source"
+_SOURCE = re.compile(rf'<meta name="{SOURCE_META}" content="([^"]*)">')
+
+
+def source_of(study: str, safe_storage: str) -> str:
+    """What a report says it shows: ``study`` in ``storage`` (password hidden)."""
+    return f"{study} in {safe_storage}"
+
+
+def write_report(sweep_study: SweepStudy, out: Path | None = None) -> WrittenReport:
+    """Write the HTML report atomically (a failed write leaves nothing behind). Without
+    ``out``, the default path (:func:`default_report_path`) is never taken from a report of
+    another study or storage: that is refused (use ``out``)."""
     data = load_report_data(sweep_study)
     panels = build_panels(data)
-    path = Path(out) if out is not None else default_report_path(sweep_study.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(render_html(data, panels), encoding="utf-8")
-    partial.replace(path)
-    if publish:
-        from .dashboard import publish_to_study
-
-        publish_to_study(sweep_study.study, panels, data.summary, report_path=path)
-    return WrittenReport(path, data.summary)
+    if out is None:
+        path = default_report_path(sweep_study.name, sweep_study.url.url)
+        _check_default_path(path, source_of(data.study, data.storage))
+    else:
+        path = Path(out)
+    write_atomically(path, render_html(data, panels))
+    return WrittenReport(path, data.summary, tuple(panels))
 
 
-def publish_report(sweep_study: SweepStudy) -> list[str]:
-    """Store the report's figures and headline in the study (no HTML); the graph ids."""
+def _check_default_path(path: Path, source: str) -> None:
+    if not path.is_file():
+        return
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            found = _SOURCE.search(f.read(4096))
+    except OSError:
+        return  # the write reports it
+    if found is None or html.unescape(found.group(1)) != source:
+        shown = ("another file" if found is None
+                 else f"the report of {html.unescape(found.group(1))}")
+        raise ReportConflictError(
+            f"{str(path)!r} holds {shown}; not replacing it: give --out FILE to write this "
+            "report elsewhere (or there)"
+        )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``; on any
+    failure the temporary file is removed and :class:`ReportWriteError` says why."""
+    if path.is_dir():
+        raise ReportWriteError(
+            f"cannot write the report to {str(path)!r}: it is a directory; give a file name, "
+            f"e.g. --out {path / 'report.html'}"
+        )
+    partial = path.with_name(f".{path.name[:200]}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("w", encoding="utf-8") as f:
+            f.write(text)
+        partial.replace(path)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        reason = e.strerror or str(e)
+        hint = ("free some space" if e.errno == errno.ENOSPC
+                else "choose another --out or make the directory writable")
+        raise ReportWriteError(
+            f"cannot write the report to {str(path)!r}: {reason}; {hint}"
+        ) from e
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None) -> list[str]:
+    """Store the report's figures and headline in the study for optuna-dashboard; the graph
+    ids. A study opened for reading is opened again to write only these attributes."""
     from .dashboard import publish_to_study
+    from .study import open_study
 
-    data = load_report_data(sweep_study)
-    return publish_to_study(sweep_study.study, build_panels(data), data.summary)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    if written is None:
+        data = load_report_data(sweep_study)
+        panels, summary, path = build_panels(data), data.summary, None
+    else:
+        panels, summary, path = list(written.panels), written.summary, written.path
+    target = sweep_study
+    if sweep_study.access == "read":
+        target = open_study(study_name=sweep_study.name, storage_url=sweep_study.url.url,
+                            access="annotate")
+    return publish_to_study(target.study, panels, summary, report_path=path)

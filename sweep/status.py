@@ -10,7 +10,10 @@ from .grid import Group
 from .records import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
 from .summary import GroupStats, SweepSummary, summarize
 
-STATES = (COMPLETE, RUNNING, PENDING, FAILED)
+STALE = "stale"
+STATES = (COMPLETE, RUNNING, PENDING, FAILED, STALE)
+"""``stale``: running, but its worker stopped sending heartbeats (killed, or its machine is
+gone); the next ``run`` or any ``worker`` fails such cells and redoes them."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,16 @@ def _clean(value: float) -> float | None:
     return None if value != value else round(value, 6)
 
 
-def study_status(study: str, settings: dict[str, Any], records: list[TrialRecord]) -> StudyStatus:
+def study_status(
+    study: str,
+    settings: dict[str, Any],
+    records: list[TrialRecord],
+    stale_trials: set[int] = frozenset(),  # type: ignore[assignment]
+) -> StudyStatus:
     states = cell_states(records)
+    for record in records:
+        if record.trial_id in stale_trials and states.get(record.cell) == RUNNING:
+            states[record.cell] = STALE
     summary = summarize(records)
     stats_by_group = {g.group: g for g in summary.groups}
     per_group: dict[Group, Counter[str]] = {}

@@ -10,33 +10,44 @@ train, and ``tell`` the result. Stale RUNNING trials (killed workers) are failed
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._rdb import Completion, claim_waiting, complete, enqueue
+from ._rdb import Completion, claim_waiting, complete, enqueue, study_list_index
 from .curves import (
-    DASHBOARD_POINTS,
     create_table,
     curve_rows,
     curves_table,
-    sample_epochs,
+    dashboard_curve,
     write_probe,
 )
 from .exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
 from .grid import BASELINE_PLACEMENT, Cell
 from .records import (
     COMPLETE,
+    ENGINES_ATTR,
     FAILED,
     PENDING,
     RUNNING,
     TrialRecord,
     cell_states,
     records_from_trials,
+    result_attrs,
 )
-from .storage import StorageURL, first_line, make_engine, open_storage, parse_storage_url
+from .storage import (
+    Access,
+    StorageURL,
+    first_line,
+    make_engine,
+    open_storage,
+    parse_storage_url,
+    storage_errors,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -46,6 +57,8 @@ if TYPE_CHECKING:
     from .tasks import Task
 
 SETTINGS_ATTR = "sweep_settings"
+HEARTBEAT_ATTR = "sweep_heartbeat_seconds"
+DEFAULT_HEARTBEAT_SECONDS = 10.0
 MAX_NORM_HIGH = 1000.0
 
 
@@ -72,6 +85,23 @@ def cell_params(cell: Cell) -> dict[str, Any]:
     return params
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _storage_op(doing: str) -> Callable[[_Method], _Method]:
+    """A database or disk error inside the method becomes one line naming ``doing``."""
+
+    def decorate(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def wrapped(self: SweepStudy, *args: Any, **kwargs: Any) -> Any:
+            with storage_errors(self.url, doing):
+                return method(self, *args, **kwargs)
+
+        return cast(_Method, wrapped)
+
+    return decorate
+
+
 @dataclass(frozen=True)
 class Claim:
     """A cell this worker has claimed: its RUNNING trial."""
@@ -82,15 +112,25 @@ class Claim:
 
 
 class SweepStudy:
-    """The study of one sweep; the single entry point shared by the CLI, workers and tests."""
+    """The study of one sweep; the single entry point shared by the CLI, workers and tests.
+
+    ``access`` is how its storage was opened (:data:`sweep.storage.Access`): a study opened
+    for ``read`` never writes, creates nothing and changes nothing in the database.
+    """
 
     def __init__(
-        self, study: optuna.Study, storage: optuna.storages.RDBStorage, url: StorageURL, task: Task
+        self,
+        study: optuna.Study,
+        storage: optuna.storages.RDBStorage,
+        url: StorageURL,
+        task: Task,
+        access: Access = "create",
     ) -> None:
         self.study = study
         self.storage = storage
         self.url = url
         self.task = task
+        self.access = access
         self._engine: sqlalchemy.engine.Engine | None = None
         self._distributions = distributions(task)
 
@@ -104,15 +144,55 @@ class SweepStudy:
 
     @property
     def engine(self) -> sqlalchemy.engine.Engine:
+        """SQLAlchemy engine for sweep's own tables; a writer's creates the curves table."""
         if self._engine is None:
-            self._engine = make_engine(self.url)
-            create_table(self._engine)
+            if self.access == "read":
+                self._engine = self.storage.engine
+            else:
+                self._engine = make_engine(self.url)
+                if self.access in ("work", "create"):
+                    with storage_errors(self.url, "creating sweep's curves table"):
+                        create_table(self._engine)
         return self._engine
 
     @property
     def settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = self.study.user_attrs.get(SETTINGS_ATTR, {})
         return settings
+
+    def close(self) -> None:
+        """Release the database connections (the study stays usable; they reopen on use)."""
+        if self._engine is not None and self._engine is not self.storage.engine:
+            self._engine.dispose()
+        self.storage.engine.dispose()
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """The longest heartbeat interval a run or worker of this study used (10 s if none
+        said): a running cell silent for 3 intervals is stale."""
+        return float(self.study.user_attrs.get(HEARTBEAT_ATTR, DEFAULT_HEARTBEAT_SECONDS))
+
+    def note_heartbeat(self, seconds: float) -> None:
+        """Remember this process's heartbeat interval, so readers can tell stale cells."""
+        if HEARTBEAT_ATTR not in self.study.user_attrs or seconds > self.heartbeat_seconds:
+            with storage_errors(self.url, "storing the heartbeat interval"):
+                self.study.set_user_attr(HEARTBEAT_ATTR, seconds)
+
+    @_storage_op("reading heartbeats")
+    def stale_trial_ids(self) -> set[int]:
+        """RUNNING trials whose last heartbeat is older than 3 heartbeat intervals, by the
+        database's clock (as Optuna's ``fail_stale_trials`` judges them)."""
+        import sqlalchemy as sa
+
+        query = sa.text(
+            "SELECT h.trial_id, h.heartbeat FROM trial_heartbeats h JOIN trials t "
+            "ON t.trial_id = h.trial_id WHERE t.study_id = :study AND t.state = 'RUNNING'"
+        ).columns(trial_id=sa.Integer, heartbeat=sa.DateTime)
+        with self.engine.connect() as connection:
+            now = connection.execute(sa.select(sa.func.current_timestamp())).scalar()
+            rows = connection.execute(query, {"study": self.study._study_id}).all()
+        grace = timedelta(seconds=3 * self.heartbeat_seconds)
+        return {int(trial_id) for trial_id, beat in rows if now - beat > grace}
 
     def check_writable(self) -> None:
         """Fail early, before any cell is claimed, if this storage cannot be written."""
@@ -122,12 +202,13 @@ class SweepStudy:
             write_probe(self.engine)
         except SQLAlchemyError as e:
             raise StorageUnavailableError(
-                f"cannot write to storage {self.url.url!r}: {first_line(e)}; "
+                f"cannot write to storage {self.url.safe!r}: {first_line(e)}; "
                 f"{self.url.fix_hint()}"
             ) from e
 
     # ---- reading ---------------------------------------------------------------------------
 
+    @_storage_op("reading the study's trials")
     def records(self) -> list[TrialRecord]:
         """Every sweep trial of the study as a record (plain SQL on Optuna's tables)."""
         from ._fast_records import read_records
@@ -140,15 +221,17 @@ class SweepStudy:
 
     # ---- queueing and claiming ---------------------------------------------------------------
 
+    @_storage_op("queueing cells")
     def enqueue_missing(self, cells: Iterable[Cell], skip: Iterable[Cell] = ()) -> int:
         """Enqueue each cell without a complete, running or waiting trial; return how many."""
         states = cell_states(self.records())
         skipped = set(skip)
         missing = [c for c in cells if c not in skipped and states.get(c, FAILED) == FAILED]
         study_id = self.storage.get_study_id_from_name(self.name)
-        enqueue(self.storage, study_id, [(cell_params(c), {"cell": c.key}) for c in missing])
+        enqueue(self.storage, study_id, [(cell_params(c), {}) for c in missing])
         return len(missing)
 
+    @_storage_op("claiming cells")
     def claim(self, limit: int, only: set[Cell] | None = None) -> list[Claim]:
         """Move up to ``limit`` WAITING trials (of ``only``'s cells, if given) to RUNNING for
         this worker, with their params and a first heartbeat, in one transaction.
@@ -196,6 +279,7 @@ class SweepStudy:
         self.storage.set_trial_user_attr(trial_id, "duplicate_of", holder)
         self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
 
+    @_storage_op("failing stale cells")
     def fail_stale(self) -> None:
         """Fail RUNNING trials whose worker stopped sending heartbeats."""
         import optuna
@@ -206,31 +290,28 @@ class SweepStudy:
 
     # ---- recording --------------------------------------------------------------------------
 
+    @_storage_op("recording results")
     def record(self, claims: Sequence[Claim], results: Sequence[CellResult]) -> int:
         """Complete the claims' trials with their results, curves included, in one transaction.
 
-        Returns how many were recorded (a trial failed as stale meanwhile is not).
+        Returns how many were recorded (a trial failed as stale meanwhile is not). What a
+        trial holds, and the study-level facts, are described in :mod:`sweep.records`.
         """
         from . import __version__
 
-        versions = _versions(__version__)
+        engine_ids = {
+            engine: study_list_index(self.storage, self.study._study_id, ENGINES_ATTR,
+                                     {"engine": engine, **_versions(__version__)})
+            for engine in sorted({result.engine for result in results})
+        }
         completions = []
         curves = {}
         for claim, result in zip(claims, results, strict=True):
-            test_accuracy = result.curves.test_accuracy
             completions.append(Completion(
                 trial_id=claim.trial_id,
                 value=result.test_accuracy,
-                intermediate=[(int(e) + 1, float(test_accuracy[e]))
-                              for e in sample_epochs(result.curves.epochs, DASHBOARD_POINTS)],
-                user_attrs={
-                    "train_accuracy": result.train_accuracy,
-                    "train_loss": result.train_loss,
-                    "test_loss": result.test_loss,
-                    "fit_seconds": round(result.fit_seconds, 4),
-                    "engine": result.engine,
-                    "versions": versions,
-                },
+                intermediate=dashboard_curve(result.curves),
+                user_attrs=result_attrs(result, engine_ids[result.engine]),
             ))
             curves[claim.trial_id] = result.curves
         self.engine  # noqa: B018 - makes sure the curves table exists
@@ -238,12 +319,23 @@ class SweepStudy:
 
     def record_failure(self, claims: Sequence[Claim], reason: str) -> None:
         """Mark claimed trials failed (they are retried by the next run)."""
+        self._fail_trials([claim.trial_id for claim in claims], reason)
+
+    def fail_running_of(self, workers: set[str], reason: str) -> int:
+        """Fail the RUNNING trials claimed by ``workers`` (``host:pid``, processes known to have
+        exited) at once, instead of after the heartbeat grace period; return how many."""
+        ids = [r.trial_id for r in self.records()
+               if r.state == RUNNING and r.user_attrs.get("worker") in workers]
+        self._fail_trials(ids, reason)
+        return len(ids)
+
+    def _fail_trials(self, trial_ids: Sequence[int], reason: str) -> None:
         from optuna.trial import TrialState
 
-        for claim in claims:
+        for trial_id in trial_ids:
             try:
-                self.storage.set_trial_user_attr(claim.trial_id, "fail_reason", reason[:500])
-                self.storage.set_trial_state_values(claim.trial_id, state=TrialState.FAIL)
+                self.storage.set_trial_user_attr(trial_id, "fail_reason", reason[:500])
+                self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
             except Exception:  # noqa: BLE001 - best effort: heartbeat expiry covers the rest
                 continue
 
@@ -262,15 +354,28 @@ def _holders(records: Iterable[TrialRecord]) -> dict[Cell, int]:
 
 @cache
 def _versions(sweep_version: str) -> dict[str, str]:
-    import keras
-    import optuna
-    import tensorflow as tf
+    """The library versions results depend on: the imported module's ``__version__`` (a
+    worker has imported them all), else the installed distribution's (nothing is imported:
+    synthetic studies and tests need no TensorFlow)."""
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(module: str, *distributions: str) -> str:
+        imported = getattr(sys.modules.get(module), "__version__", None)
+        if isinstance(imported, str):
+            return imported
+        for distribution in distributions:
+            try:
+                return version(distribution)
+            except PackageNotFoundError:
+                continue
+        return "unknown"
 
     return {
         "sweep": sweep_version,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "optuna": optuna.__version__,
+        "tensorflow": installed("tensorflow", "tensorflow", "tensorflow-cpu", "tf-nightly"),
+        "keras": installed("keras", "keras"),
+        "optuna": installed("optuna", "optuna"),
     }
 
 
@@ -287,30 +392,27 @@ def open_study(
     *,
     study_name: str,
     storage_url: str,
-    task: Task | None,
-    settings: dict[str, Any] | None,
-    create: bool,
+    access: Access,
+    task: Task | None = None,
+    settings: dict[str, Any] | None = None,
     heartbeat_seconds: float | None = None,
 ) -> SweepStudy:
-    """Open (or, with ``create``, create) a sweep study and check its fixed settings.
+    """Open a sweep study (with ``access="create"``, create it) and check its fixed settings.
 
-    Nothing is written unless the storage is valid and the settings match: a new study gets its
-    settings; an existing one with other settings raises :class:`IncompatibleStudyError`.
+    Nothing is written unless the storage is valid and the settings match. A new study gets
+    ``settings``. An existing one with other settings raises :class:`IncompatibleStudyError`,
+    unless no cell of it ever completed or runs (a run that trained nothing never pins a
+    study): then a ``create`` takes the new settings and fails the old queue's waiting trials
+    as superseded.
     """
     import optuna
-    from sqlalchemy.exc import SQLAlchemyError
 
     from .tasks import get_task
 
     url = parse_storage_url(storage_url)
-    if not create and url.sqlite_path is not None and not url.sqlite_path.exists():
-        raise StudyNotFoundError(
-            f"no study {study_name!r}: {str(url.sqlite_path)!r} does not exist; "
-            "start it with 'python -m sweep run'"
-        )
-    storage = open_storage(url, heartbeat_seconds)
+    storage = open_storage(url, study_name, access, heartbeat_seconds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
+    with storage_errors(url, f"opening study {study_name!r}"):
         names = set(optuna.study.get_all_study_names(storage))
         if study_name in names:
             study = optuna.load_study(study_name=study_name, storage=storage,
@@ -318,18 +420,20 @@ def open_study(
             stored = study.user_attrs.get(SETTINGS_ATTR)
             if stored is None:
                 raise IncompatibleStudyError(
-                    f"study {study_name!r} in {storage_url!r} was not created by sweep; "
+                    f"study {study_name!r} in {url.safe!r} was not created by sweep; "
                     "choose another --study name"
                 )
             if settings is not None and (diff := _settings_diff(stored, settings)):
-                raise IncompatibleStudyError(
-                    f"study {study_name!r} has other fixed settings ({'; '.join(diff)}); "
-                    "use another --study name or the study's settings"
-                )
-        elif not create:
+                if access != "create" or _pinned(study):
+                    raise IncompatibleStudyError(
+                        f"study {study_name!r} has other fixed settings ({'; '.join(diff)}); "
+                        "use another --study name or the study's settings"
+                    )
+                _repin(study, storage, settings)
+        elif access != "create":
             available = ", ".join(sorted(names)) or "none"
             raise StudyNotFoundError(
-                f"no study {study_name!r} in {storage_url!r} (studies there: {available}); "
+                f"no study {study_name!r} in {url.safe!r} (studies there: {available}); "
                 "check --study and --storage"
             )
         else:
@@ -340,9 +444,26 @@ def open_study(
             )
             if SETTINGS_ATTR not in study.user_attrs:
                 study.set_user_attr(SETTINGS_ATTR, settings)
-    except SQLAlchemyError as e:
-        raise StorageUnavailableError(
-            f"storage {storage_url!r} failed: {first_line(e)}; {url.fix_hint()}"
-        ) from e
     task = task or get_task(study.user_attrs[SETTINGS_ATTR]["task"])
-    return SweepStudy(study, storage, url, task)
+    return SweepStudy(study, storage, url, task, access)
+
+
+def _pinned(study: optuna.Study) -> bool:
+    """True once a cell of the study completed or runs: its settings are then fixed."""
+    from optuna.trial import TrialState
+
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
+
+
+def _repin(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, settings: dict[str, Any]
+) -> None:
+    """Give an unpinned study new settings; its waiting trials (queued under the old ones)
+    are failed as superseded, and the run enqueues its own cells again."""
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        storage.set_trial_user_attr(trial._trial_id, "fail_reason",
+                                    "superseded: the study's settings changed")
+        storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    study.set_user_attr(SETTINGS_ATTR, settings)

@@ -60,8 +60,15 @@ class PostgresServer:
                   USER, name)
         return self.url(name)
 
+    @property
+    def host(self) -> str:
+        """What the README calls DBHOST."""
+        return f"127.0.0.1:{self.port}"
+
     def url(self, database: str, password: str = PASSWORD) -> str:
-        return f"postgresql+psycopg2://{USER}:{password}@127.0.0.1:{self.port}/{database}"
+        """The README's URL form: ``postgresql://USER:PASSWORD@DBHOST/DATABASE`` (SQLAlchemy 2.1
+        maps it to the psycopg 3 driver, which the ``postgres`` extra installs)."""
+        return f"postgresql://{USER}:{password}@{self.host}/{database}"
 
     def stop(self) -> None:
         try:

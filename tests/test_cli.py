@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from sweep.study import open_study
-
 from .conftest import assert_error_line, run_cli, sqlite_dump
 
 SMALL = ("--study", "demo", "--rates", "0,0.4", "--placements", "hidden", "--max-norms", "none",
@@ -86,9 +84,8 @@ def test_storage_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 
 def test_existing_study_with_other_settings(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'studies' / 'demo.db'}"
-    open_study(study_name="demo", storage_url=url, task=None, create=True,
-               settings={"task": "circles", "epochs": 3, "batch_size": 32, "optimizer": "adam"})
+    """Once a cell completed, a run with other fixed settings is refused and writes nothing."""
+    run_cli("run", *SMALL, cwd=tmp_path, check=True)
     db = tmp_path / "studies" / "demo.db"
     before = sqlite_dump(db)
     result = run_cli("run", *_replace(SMALL, "--epochs", "4"), cwd=tmp_path)
@@ -111,7 +108,8 @@ def test_run_then_status_json(tmp_path: Path) -> None:
     assert "95% CI" in run.stdout and "best:" in run.stdout
     status = run_cli("status", "--study", "demo", "--json", cwd=tmp_path, check=True)
     data = json.loads(status.stdout)
-    assert data["cells"] == {"total": 2, "complete": 2, "running": 0, "pending": 0, "failed": 0}
+    assert data["cells"] == {"total": 2, "complete": 2, "running": 0, "pending": 0, "failed": 0,
+                             "stale": 0}
     assert {(g["rate"], g["placement"], g["complete"]) for g in data["groups"]} == {
         (0.0, "none", 1), (0.4, "hidden", 1)}
     text = run_cli("status", "--study", "demo", cwd=tmp_path, check=True).stdout

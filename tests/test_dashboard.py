@@ -19,7 +19,7 @@ import pytest
 
 from sweep._synthetic import build_study
 from sweep.dashboard import NOTE_START, figure_id, merge_note
-from sweep.report import write_report
+from sweep.report import publish_report, write_report
 from sweep.study import SweepStudy
 
 from .conftest import REPO, run_cli
@@ -130,7 +130,7 @@ def test_publishing_keeps_the_users_own_note(tmp_path: Path) -> None:
                               dashboard_points=0)
     optuna_dashboard.save_note(sweep_study.study, "my own observations")
     for _ in range(2):
-        write_report(sweep_study, tmp_path / "n.html")
+        publish_report(sweep_study, write_report(sweep_study, tmp_path / "n.html"))
         note = optuna_dashboard.get_note(sweep_study.study)
         assert note.startswith(NOTE_START) and note.count(NOTE_START) == 1
         assert note.rstrip().endswith("my own observations")

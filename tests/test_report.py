@@ -236,4 +236,4 @@ def test_run_ends_by_writing_the_report(tmp_path: Path) -> None:
     assert "report: dashboards/tiny.html" in result.stdout
     assert "Plotly.newPlot(" in (tmp_path / "dashboards" / "tiny.html").read_text()
     assert open_study(study_name="tiny", storage_url="sqlite:///" + str(
-        tmp_path / "studies" / "tiny.db"), task=None, settings=None, create=False).records()
+        tmp_path / "studies" / "tiny.db"), task=None, settings=None, access="read").records()

@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .conftest import REPO, poll_trials, run_cli
+from .conftest import REPO, cell_key, poll_trials, run_cli
 
 ARGS = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hidden,input",
         "--max-norms", "none", "--seeds", "2", "--epochs", "40", "--engine", "keras",
@@ -49,7 +49,7 @@ def _wait_for_completed(cwd: Path, process: subprocess.Popen[str], count: int) -
 def _assert_each_cell_once(cwd: Path) -> None:
     study = optuna.load_study(study_name="demo", storage=f"sqlite:///{cwd}/studies/demo.db")
     trials = study.get_trials(deepcopy=False)
-    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    complete = Counter(cell_key(t) for t in trials if t.state == TrialState.COMPLETE)
     assert len(complete) == 6 and set(complete.values()) == {1}
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 

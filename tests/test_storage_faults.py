@@ -19,7 +19,7 @@ GRID = ("--rates", "0", "--max-norms", "none", "--seeds", "1", "--epochs", "2",
 
 
 def test_unreachable_postgresql(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg2://sweep:pw@127.0.0.1:{free_port()}/sweep"
+    url = f"postgresql://sweep:pw@127.0.0.1:{free_port()}/sweep"
     result = run_cli("run", "--study", "demo", "--storage", url, *GRID, cwd=tmp_path)
     assert_error_line(result, "check that the server is running", code=None)
     assert result.returncode == 1

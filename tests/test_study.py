@@ -7,25 +7,31 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
+from sweep import __version__
+from sweep._synthetic import build_study
 from sweep.config import build_config
-from sweep.curves import load_curves
+from sweep.curves import DASHBOARD_POINTS, dashboard_epochs, load_curves
+from sweep.engines import CellResult, Curves
 from sweep.exceptions import IncompatibleStudyError
-from sweep.records import completed
+from sweep.grid import Cell
+from sweep.records import cell_from_params, completed, trial_engine
 from sweep.runner import run_sweep
-from sweep.study import open_study
+from sweep.study import _versions, cell_params, distributions, open_study
 
-from .conftest import TINY_EPOCHS, sqlite_dump
+from .conftest import TINY_EPOCHS, cell_key, sqlite_dump
 
 FLAGS = {"study": "demo", "rates": "0,0.4", "placements": "hidden", "max_norms": "none",
          "seeds": "2", "epochs": str(TINY_EPOCHS)}
+RECORDED_ATTRS = {"train_accuracy", "train_loss", "test_loss", "fit_seconds", "worker"}
 
 
 def _complete_counts(url: str, name: str) -> Counter[str]:
     study = optuna.load_study(study_name=name, storage=url)
-    return Counter(t.user_attrs["cell"] for t in study.get_trials(
+    return Counter(cell_key(t) for t in study.get_trials(
         states=(optuna.trial.TrialState.COMPLETE,)))
 
 
@@ -38,8 +44,10 @@ def test_run_records_every_cell_once_with_attrs_and_curves(workdir: Path) -> Non
     study = optuna.load_study(study_name="demo", storage=url)
     trial = study.trials[0]
     assert set(trial.params) == {"rate", "placement", "seed"}  # max_norm absent = none
-    assert {"train_accuracy", "test_loss", "fit_seconds", "engine", "versions"} <= set(
-        trial.user_attrs)
+    assert set(trial.user_attrs) == RECORDED_ATTRS
+    assert "fixed_params" not in trial.system_attrs
+    assert study.user_attrs["sweep_engines"] == [
+        {"engine": "population", **_versions(__version__)}]
     assert trial.intermediate_values and max(trial.intermediate_values) == TINY_EPOCHS
     assert study.user_attrs["sweep_settings"] == {
         "task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
@@ -81,7 +89,7 @@ def test_failed_cells_are_rerun_next_time(workdir: Path) -> None:
     config = build_config(None, FLAGS)
     sweep_study = open_study(study_name="demo", storage_url=config.storage_url, task=None,
                              settings={"task": "circles", "epochs": TINY_EPOCHS,
-                                       "batch_size": 32, "optimizer": "adam"}, create=True)
+                                       "batch_size": 32, "optimizer": "adam"}, access="create")
     sweep_study.enqueue_missing(config.cells())
     claims = sweep_study.claim(2)
     sweep_study.record_failure(claims, "simulated failure")
@@ -116,7 +124,7 @@ def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> No
     settings = {"task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
     config = build_config(None, FLAGS)
     sweep_study = open_study(study_name="demo", storage_url=config.storage_url, task=None,
-                             settings=settings, create=True, heartbeat_seconds=1)
+                             settings=settings, access="create", heartbeat_seconds=1)
     sweep_study.enqueue_missing(config.cells())
     live, dead = sweep_study.claim(2), sweep_study.claim(2)
     with heartbeat(sweep_study, live, interval=1):
@@ -138,7 +146,7 @@ def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
     study_id = sweep_study.storage.get_study_id_from_name("demo")
     for _ in range(2):  # what two racing enqueuers leave behind
         enqueue(sweep_study.storage, study_id,
-                [(cell_params(c), {"cell": c.key}) for c in config.cells()])
+                [(cell_params(c), {}) for c in config.cells()])
     outcome = run_sweep(config, show_progress=False)
     assert outcome.completed_now == 4
     trials = optuna.load_study(study_name="demo", storage=config.storage_url).trials
@@ -147,3 +155,98 @@ def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
     assert len(duplicates) == 4
     assert all(t.state == optuna.trial.TrialState.FAIL for t in duplicates)
     assert len(completed(sweep_study.records())) == 4
+
+
+def _result(cell: Cell, epochs: int = 120) -> CellResult:
+    test_accuracy = np.linspace(0.5, 0.8, epochs, dtype=np.float32) + np.float32(1 / 70)
+    curves = Curves(train_loss=np.ones(epochs, np.float32), train_accuracy=test_accuracy,
+                    test_loss=np.ones(epochs, np.float32), test_accuracy=test_accuracy)
+    return CellResult(cell=cell, train_accuracy=0.9666666388511658,
+                      test_accuracy=float(test_accuracy[-1]), train_loss=0.25, test_loss=0.5,
+                      fit_seconds=1.23456, curves=curves, engine="population")
+
+
+def _sweep_trials(url: str) -> dict[str, optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name="demo", storage=url)
+    return {cell_key(t): t for t in study.get_trials(deepcopy=False)}
+
+
+def test_record_keeps_trial_attrs_compact_and_study_facts_on_the_study(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "sqlite:///studies/demo.db"
+    sweep_study = build_study(url, "demo", rates=(0.0, 0.4), placements=("hidden",),
+                              max_norms=(None,), seeds=2, epochs=120, pending=3)
+    population = {"engine": "population", **_versions(__version__)}
+    synthetic = {**population, "engine": "synthetic"}
+    claims = sweep_study.claim(2)
+    assert sweep_study.record(claims, [_result(c.cell) for c in claims]) == 2
+    trials = _sweep_trials(url)
+    study_attrs = optuna.load_study(study_name="demo", storage=url).user_attrs
+    assert study_attrs["sweep_engines"] == [synthetic, population]
+    for claim in claims:
+        trial = trials[claim.cell.key]
+        assert trial.user_attrs == {
+            "train_accuracy": 0.9666666388511658, "train_loss": 0.25, "test_loss": 0.5,
+            "fit_seconds": 1.2346, "worker": trial.user_attrs["worker"], "engine_id": 1}
+        assert "fixed_params" not in trial.system_attrs  # deleted at the claim
+        assert trial.params == cell_params(claim.cell)
+        assert sorted(trial.intermediate_values) == [
+            int(e) + 1 for e in dashboard_epochs(120, DASHBOARD_POINTS)]
+        assert trial.intermediate_values[120] == 0.8143  # 4 decimals
+        assert trial_engine(trial.user_attrs, study_attrs) == population
+    done = next(t for t in trials.values() if t.state == optuna.trial.TrialState.COMPLETE
+                and "worker" not in t.user_attrs)
+    assert set(done.user_attrs) == RECORDED_ATTRS - {"worker"}  # synthetic: as record writes
+    assert trial_engine(done.user_attrs, study_attrs) == synthetic
+    waiting = [t for t in trials.values() if t.state == optuna.trial.TrialState.WAITING]
+    assert len(waiting) == 1 and not waiting[0].user_attrs  # its cell: the fixed params
+    assert cell_from_params(waiting[0].system_attrs["fixed_params"]) is not None
+
+    # a worker with other library versions joins: its trials say which
+    other = {**_versions(__version__), "tensorflow": "0.0-other"}
+    monkeypatch.setattr("sweep.study._versions", lambda _: other)
+    [claim] = sweep_study.claim(1)
+    sweep_study.record([claim], [_result(claim.cell)])
+    trial = _sweep_trials(url)[claim.cell.key]
+    study_attrs = optuna.load_study(study_name="demo", storage=url).user_attrs
+    assert study_attrs["sweep_engines"] == [synthetic, population,
+                                            {"engine": "population", **other}]
+    assert trial.user_attrs["engine_id"] == 2
+    assert trial_engine(trial.user_attrs, study_attrs) == {"engine": "population", **other}
+    assert len(completed(sweep_study.records())) == 4
+
+
+def test_trials_written_by_the_previous_format_read_the_same(workdir: Path) -> None:
+    """Before the compact format a trial also held ``cell`` and ``versions`` (a dict) user
+    attrs and kept its ``fixed_params``; status, the report and workers still read it."""
+    from sweep.status import study_status
+
+    url = "sqlite:///studies/demo.db"
+    sweep_study = build_study(url, "demo", rates=(0.0, 0.4), placements=("hidden",),
+                              max_norms=(None,), seeds=2, epochs=20)
+    done, waiting = Cell(0.4, "hidden", None, 5), Cell(0.4, "hidden", None, 6)
+    old_versions = {"sweep": "0.1.0", "tensorflow": "2.16.1", "keras": "3.3.3",
+                    "optuna": "4.0.0"}
+    params = cell_params(done)
+    study = sweep_study.study
+    study.add_trial(optuna.trial.create_trial(
+        params=params, distributions={k: distributions(sweep_study.task)[k] for k in params},
+        value=0.8, intermediate_values={10: 0.7571428418159485, 20: 0.8},
+        user_attrs={"cell": done.key, "train_accuracy": 0.9666666388511658, "train_loss": 0.1,
+                    "test_loss": 0.5, "fit_seconds": 12.3456, "engine": "population",
+                    "versions": old_versions, "worker": "host:1"},
+        system_attrs={"fixed_params": params},
+    ))
+    study.enqueue_trial(cell_params(waiting), user_attrs={"cell": waiting.key})
+    for records in (sweep_study.records(), sweep_study.records_via_optuna()):
+        by_cell = {r.cell: r for r in records}
+        assert by_cell[done].state == "complete" and by_cell[done].test_accuracy == 0.8
+        assert by_cell[done].train_accuracy == 0.9666666388511658
+        assert trial_engine(by_cell[done].user_attrs, study.user_attrs) == {
+            "engine": "population", **old_versions}
+        assert by_cell[waiting].state == "pending"
+    status = study_status("demo", sweep_study.settings, sweep_study.records())
+    assert (status.counts["complete"], status.counts["pending"]) == (5, 1)
+    [claim] = sweep_study.claim(1)
+    assert claim.cell == waiting

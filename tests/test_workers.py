@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from .conftest import REPO, poll_trials, run_cli
+from .conftest import REPO, cell_key, poll_trials, run_cli
 
 GRID = ("--rates", "0,0.4", "--placements", "hidden,input", "--max-norms", "none,2",
         "--seeds", "2", "--epochs", "3", "--engine", "keras")
@@ -28,7 +28,7 @@ def _trials(url: str, study: str = "demo") -> list[optuna.trial.FrozenTrial]:
 
 def assert_each_cell_once(url: str, cells: int = CELLS) -> None:
     trials = _trials(url)
-    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    complete = Counter(cell_key(t) for t in trials if t.state == TrialState.COMPLETE)
     assert len(complete) == cells, complete
     assert set(complete.values()) == {1}, [k for k, v in complete.items() if v > 1]
     assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
@@ -160,6 +160,6 @@ def test_sqlite_stress_four_workers_and_a_reader(tmp_path: Path) -> None:
     assert "locked" not in err and "locked" not in out
     assert polls >= 3
     trials = optuna.load_study(study_name="stress", storage=url).get_trials(deepcopy=False)
-    complete = Counter(t.user_attrs["cell"] for t in trials if t.state == TrialState.COMPLETE)
+    complete = Counter(cell_key(t) for t in trials if t.state == TrialState.COMPLETE)
     assert len(complete) == cells and set(complete.values()) == {1}
     assert not [t for t in trials if t.state != TrialState.COMPLETE]

@@ -6,9 +6,20 @@ import difflib
 import importlib
 
 from ..exceptions import ConfigError
-from ._base import CellResult, Curves, Engine, TrainSettings
+from ._base import (
+    NO_CONTROL,
+    CellResult,
+    Curves,
+    Engine,
+    TrainControl,
+    TrainSettings,
+    train_all,
+)
 
-__all__ = ["CellResult", "Curves", "Engine", "TrainSettings", "engine_names", "get_engine"]
+__all__ = [
+    "NO_CONTROL", "CellResult", "Curves", "Engine", "TrainControl", "TrainSettings",
+    "engine_names", "get_engine", "train_all",
+]
 
 _ENGINES: dict[str, tuple[str, str]] = {
     "keras": ("sweep.engines.keras_fit", "KerasFitEngine"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,13 +57,64 @@ class TrainSettings:
     batch_size: int
 
 
+class TrainControl(Protocol):
+    """What an engine asks of whoever runs it, between bounded chunks of compiled work.
+
+    ``should_stop()`` is True once a stop was requested (SIGINT/SIGTERM): the engine returns
+    within a few seconds, yielding nothing more (a cell it had not finished is simply not
+    yielded). ``advance(cells)`` reports progress in cells, fractions allowed (e.g. one epoch
+    of one cell is ``1 / epochs``), so a progress bar moves while a long cell trains.
+    """
+
+    def should_stop(self) -> bool: ...
+
+    def advance(self, cells: float) -> None: ...
+
+
+class NoControl:
+    """Never stops, reports nothing: for direct calls (tests, benchmarks)."""
+
+    def should_stop(self) -> bool:
+        return False
+
+    def advance(self, cells: float) -> None:
+        return None
+
+
+NO_CONTROL = NoControl()
+
+
 class Engine(Protocol):
-    """Trains cells. ``cells_per_claim`` is how many cells a worker claims at once."""
+    """Trains cells. ``cells_per_claim`` is how many cells a worker claims at once.
+
+    ``train`` yields the results of the cells it finished, in the cells' order, a batch at a
+    time (one cell for the Keras engine, one population for the population engine), so the
+    caller can record each batch as soon as it is done. After a stop request it returns early:
+    the cells it did not yield were not finished.
+    """
 
     name: str
+
+    def check(
+        self, task: Task, settings: TrainSettings, placements: Sequence[str] | None
+    ) -> None:
+        """Raise :class:`sweep.exceptions.ConfigError` if this engine cannot train ``task`` with
+        ``settings`` (and ``placements``, when given), before anything is written."""
+        ...
 
     def cells_per_claim(self, task: Task, settings: TrainSettings) -> int: ...
 
     def train(
-        self, task: Task, cells: Sequence[Cell], settings: TrainSettings
-    ) -> list[CellResult]: ...
+        self,
+        task: Task,
+        cells: Sequence[Cell],
+        settings: TrainSettings,
+        control: TrainControl = NO_CONTROL,
+    ) -> Iterator[list[CellResult]]: ...
+
+
+def train_all(
+    engine: Engine, task: Task, cells: Sequence[Cell], settings: TrainSettings
+) -> list[CellResult]:
+    """Every cell's result, in order (no stop, no progress): for tests and benchmarks."""
+    return [result for batch in engine.train(task, cells, settings) for result in batch]

@@ -1,4 +1,4 @@
-"""The population's training loop: K stacked one-hidden-layer MLPs, all epochs in one XLA program.
+"""The population's training loop: K stacked one-hidden-layer MLPs, trained by one XLA program.
 
 Each member k is ``x -> [Dropout(input_rate[k])] -> Dense(H, relu) [MaxNorm(c[k])] ->
 [Dropout(hidden_rate[k])] -> Dense(1, sigmoid)``, trained on the whole training set as one batch
@@ -7,7 +7,7 @@ The per-member losses are independent, so the gradients below are exactly what e
 get alone (the gradient of the summed loss); they are written out by hand rather than taken with
 a ``GradientTape`` so that XLA fuses the forward pass, the backward pass and the dropout masks
 into a few loops over the (K, rows, H) activations. Every formula follows Keras 3 on the
-TensorFlow backend (``/work/shared/REFERENCE.md`` section 2):
+TensorFlow backend (``docs/keras-semantics.md`` gives the Keras sources and why):
 
 - Adam: ``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``;
   ``alpha = lr sqrt(1 - b2^t) / (1 - b1^t)``; ``w -= m alpha / (sqrt(v) + eps)``, eps added to
@@ -22,6 +22,13 @@ TensorFlow backend (``/work/shared/REFERENCE.md`` section 2):
 
 Dropout randomness comes from :mod:`._population_rng` (a counter-based hash, not TF's Philox):
 with dropout the two engines agree in distribution, not per seed.
+
+The program trains a chunk of at most :data:`CHUNK_EPOCHS` epochs per call, from a given
+global step, and hands back the weights and Adam's moments for the next call; the number of
+epochs is a runtime argument, so it is compiled once per (K, F, H, training rows) whatever
+``--epochs`` is. Chunks let the caller report progress and honour a stop request between calls;
+because every step is keyed on the global step, chunked training is bit-identical to one long
+run.
 """
 
 from __future__ import annotations
@@ -50,6 +57,11 @@ MAX_NORM_EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
 
 
 CURVE_NAMES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+CHUNK_EPOCHS = 1024
+"""The most epochs one compiled call trains: the static size of its curves buffer (16 KB per
+member). About 25 ms of work per member on the project's machine, so a 32-member call of this
+length takes under a second and a stop request is honoured between calls."""
 
 
 @dataclass(frozen=True)
@@ -95,45 +107,94 @@ def dropout_scale(rate: np.ndarray) -> np.ndarray:
 # ---- the graph ----------------------------------------------------------------------------------
 
 
-def run_population(
-    population: Population,
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    epochs: int,
-) -> PopulationRun:
-    """Train every member for ``epochs`` full-batch epochs in one compiled call."""
-    import tensorflow as tf
+class PopulationTraining:
+    """One population's training for ``epochs`` epochs, a chunk of at most
+    :data:`CHUNK_EPOCHS` epochs per compiled call (the caller picks each chunk's length).
 
-    members, features, hidden = population.hidden_kernel.shape
-    program = _compiled_program(members, features, hidden, train_x.shape[0], epochs)
-    f32 = np.float32
-    column = (members, 1, 1)
-    outputs = program(
-        tf.constant(population.hidden_kernel, tf.float32),
-        tf.constant(population.hidden_bias, tf.float32),
-        tf.constant(population.output_kernel, tf.float32),
-        tf.constant(population.output_bias.reshape(members, 1), tf.float32),
-        tf.constant(population.input_rate.astype(f32).reshape(column)),
-        tf.constant(dropout_scale(population.input_rate).reshape(column)),
-        tf.constant(population.hidden_rate.astype(f32).reshape(column)),
-        tf.constant(dropout_scale(population.hidden_rate).reshape(column)),
-        tf.constant(population.max_norm.astype(f32).reshape(members, 1, 1)),
-        tf.constant(population.has_max_norm.astype(bool).reshape(members, 1, 1)),
-        tf.constant(population.keys.astype(np.uint32).reshape(column)),
-        tf.constant(train_x, tf.float32),
-        tf.constant(np.asarray(train_y, f32).reshape(1, -1)),
-        tf.constant(test_x, tf.float32),
-        tf.constant(np.asarray(test_y, f32).reshape(1, -1)),
-    )
-    curves, final = (np.asarray(t) for t in outputs)
-    return PopulationRun(curves, final[0], final[1], final[2], final[3])
+    The weights and Adam's moments stay TensorFlow tensors between calls (no copies through
+    NumPy); each call continues from global step :attr:`epochs_done`, which Adam's bias
+    correction and the dropout masks are keyed on, so any split of the epochs into chunks trains
+    exactly as one long run would, bit for bit.
+    """
+
+    def __init__(
+        self,
+        population: Population,
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        test_x: np.ndarray,
+        test_y: np.ndarray,
+        epochs: int,
+    ) -> None:
+        import tensorflow as tf
+
+        members, features, hidden = population.hidden_kernel.shape
+        self._program = _compiled_program(members, features, hidden, train_x.shape[0])
+        f32 = np.float32
+        column = (members, 1, 1)
+        weights = (
+            tf.constant(population.hidden_kernel, tf.float32),
+            tf.constant(population.hidden_bias, tf.float32),
+            tf.constant(population.output_kernel, tf.float32),
+            tf.constant(population.output_bias.reshape(members, 1), tf.float32),
+        )
+        zeros = tuple(tf.zeros_like(w) for w in weights)
+        self._state: tuple[Any, ...] = (*weights, *zeros, *zeros)  # weights, Adam m, Adam v
+        self._settings = (
+            tf.constant(population.input_rate.astype(f32).reshape(column)),
+            tf.constant(dropout_scale(population.input_rate).reshape(column)),
+            tf.constant(population.hidden_rate.astype(f32).reshape(column)),
+            tf.constant(dropout_scale(population.hidden_rate).reshape(column)),
+            tf.constant(population.max_norm.astype(f32).reshape(column)),
+            tf.constant(population.has_max_norm.astype(bool).reshape(column)),
+            tf.constant(population.keys.astype(np.uint32).reshape(column)),
+            tf.constant(train_x, tf.float32),
+            tf.constant(np.asarray(train_y, f32).reshape(1, -1)),
+            tf.constant(test_x, tf.float32),
+            tf.constant(np.asarray(test_y, f32).reshape(1, -1)),
+        )
+        self.epochs = epochs
+        self.epochs_done = 0
+        self._curves = np.empty((4, epochs, members), np.float32)
+        self._final: Any = None
+
+    @property
+    def remaining(self) -> int:
+        return self.epochs - self.epochs_done
+
+    def train(self, epochs: int) -> None:
+        """Train the next ``epochs`` epochs (1 to :data:`CHUNK_EPOCHS`) in one compiled call;
+        returns once they are done."""
+        import tensorflow as tf
+
+        if not 1 <= epochs <= min(CHUNK_EPOCHS, self.remaining):
+            raise ValueError(
+                f"a chunk has 1 to {min(CHUNK_EPOCHS, self.remaining)} epochs, got {epochs}"
+            )
+        state, curves, self._final = self._program(
+            self._state,
+            tf.constant(self.epochs_done, tf.int32),
+            tf.constant(epochs, tf.int32),
+            *self._settings,
+        )
+        self._state = tuple(state)
+        done = self.epochs_done
+        self._curves[:, done : done + epochs] = np.asarray(curves)[:, :epochs]
+        self.epochs_done += epochs
+
+    def run(self) -> PopulationRun:
+        """The finished run: every epoch's curves and the final dropout-off metrics."""
+        if self.remaining:
+            raise RuntimeError(f"{self.remaining} of {self.epochs} epochs are still to train")
+        final = np.asarray(self._final)
+        return PopulationRun(self._curves, final[0], final[1], final[2], final[3])
 
 
 @functools.cache
-def _compiled_program(members: int, features: int, hidden: int, n_train: int, epochs: int) -> Any:
-    """One XLA program per (K, F, H, training rows, epochs), compiled once per process."""
+def _compiled_program(members: int, features: int, hidden: int, n_train: int) -> Any:
+    """One XLA program per (K, F, H, training rows), compiled once per process whatever the
+    number of epochs: it runs a runtime number of epochs (at most :data:`CHUNK_EPOCHS`) from
+    a given global step and returns the new state, that chunk's curves and the final metrics."""
     import tensorflow as tf
 
     def head(activations: Any, w2: Any, b2: Any) -> Any:
@@ -175,11 +236,11 @@ def _compiled_program(members: int, features: int, hidden: int, n_train: int, ep
 
     @tf.function(jit_compile=True, reduce_retracing=False)
     def program(
-        w1: Any, b1: Any, w2: Any, b2: Any,
+        state: tuple[Any, ...], t0: Any, epochs: Any,
         input_rate: Any, input_scale: Any, hidden_rate: Any, hidden_scale: Any,
         max_norm: Any, has_max_norm: Any, keys: Any,
         train_x: Any, train_y: Any, test_x: Any, test_y: Any,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any, Any]:
         hidden_counters = dropout_counters(n_train, hidden, 0)
         input_counters = dropout_counters(n_train, features, INPUT_COUNTER_OFFSET)
 
@@ -195,9 +256,10 @@ def _compiled_program(members: int, features: int, hidden: int, n_train: int, ep
             return input_keep, hidden_keep
 
         def step(
-            t: Any, weights: tuple[Any, ...], ms: tuple[Any, ...], vs: tuple[Any, ...],
+            i: Any, weights: tuple[Any, ...], ms: tuple[Any, ...], vs: tuple[Any, ...],
             curves: Any,
         ) -> tuple[Any, ...]:
+            t = t0 + i  # the global step: Adam's bias correction and the masks depend on it
             w1, b1, w2, b2 = weights
             input_keep, hidden_keep = dropout_keep(t)
             # forward, dropout on
@@ -227,23 +289,23 @@ def _compiled_program(members: int, features: int, hidden: int, n_train: int, ep
             # validation after the update, dropout off
             test_loss, test_accuracy = evaluate(test_x, test_y, w1, b1, w2, b2)
             curves = curves.write(
-                t, tf.stack([train_loss, train_accuracy, test_loss, test_accuracy])
+                i, tf.stack([train_loss, train_accuracy, test_loss, test_accuracy])
             )
             ms = tuple(u[1] for u in updated)
             vs = tuple(u[2] for u in updated)
-            return t + 1, (w1, b1, w2, b2), ms, vs, curves
+            return i + 1, (w1, b1, w2, b2), ms, vs, curves
 
-        zeros = tuple(tf.zeros_like(w) for w in (w1, b1, w2, b2))
-        curves = tf.TensorArray(tf.float32, size=epochs, element_shape=(4, members))
-        _, weights, _, _, curves = tf.while_loop(
-            lambda t, *_: t < epochs,
+        # a static-size buffer (XLA needs static shapes); entries past ``epochs`` stay zero
+        curves = tf.TensorArray(tf.float32, size=CHUNK_EPOCHS, element_shape=(4, members))
+        _, weights, ms, vs, curves = tf.while_loop(
+            lambda i, *_: i < epochs,
             step,
-            (tf.constant(0), (w1, b1, w2, b2), zeros, zeros, curves),
-            maximum_iterations=epochs,
+            (tf.constant(0), tuple(state[0:4]), tuple(state[4:8]), tuple(state[8:12]), curves),
+            maximum_iterations=CHUNK_EPOCHS,
         )
         final_train = evaluate(train_x, train_y, *weights)
         final_test = evaluate(test_x, test_y, *weights)
-        stacked = tf.transpose(curves.stack(), (1, 0, 2))  # (4, epochs, K)
-        return stacked, tf.stack([*final_train, *final_test])
+        stacked = tf.transpose(curves.stack(), (1, 0, 2))  # (4, CHUNK_EPOCHS, K)
+        return (*weights, *ms, *vs), stacked, tf.stack([*final_train, *final_test])
 
     return program

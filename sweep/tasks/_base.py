@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +27,9 @@ class Task:
     """A sweepable task. ``build_model(cell)`` returns a compiled Keras model and never fits.
 
     ``engines`` are the engines that can train it faithfully, the default first.
+    ``epoch_seconds`` estimates, per engine, the seconds one model-epoch takes on a 2-core
+    machine (for the run's time estimate). ``reference`` is a group the terminal and the report
+    always show, e.g. the tutorial's own setting (rate, placement, max-norm).
     """
 
     name: str
@@ -40,6 +43,8 @@ class Task:
     load_data: Callable[[], Dataset]
     build_model: Callable[[Cell], Any]
     default_max_norms: tuple[float | None, ...] = (None,)
+    epoch_seconds: Mapping[str, float] = field(default_factory=dict)
+    reference: tuple[float, str, float | None] | None = None
 
     def fixed_settings(self, epochs: int, batch_size: int) -> dict[str, Any]:
         """The settings every trial of one study shares; a study refuses runs that differ."""

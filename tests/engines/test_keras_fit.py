@@ -1,20 +1,41 @@
 from __future__ import annotations
 
-import numpy as np
+import time
 
-from sweep.engines import TrainSettings, get_engine
+import numpy as np
+import pytest
+
+from sweep.engines import TrainSettings, get_engine, train_all
 from sweep.grid import Cell
 from sweep.tasks import get_task
 
 TASK = get_task("circles")
 
 
+class RecordingControl:
+    """Records progress; asks to stop once ``stop_after`` advance() calls were made."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after = stop_after
+        self.advances: list[float] = []
+
+    def should_stop(self) -> bool:
+        return self.stop_after is not None and len(self.advances) >= self.stop_after
+
+    def advance(self, cells: float) -> None:
+        self.advances.append(cells)
+
+
 def test_keras_engine_records_metrics_and_curves() -> None:
     engine = get_engine("keras")
     cells = [Cell(0.0, "none", None, 0), Cell(0.4, "both", 2.0, 1)]
-    results = engine.train(TASK, cells, TrainSettings(epochs=6, batch_size=32))
-    assert [r.cell for r in results] == cells
-    for result in results:
+    control = RecordingControl()
+    batches = list(engine.train(TASK, cells, TrainSettings(epochs=6, batch_size=32), control))
+    assert [[r.cell for r in batch] for batch in batches] == [[cells[0]], [cells[1]]]
+    # one advance per epoch, 1/6 of a cell each
+    assert control.advances == pytest.approx([1 / 6] * 12)
+    assert sum(control.advances) == pytest.approx(len(cells))
+    for [result] in batches:
         assert result.engine == "keras"
         assert result.curves.epochs == 6
         for value in (result.train_accuracy, result.test_accuracy):
@@ -29,7 +50,20 @@ def test_keras_engine_is_reproducible_per_seed() -> None:
     engine = get_engine("keras")
     settings = TrainSettings(epochs=5, batch_size=32)
     cell = Cell(0.4, "hidden", None, 3)
-    first, second = (engine.train(TASK, [cell], settings)[0] for _ in range(2))
+    first, second = (train_all(engine, TASK, [cell], settings)[0] for _ in range(2))
     np.testing.assert_array_equal(first.curves.stacked(), second.curves.stacked())
-    other = engine.train(TASK, [Cell(0.4, "hidden", None, 4)], settings)[0]
+    other = train_all(engine, TASK, [Cell(0.4, "hidden", None, 4)], settings)[0]
     assert not np.array_equal(first.curves.stacked(), other.curves.stacked())
+
+
+def test_a_stop_request_ends_the_fit_after_the_current_batch() -> None:
+    """4,000 epochs take minutes with model.fit; a stop after the first epoch must not."""
+    engine = get_engine("keras")
+    cells = [Cell(0.4, "both", 2.0, 1), Cell(0.0, "none", None, 2)]
+    control = RecordingControl(stop_after=1)
+    began = time.monotonic()
+    batches = list(engine.train(TASK, cells, TrainSettings(epochs=4000, batch_size=32), control))
+    elapsed = time.monotonic() - began
+    assert batches == []  # the stopped cell is not yielded, the next one never starts
+    assert control.advances == [1 / 4000]  # the first epoch; the second one was cut short
+    assert elapsed < 30, f"a stopped fit took {elapsed:.0f} s"

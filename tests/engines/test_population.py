@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -31,7 +32,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sweep.engines import CellResult, TrainSettings, get_engine
+from sweep.config import MAX_SEED
+from sweep.engines import CellResult, TrainSettings, get_engine, train_all
+from sweep.engines import population as population_module
+from sweep.engines._population_graph import CHUNK_EPOCHS
 from sweep.engines._population_init import (
     InitialWeights,
     MemberWeights,
@@ -70,7 +74,7 @@ def _baseline(seed: int, max_norm: float | None = None) -> Cell:
 
 
 def _train_keras_part(cells: list[Cell], epochs: int, batch_size: int) -> list[CellResult]:
-    return get_engine("keras").train(TASK, cells, TrainSettings(epochs, batch_size))
+    return train_all(get_engine("keras"), TASK, cells, TrainSettings(epochs, batch_size))
 
 
 def _keras_results(cells: Sequence[Cell], settings: TrainSettings) -> list[CellResult]:
@@ -117,6 +121,9 @@ def test_engine_is_registered() -> None:
     engine = get_engine("population")
     assert engine.name == "population"
     assert engine.cells_per_claim(TASK, TrainSettings(4000, 32)) == CELLS_PER_CLAIM
+    # so many epochs that a claim's curves would be big: down to one population per claim
+    assert engine.cells_per_claim(TASK, TrainSettings(500_000, 32)) == 32
+    assert engine.cells_per_claim(TASK, TrainSettings(5_000, 32)) == CELLS_PER_CLAIM
 
 
 @pytest.mark.parametrize(
@@ -128,6 +135,7 @@ def test_engine_is_registered() -> None:
         Cell(0.2, "input", 2.0, 2),
         Cell(0.5, "both", 1.0, 3),
         Cell(0.9, "both", None, 123456),
+        Cell(0.3, "hidden", None, MAX_SEED),  # the largest seed the config accepts
     ],
     ids=lambda cell: cell.key,
 )
@@ -140,6 +148,16 @@ def test_fast_initial_weights_are_the_keras_models(cell: Cell) -> None:
     # the draw order matters: another placement of the same seed starts elsewhere
     other = dense_mlp_initial_weights(replace(cell, seed=cell.seed + 1), 2, 500)
     assert not np.array_equal(other.hidden_kernel, fast.hidden_kernel)
+
+
+def test_the_largest_seed_trains_alike_on_both_engines() -> None:
+    """Seeds up to the config's bound mean the same on both engines (no engine refuses or
+    wraps one): a baseline with seed 2^31 - 1 follows model.fit."""
+    cell = _baseline(MAX_SEED)
+    settings = TrainSettings(FAST_EPOCHS, 32)
+    ours = train_all(PopulationEngine(), TASK, [cell], settings)[0]
+    theirs = train_all(get_engine("keras"), TASK, [cell], settings)[0]
+    np.testing.assert_allclose(ours.curves.test_loss, theirs.curves.test_loss, atol=1e-5)
 
 
 def test_a_fast_path_that_disagrees_with_keras_is_dropped() -> None:
@@ -163,7 +181,7 @@ def test_results_have_the_right_shapes_and_a_baseline_matches_keras() -> None:
         _baseline(4, 2.0),
     ]
     settings = TrainSettings(FAST_EPOCHS, 32)
-    results = PopulationEngine().train(TASK, cells, settings)
+    results = train_all(PopulationEngine(), TASK, cells, settings)
     assert [r.cell for r in results] == cells
     for result in results:
         assert result.engine == "population"
@@ -184,14 +202,15 @@ def test_a_cell_trains_the_same_whatever_its_batch_mates() -> None:
     cell = Cell(0.4, "both", 2.0, 5)
     settings = TrainSettings(FAST_EPOCHS, 32)
     engine = PopulationEngine()
-    alone = engine.train(TASK, [cell], settings)[0]
-    second = engine.train(TASK, [Cell(0.9, "hidden", 1.0, 7), cell], settings)[1]
-    crowded = engine.train(TASK, [Cell(0.1, "input", None, s) for s in range(9)] + [cell], settings)
+    alone = train_all(engine, TASK, [cell], settings)[0]
+    second = train_all(engine, TASK, [Cell(0.9, "hidden", 1.0, 7), cell], settings)[1]
+    crowd = [Cell(0.1, "input", None, s) for s in range(9)] + [cell]
+    crowded = train_all(engine, TASK, crowd, settings)
     for other in (second, crowded[-1]):
         np.testing.assert_array_equal(alone.curves.stacked(), other.curves.stacked())
         assert alone.test_loss == other.test_loss
     # and the seed, not the batch, decides the masks
-    reseeded = engine.train(TASK, [replace(cell, seed=6)], settings)[0]
+    reseeded = train_all(engine, TASK, [replace(cell, seed=6)], settings)[0]
     assert not np.array_equal(alone.curves.stacked(), reseeded.curves.stacked())
 
 
@@ -219,6 +238,7 @@ def test_dropout_uniforms_are_uniform_and_independent() -> None:
 
 
 def test_unsupported_settings_are_engine_errors() -> None:
+    """Raised by the call itself, before the first result is asked for."""
     engine = PopulationEngine()
     cell = _baseline(0)
     with pytest.raises(EngineError, match="batch_size 16 .* batch_size >= 30"):
@@ -232,6 +252,86 @@ def test_unsupported_settings_are_engine_errors() -> None:
 
 def test_populations_are_padded_to_a_few_sizes() -> None:
     assert [padded_size(n) for n in (1, 8, 9, 16, 17, 32)] == [8, 8, 16, 16, 32, 32]
+
+
+class RecordingControl:
+    """Records progress; asks to stop once ``stop`` is set or ``stop_at`` (monotonic) passed."""
+
+    def __init__(self, stop_at: float | None = None) -> None:
+        self.stop = False
+        self.stop_at = stop_at
+        self.advances: list[float] = []
+
+    def should_stop(self) -> bool:
+        return self.stop or (self.stop_at is not None and time.monotonic() >= self.stop_at)
+
+    def advance(self, cells: float) -> None:
+        self.advances.append(cells)
+
+
+def test_populations_are_yielded_one_by_one() -> None:
+    cells = [Cell(0.2, "hidden", 1.0, seed) for seed in range(40)]
+    settings = TrainSettings(FAST_EPOCHS, 32)
+    engine = PopulationEngine()
+    control = RecordingControl()
+    batches = engine.train(TASK, cells, settings, control)
+    first = next(batches)
+    assert [r.cell for r in first] == cells[:32]
+    assert sum(control.advances) == pytest.approx(32)  # the second population has not started
+    assert [[r.cell for r in batch] for batch in batches] == [cells[32:]]
+    assert sum(control.advances) == pytest.approx(40)
+    # a stop once the first population is out: it stays yielded, the second never starts
+    control = RecordingControl()
+    batches = engine.train(TASK, cells, settings, control)
+    again = next(batches)
+    control.stop = True
+    assert list(batches) == []
+    for ours, theirs in zip(first, again, strict=True):
+        np.testing.assert_array_equal(ours.curves.stacked(), theirs.curves.stacked())
+
+
+def test_a_stop_request_is_honoured_between_chunks() -> None:
+    """200,000 epochs of 8 cells take about a minute; a stop after 1 s ends them within one
+    chunk (about a second), and the unfinished population is not yielded."""
+    cells = [Cell(0.4, "both", 2.0, seed) for seed in range(8)]
+    control = RecordingControl(stop_at=time.monotonic() + 1.0)
+    assert control.stop_at is not None
+    batches = list(PopulationEngine().train(TASK, cells, TrainSettings(200_000, 32), control))
+    late = time.monotonic() - control.stop_at
+    assert batches == []
+    assert 0 < sum(control.advances) < len(cells)  # it did train, and reported it, then stopped
+    assert late < 30, f"the engine returned {late:.0f} s after the stop request"
+
+
+def test_chunked_training_is_a_prefix_of_a_longer_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training is keyed on the global step, so 30 epochs in chunks of 7 are exactly the first
+    30 epochs of a 50-epoch run made in one compiled call, and progress adds up to the cells."""
+    cells = [
+        _baseline(0),
+        _baseline(1, 0.2),
+        Cell(0.4, "hidden", None, 2),
+        Cell(0.2, "input", 3.0, 3),
+        Cell(0.5, "both", 1.0, 4),
+    ]
+    engine = PopulationEngine()
+    monkeypatch.setattr(population_module, "FIRST_CHUNK_EPOCHS", CHUNK_EPOCHS)
+    control = RecordingControl()
+    long = [r for batch in engine.train(TASK, cells, TrainSettings(50, 32), control) for r in batch]
+    assert len(control.advances) == 1  # one call
+    monkeypatch.setattr(population_module, "FIRST_CHUNK_EPOCHS", 7)
+    monkeypatch.setattr(population_module.ChunkPacer, "record", lambda *_: None)
+    control = RecordingControl()
+    chunked = [
+        r for batch in engine.train(TASK, cells, TrainSettings(30, 32), control) for r in batch
+    ]
+    assert control.advances == pytest.approx([5 * 7 / 30] * 4 + [5 * 2 / 30])
+    assert sum(control.advances) == pytest.approx(len(cells))
+    for whole, part in zip(long, chunked, strict=True):
+        assert part.cell == whole.cell
+        np.testing.assert_array_equal(part.curves.stacked(), whole.curves.stacked()[:, :30])
+        # the final evaluation is the last chunk's weights: the 30th epoch's validation
+        assert part.test_loss == float(part.curves.test_loss[-1])
+        assert part.test_accuracy == float(part.curves.test_accuracy[-1])
 
 
 # ---- slow ---------------------------------------------------------------------------------------
@@ -253,7 +353,7 @@ def both_engines() -> dict[Cell, tuple[CellResult, CellResult]]:
         for seed in range(DISTRIBUTION_SEEDS)
     ]
     settings = TrainSettings(SLOW_EPOCHS, 32)
-    population = PopulationEngine().train(TASK, cells, settings)
+    population = train_all(PopulationEngine(), TASK, cells, settings)
     keras = _keras_results(cells, settings)
     return {p.cell: (p, k) for p, k in zip(population, keras, strict=True)}
 

@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from sweep.config import build_config
-from sweep.engines import TrainSettings, get_engine
+from sweep.engines import TrainSettings, get_engine, train_all
 from sweep.exceptions import ConfigError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import digits_cnn, get_task
@@ -120,7 +120,7 @@ def test_only_the_keras_engine_is_accepted() -> None:
 
 def test_keras_engine_trains_a_few_epochs() -> None:
     cells = [Cell(0.0, BASELINE_PLACEMENT, None, 0), Cell(0.5, "both", 2.0, 1)]
-    results = get_engine("keras").train(TASK, cells, TrainSettings(epochs=2, batch_size=32))
+    results = train_all(get_engine("keras"), TASK, cells, TrainSettings(epochs=2, batch_size=32))
     assert [r.cell for r in results] == cells
     for result in results:
         assert result.curves.epochs == 2

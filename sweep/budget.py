@@ -1,0 +1,126 @@
+"""Bounded work: a run's cells, time and memory are estimated before anything is written.
+
+A grid beyond :data:`SOFT_CELLS` cells or an estimated :data:`SOFT_SECONDS` of training is
+refused with one line giving the estimate and how to go on (a smaller grid, or
+``--allow-large``); beyond :data:`HARD_CELLS` cells, or more memory per worker than the machine
+has, it is refused whatever the flags. ``--workers`` is capped at what the machine can run:
+its cores, and its available memory at :func:`worker_memory` per worker.
+
+The time estimate uses the task's measured seconds per model-epoch for each engine
+(``Task.epoch_seconds``, measured on a 2-core machine): it is a planning figure, printed as
+"about".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .config import SweepConfig
+from .exceptions import ConfigError
+from .grid import count_cells
+from .tasks import get_task
+
+SOFT_CELLS = 50_000
+SOFT_SECONDS = 24 * 3600.0
+HARD_CELLS = 1_000_000
+BASE_WORKER_BYTES = 1 << 30
+"""TensorFlow and Keras imported, a model built and the data loaded: about 0.9 GB measured."""
+CURVE_BYTES_PER_EPOCH = 16
+"""Four float32 learning curves per cell."""
+CURVE_COPIES = 3
+"""A population's curves exist on the device, on the host and in the cell results at once."""
+KERAS_HISTORY_BYTES_PER_EPOCH = 256
+"""``model.fit``'s History: four lists of Python floats, plus their float32 copies."""
+UNKNOWN_EPOCH_SECONDS = 0.06
+
+
+@dataclass(frozen=True)
+class WorkEstimate:
+    cells: int
+    epochs: int
+    engine: str
+    workers: int
+    seconds: float
+    worker_bytes: int
+
+    def describe(self) -> str:
+        return (f"{self.cells:,} cells x {self.epochs:,} epochs, about "
+                f"{format_duration(self.seconds)} on the {self.engine} engine with "
+                f"{self.workers} worker{'s' * (self.workers != 1)}")
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def worker_memory(engine: str, epochs: int, cells_per_claim: int) -> int:
+    """Peak bytes of one worker process training claims of ``cells_per_claim`` cells."""
+    if engine == "population":
+        curves = cells_per_claim * epochs * CURVE_BYTES_PER_EPOCH * CURVE_COPIES
+    else:
+        curves = epochs * KERAS_HISTORY_BYTES_PER_EPOCH
+    return BASE_WORKER_BYTES + curves
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo (total physical memory where that is missing)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine_workers(per_worker: int) -> int:
+    """How many worker processes this machine can run: cores, and memory at ``per_worker``."""
+    return max(1, min(cores(), available_memory() // max(per_worker, 1)))
+
+
+def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEstimate:
+    task = get_task(config.task)
+    engine = config.resolved_engine
+    epochs = config.resolved_epochs
+    cells = count_cells(config.rates, config.placements, config.max_norms, config.seeds)
+    per_epoch = task.epoch_seconds.get(engine, UNKNOWN_EPOCH_SECONDS)
+    parallel = workers if engine == "keras" else 1
+    seconds = cells * epochs * per_epoch / max(1, min(parallel, cores()))
+    return WorkEstimate(cells, epochs, engine, workers, seconds,
+                        worker_memory(engine, epochs, min(cells_per_claim, cells)))
+
+
+def check_budget(work: WorkEstimate, allow_large: bool) -> None:
+    """Refuse work beyond the bounds in the module docstring, with the estimate and the fix."""
+    if work.cells > HARD_CELLS:
+        raise ConfigError(
+            f"the grid has {work.cells:,} cells, more than the {HARD_CELLS:,} sweep runs in one "
+            "study; use fewer rates, placements, max-norms or seeds"
+        )
+    free = available_memory()
+    if work.worker_bytes > free:
+        raise ConfigError(
+            f"a worker would need about {work.worker_bytes / 2**30:.1f} GiB ({work.epochs:,} "
+            f"epochs of learning curves per claimed cell), more than the "
+            f"{free / 2**30:.1f} GiB available; use fewer epochs or a smaller --cells-per-claim"
+        )
+    if allow_large:
+        return
+    if work.cells > SOFT_CELLS or work.seconds > SOFT_SECONDS:
+        raise ConfigError(
+            f"this sweep is large: {work.describe()} (estimate); shrink the grid (fewer rates, "
+            "max-norms, seeds or epochs) or pass --allow-large (TOML: allow_large = true) "
+            "to run it anyway"
+        )

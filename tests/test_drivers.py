@@ -1,0 +1,116 @@
+"""Database URLs as users type them: the README's PostgreSQL commands run as written against a
+real server, and a missing driver is one line naming what to install."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+from packaging.requirements import Requirement
+
+from ._postgres import PASSWORD, USER, PostgresServer
+from .conftest import REPO, assert_error_line, poll_trials, run_cli
+
+README = REPO / "README.md"
+
+
+def readme_postgres_block() -> list[str]:
+    """The README's multi-machine block: its command lines, continuations joined."""
+    text = README.read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    block = next(b for b in blocks if "postgresql://USER:PASSWORD@DBHOST/sweep" in b)
+    lines = []
+    for line in block.replace("\\\n", " ").splitlines():
+        command = line.split("#")[0].strip() if not line.lstrip().startswith("#") else ""
+        if command:
+            lines.append(re.sub(r"\s+", " ", command))
+    return lines
+
+
+def test_the_readme_postgres_extra_installs_the_driver_of_its_url_form() -> None:
+    lines = readme_postgres_block()
+    assert lines[0] == "pip install 'sweep[postgres]'"
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    for requirement in map(Requirement, extras["postgres"]):
+        assert metadata.version(requirement.name)  # installed here, as the extra says
+    from sqlalchemy.engine import make_url
+
+    url = lines[1].split("--storage ")[1].split()[0]
+    dialect = make_url(url).get_dialect()
+    dialect.import_dbapi()  # the driver postgresql:// maps to is the one the extra installs
+    assert dialect.driver == "psycopg"
+
+
+@pytest.mark.slow
+def test_the_readme_postgres_commands_as_written(tmp_path: Path, postgres: PostgresServer
+                                                 ) -> None:
+    """``run`` (the tutorial's whole grid) on one 'machine', ``worker`` on another, then
+    ``status``: the README's lines with USER, PASSWORD and DBHOST filled in, nothing else."""
+    postgres.create_database("sweep")
+    commands = [line.replace("USER", USER).replace("PASSWORD", PASSWORD)
+                .replace("DBHOST", postgres.host) for line in readme_postgres_block()[1:]]
+    assert [c.split()[:4] for c in commands] == [
+        ["python", "-m", "sweep", "run"], ["python", "-m", "sweep", "worker"],
+        ["python", "-m", "sweep", "status"]]
+    argv = [[sys.executable, *shlex.split(c)[1:]] for c in commands]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "tutorial.toml").write_text(
+        (REPO / "studies" / "tutorial.toml").read_text())
+    leader = subprocess.Popen(argv[0], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    url = postgres.url("sweep")
+    deadline = time.monotonic() + 300
+    while len(poll_trials(url, "tutorial") or []) < 1680:
+        assert leader.poll() is None and time.monotonic() < deadline, leader.communicate()
+        time.sleep(0.5)
+    other = subprocess.run(argv[1], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=1200)
+    out, err = leader.communicate(timeout=1200)
+    assert leader.returncode == 0, err
+    assert other.returncode == 0, other.stderr
+    trained = int(out.split(" cell(s) trained now")[0].split()[-1])
+    joined = int(other.stdout.split("worker done: ")[1].split()[0])
+    assert trained + joined == 1680
+    status = subprocess.run(argv[2], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert status.returncode == 0, status.stderr
+    assert "1680 cells: 1680 complete, 0 running, 0 pending, 0 failed" in status.stdout
+    trials = poll_trials(url, "tutorial") or []
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 1680
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://u:p@127.0.0.1/sweep",
+         "needs the 'mysqldb' driver, which is not installed; pip install mysqlclient, or "
+         "write mysql+pymysql://... and pip install 'sweep[mysql]'"),
+        ("postgresql+pg8000://u:p@127.0.0.1/sweep",
+         "needs the 'pg8000' driver, which is not installed; install the pg8000 module"),
+        ("postgresql+nosuch://u:p@127.0.0.1/sweep", "unknown driver 'postgresql+nosuch'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_a_missing_driver_is_one_line(tmp_path: Path, url: str, fragment: str,
+                                      command: str) -> None:
+    result = run_cli(command, "--study", "demo", "--storage", url, cwd=tmp_path)
+    assert_error_line(result, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_password_never_shows_in_errors(tmp_path: Path, postgres: PostgresServer) -> None:
+    url = postgres.url("no_such_database")
+    result = run_cli("status", "--study", "demo", "--storage", url, cwd=tmp_path)
+    assert_error_line(result, "no_such_database", code=1)
+    assert PASSWORD not in result.stderr

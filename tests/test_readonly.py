@@ -1,0 +1,185 @@
+"""Read-only means read-only: ``status``, ``report``'s reading and ``dashboard``'s reading never
+create tables, never change the journal mode, and work in a read-only directory; a file that is
+not a sweep or Optuna database is refused unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import optuna
+import pytest
+
+from sweep._synthetic import build_study
+
+from .conftest import REPO, assert_error_line, run_cli
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def side_files(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
+
+
+def journal_mode(path: Path) -> str:
+    """From the file's header (bytes 18-19: 2 for WAL), without opening it: a connection,
+    even a read-only one, would leave -wal and -shm files beside a WAL database."""
+    return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "delete"
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """Read-only even for root: the immutable attribute (CI runs as root)."""
+    assert shutil.which("chattr"), "chattr (e2fsprogs) is needed"
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.fixture
+def plain_optuna_db(tmp_path: Path) -> Path:
+    """A sweep study in a database that is in SQLite's default journal mode (as a study
+    written by plain Optuna, or copied, is)."""
+    db = tmp_path / "db" / "plain.db"
+    db.parent.mkdir()
+    build_study(f"sqlite:///{db}", "plain", seeds=2, epochs=20).close()
+    with closing(sqlite3.connect(db)) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    assert journal_mode(db) == "delete"
+    return db
+
+
+@pytest.mark.parametrize("command", [("status",), ("status", "--json"), ("report", "--out",
+                                                                            "r.html")])
+def test_reading_commands_change_nothing(tmp_path: Path, plain_optuna_db: Path,
+                                         command: tuple[str, ...]) -> None:
+    before, files = digest(plain_optuna_db), side_files(plain_optuna_db)
+    url = f"sqlite:///{plain_optuna_db}"
+    result = run_cli(command[0], "--study", "plain", "--storage", url, *command[1:],
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    if command[0] == "status":
+        assert digest(plain_optuna_db) == before
+    assert journal_mode(plain_optuna_db) == "delete"
+    assert side_files(plain_optuna_db) == files
+
+
+def test_status_and_report_in_a_read_only_directory(tmp_path: Path) -> None:
+    """A WAL database (as sweep leaves it) in a directory nobody may write."""
+    db = tmp_path / "db" / "wal.db"
+    db.parent.mkdir()
+    build_study(f"sqlite:///{db}", "wal", seeds=2, epochs=20).close()
+    assert journal_mode(db) == "wal"
+    assert side_files(db) == []
+    before = digest(db)
+    url = f"sqlite:///{db}"
+    with immutable(db.parent):
+        status = run_cli("status", "--study", "wal", "--storage", url, cwd=tmp_path)
+        report = run_cli("report", "--study", "wal", "--storage", url, "--out", "wal.html",
+                         cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "40 cells: 40 complete" in status.stdout
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "wal.html").stat().st_size > 1_000_000
+    assert "the report's figures were not stored in the study" in report.stderr
+    assert "Traceback" not in report.stderr
+    assert digest(db) == before
+
+
+def test_dashboard_serves_a_study_in_a_read_only_directory(tmp_path: Path) -> None:
+    db = tmp_path / "db" / "wal.db"
+    db.parent.mkdir()
+    build_study(f"sqlite:///{db}", "wal", seeds=2, epochs=20).close()
+    before = digest(db)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with immutable(db.parent):
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sweep", "dashboard", "--study", "wal", "--storage",
+             f"sqlite:///{db}", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            body = _get(f"http://127.0.0.1:{port}/api/studies", server)
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=30)
+    assert '"study_name": "wal"' in body, err
+    assert "not writable here" in err and "Traceback" not in err
+    assert digest(db) == before
+
+
+def _get(url: str, server: subprocess.Popen[str], timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.communicate()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.parametrize("command", ["status", "report", "worker", "dashboard"])
+def test_an_empty_file_is_refused_unchanged(tmp_path: Path, command: str) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = run_cli(command, "--study", "demo", "--storage", f"sqlite:///{empty}", cwd=tmp_path)
+    assert_error_line(result, "is an empty database with no studies")
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+
+
+@pytest.mark.parametrize("command", ["status", "report", "worker", "dashboard", "run"])
+def test_another_applications_database_is_refused_unchanged(tmp_path: Path,
+                                                            command: str) -> None:
+    other = tmp_path / "app.db"
+    with closing(sqlite3.connect(other)) as connection:
+        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        connection.execute("INSERT INTO invoices VALUES (1, 9.5)")
+        connection.commit()
+    before = digest(other)
+    args = ["--rates", "0", "--max-norms", "none", "--seeds", "1", "--epochs", "2"]
+    result = run_cli(command, "--study", "demo", "--storage", f"sqlite:///{other}",
+                     *(args if command == "run" else []), cwd=tmp_path)
+    assert_error_line(result, "is an SQLite database of another application (tables: invoices)")
+    assert digest(other) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_status_on_a_server_database_without_studies_creates_no_tables(
+    tmp_path: Path, postgres: object
+) -> None:
+    import sqlalchemy
+
+    url = postgres.create_database("empty_db")  # type: ignore[attr-defined]
+    result = run_cli("status", "--study", "demo", "--storage", url, cwd=tmp_path)
+    assert_error_line(result, "the database holds no Optuna studies")
+    engine = sqlalchemy.create_engine(url)
+    try:
+        assert sqlalchemy.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def test_the_study_is_still_readable_by_optuna(plain_optuna_db: Path, tmp_path: Path) -> None:
+    run_cli("status", "--study", "plain", "--storage", f"sqlite:///{plain_optuna_db}",
+            cwd=tmp_path, check=True)
+    study = optuna.load_study(study_name="plain", storage=f"sqlite:///{plain_optuna_db}")
+    assert len(study.trials) == 40
