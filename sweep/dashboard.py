@@ -65,6 +65,7 @@ def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: Swee
                      report_path: Path | None = None) -> list[str]:
     """Store the figures and the headline note in ``study``; return the graph object ids."""
     import optuna_dashboard
+    from optuna.exceptions import StorageInternalError
     from sqlalchemy.exc import SQLAlchemyError
 
     ids = []
@@ -76,7 +77,7 @@ def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: Swee
                 study, titled(panel), graph_object_id=figure_id(panel.key)))
         note = note_markdown(summary, report_path)
         optuna_dashboard.save_note(study, merge_note(optuna_dashboard.get_note(study), note))
-    except SQLAlchemyError as e:
+    except (SQLAlchemyError, StorageInternalError) as e:
         raise StorageUnavailableError(
             f"cannot store the report's figures in study {study.study_name!r}: "
             f"{str(e).splitlines()[0]}") from e

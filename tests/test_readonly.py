@@ -78,16 +78,21 @@ def test_reading_commands_change_nothing(tmp_path: Path, plain_optuna_db: Path,
     assert side_files(plain_optuna_db) == files
 
 
-def test_status_and_report_in_a_read_only_directory(tmp_path: Path) -> None:
-    """A WAL database (as sweep leaves it) in a directory nobody may write."""
+@pytest.mark.parametrize("locked", ["directory", "file"])
+def test_status_and_report_on_a_read_only_database(tmp_path: Path, locked: str) -> None:
+    """A WAL database (as sweep leaves it) in a directory nobody may write, or a database
+    file nobody may write."""
     db = tmp_path / "db" / "wal.db"
     db.parent.mkdir()
     build_study(f"sqlite:///{db}", "wal", seeds=2, epochs=20).close()
-    assert journal_mode(db) == "wal"
+    if locked == "file":  # a WAL reader needs to write the -shm file: a plain file here
+        with closing(sqlite3.connect(db)) as connection:
+            connection.execute("PRAGMA journal_mode=DELETE")
+    assert journal_mode(db) == ("wal" if locked == "directory" else "delete")
     assert side_files(db) == []
     before = digest(db)
     url = f"sqlite:///{db}"
-    with immutable(db.parent):
+    with immutable(db.parent if locked == "directory" else db):
         status = run_cli("status", "--study", "wal", "--storage", url, cwd=tmp_path)
         report = run_cli("report", "--study", "wal", "--storage", url, "--out", "wal.html",
                          cwd=tmp_path)
