@@ -39,7 +39,7 @@ DASHBOARD = Path(sys.executable).with_name("optuna-dashboard")
 
 
 def build(db: Path, study: str) -> None:
-    from sweep._synthetic import build_study
+    from sweep.storage.synthetic import build_study
 
     start = time.perf_counter()
     build_study(f"sqlite:///{db}", study, rates=[r / 10 for r in range(10)],

@@ -21,7 +21,7 @@ STUDY = "bench"
 
 
 def build(db: Path) -> None:
-    from sweep._synthetic import build_study
+    from sweep.storage.synthetic import build_study
 
     start = time.perf_counter()
     build_study(f"sqlite:///{db}", STUDY, rates=[r / 10 for r in range(10)],
@@ -31,8 +31,8 @@ def build(db: Path) -> None:
 
 
 def time_report(db: Path, out: Path) -> float:
-    from sweep.report import build_panels, load_report_data, render_html, write_report
-    from sweep.study import open_study
+    from sweep.report.html import build_panels, load_report_data, render_html, write_report
+    from sweep.storage.study import open_study
 
     start = time.perf_counter()
     sweep_study = open_study(study_name=STUDY, storage_url=f"sqlite:///{db}", task=None,

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep.curves import load_curves
 from sweep.exceptions import SweepError
 from sweep.grid import Cell, Group
-from sweep.records import completed
-from sweep.study import SweepStudy, open_study
-from sweep.summary import Interval, mean_ci
+from sweep.report.summary import Interval, mean_ci
+from sweep.storage.curves import load_curves
+from sweep.storage.records import completed
+from sweep.storage.study import SweepStudy, open_study
 
 ENGINES = ("population", "keras")
 CONFIGURATIONS = (Group(0.0, "none", None), Group(0.4, "hidden", None))

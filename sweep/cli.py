@@ -107,10 +107,10 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ._text import GROUP_HEADERS, best_line, closing_groups, group_row, table
     from .grid import Group
+    from .report.summary import summarize
+    from .report.text import GROUP_HEADERS, best_line, closing_groups, group_row, table
     from .runner import run_sweep
-    from .summary import summarize
 
     config = _config_from_args(args, (
         "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
@@ -149,7 +149,7 @@ def _write_and_publish(sweep_study: Any, out: Path | None) -> Path:
     """Write the HTML report, then store its figures in the study for optuna-dashboard; a
     study that cannot be written here (read-only) keeps only the HTML, with a notice."""
     from .exceptions import StorageUnavailableError
-    from .report import publish_report, write_report
+    from .report.html import publish_report, write_report
 
     written = write_report(sweep_study, out)
     try:
@@ -161,15 +161,15 @@ def _write_and_publish(sweep_study: Any, out: Path | None) -> Path:
 
 
 def _open_existing(args: argparse.Namespace) -> Any:
-    from .study import open_study
+    from .storage.study import open_study
 
     config = _config_from_args(args, ("study", "storage"))
     return open_study(study_name=config.study, storage_url=config.storage_url, access="read")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from ._text import best_line, fmt_ci, fmt_norm, table
-    from .status import STALE, STATES, study_status
+    from .report.status import STALE, STATES, study_status
+    from .report.text import best_line, fmt_ci, fmt_norm, table
 
     sweep_study = _open_existing(args)
     status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
@@ -197,8 +197,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from ._report_text import headline
-    from .summary import summarize
+    from .report.summary import summarize
+    from .report.words import headline
 
     sweep_study = _open_existing(args)
     path = _write_and_publish(sweep_study, args.out)
@@ -223,9 +223,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from .dashboard import check_port, dashboard_executable, launch
     from .exceptions import EmptyStudyError, StorageUnavailableError
-    from .report import publish_report
+    from .report.dashboard import check_port, dashboard_executable, launch
+    from .report.html import publish_report
 
     port = _port(args.port)
     sweep_study = _open_existing(args)

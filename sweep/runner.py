@@ -31,11 +31,11 @@ from .config import SweepConfig
 from .engines import Engine, TrainSettings, get_engine
 from .exceptions import SweepError, SweepInterrupted, WorkerStartError
 from .grid import Cell
-from .heartbeat import heartbeat
 from .progress import Progress
-from .records import COMPLETE, FAILED, RUNNING, cell_states
 from .stopping import StopRequest, stop_on_signals
-from .study import SweepStudy, open_study
+from .storage.heartbeat import heartbeat
+from .storage.records import COMPLETE, FAILED, RUNNING, cell_states
+from .storage.study import SweepStudy, open_study
 from .tasks import get_task
 
 Log = Callable[[str], None]

@@ -106,7 +106,7 @@ def poll_trials(url: str, study: str) -> list[Any] | None:
 def cell_key(trial: Any) -> str:
     """A trial's cell key, from its params (a waiting trial's: from its fixed params); trials
     no longer store it as a user attribute."""
-    from sweep.records import cell_from_params
+    from sweep.storage.records import cell_from_params
 
     cell = cell_from_params(trial.params or trial.system_attrs.get("fixed_params", {}))
     assert cell is not None, trial

@@ -17,10 +17,10 @@ from typing import Any
 import optuna_dashboard
 import pytest
 
-from sweep._synthetic import build_study
-from sweep.dashboard import NOTE_START, figure_id, merge_note
-from sweep.report import publish_report, write_report
-from sweep.study import SweepStudy
+from sweep.report.dashboard import NOTE_START, figure_id, merge_note
+from sweep.report.html import publish_report, write_report
+from sweep.storage.study import SweepStudy
+from sweep.storage.synthetic import build_study
 
 from .conftest import REPO, run_cli
 

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from sweep.config import build_config
 from sweep.runner import run_sweep
-from sweep.study import open_study
+from sweep.storage.study import open_study
 
 from .conftest import REPO, TINY_EPOCHS, assert_error_line, poll_trials, run_cli
 

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep._synthetic import build_study
+from sweep.storage.synthetic import build_study
 
 from .conftest import assert_error_line, run_cli
 from .test_readonly import immutable

@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep._synthetic import build_study
+from sweep.storage.synthetic import build_study
 
 from .conftest import REPO, assert_error_line, run_cli
 

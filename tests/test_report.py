@@ -11,11 +11,17 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep._fast_records import read_records
-from sweep._report_text import headline
-from sweep._synthetic import build_study
-from sweep.report import TUTORIAL_GROUP, build_panels, curve_groups, load_report_data, write_report
-from sweep.study import SweepStudy, open_study
+from sweep.report.html import (
+    TUTORIAL_GROUP,
+    build_panels,
+    curve_groups,
+    load_report_data,
+    write_report,
+)
+from sweep.report.words import headline
+from sweep.storage.fast_records import read_records
+from sweep.storage.study import SweepStudy, open_study
+from sweep.storage.synthetic import build_study
 
 from .conftest import run_cli
 

@@ -12,15 +12,15 @@ import optuna
 import pytest
 
 from sweep import __version__
-from sweep._synthetic import build_study
 from sweep.config import build_config
-from sweep.curves import DASHBOARD_POINTS, dashboard_epochs, load_curves
 from sweep.engines import CellResult, Curves
 from sweep.exceptions import IncompatibleStudyError
 from sweep.grid import Cell
-from sweep.records import cell_from_params, completed, trial_engine
 from sweep.runner import run_sweep
-from sweep.study import _versions, cell_params, distributions, open_study
+from sweep.storage.curves import DASHBOARD_POINTS, dashboard_epochs, load_curves
+from sweep.storage.records import cell_from_params, completed, trial_engine
+from sweep.storage.study import _versions, cell_params, distributions, open_study
+from sweep.storage.synthetic import build_study
 
 from .conftest import TINY_EPOCHS, cell_key, sqlite_dump
 
@@ -119,7 +119,7 @@ def test_optuna_cli_lists_the_trials(workdir: Path) -> None:
 def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> None:
     import time
 
-    from sweep.heartbeat import heartbeat
+    from sweep.storage.heartbeat import heartbeat
 
     settings = {"task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
     config = build_config(None, FLAGS)
@@ -137,9 +137,9 @@ def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> No
 
 def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
     """Two ``run`` commands starting together may both enqueue a cell: only one trains it."""
-    from sweep._rdb import enqueue
     from sweep.runner import open_for_run
-    from sweep.study import cell_params
+    from sweep.storage._optuna import enqueue
+    from sweep.storage.study import cell_params
 
     config = build_config(None, FLAGS)
     sweep_study = open_for_run(config)
@@ -205,7 +205,7 @@ def test_record_keeps_trial_attrs_compact_and_study_facts_on_the_study(
 
     # a worker with other library versions joins: its trials say which
     other = {**_versions(__version__), "tensorflow": "0.0-other"}
-    monkeypatch.setattr("sweep.study._versions", lambda _: other)
+    monkeypatch.setattr("sweep.storage.study._versions", lambda _: other)
     [claim] = sweep_study.claim(1)
     sweep_study.record([claim], [_result(claim.cell)])
     trial = _sweep_trials(url)[claim.cell.key]
@@ -220,7 +220,7 @@ def test_record_keeps_trial_attrs_compact_and_study_facts_on_the_study(
 def test_trials_written_by_the_previous_format_read_the_same(workdir: Path) -> None:
     """Before the compact format a trial also held ``cell`` and ``versions`` (a dict) user
     attrs and kept its ``fixed_params``; status, the report and workers still read it."""
-    from sweep.status import study_status
+    from sweep.report.status import study_status
 
     url = "sqlite:///studies/demo.db"
     sweep_study = build_study(url, "demo", rates=(0.0, 0.4), placements=("hidden",),

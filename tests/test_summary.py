@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sweep._synthetic import build_study
 from sweep.engines import Curves
 from sweep.grid import Cell, Group
-from sweep.summary import (
+from sweep.report.summary import (
     GroupStats,
     SweepSummary,
     curve_stats,
@@ -23,6 +22,7 @@ from sweep.summary import (
     paired_test,
     summarize,
 )
+from sweep.storage.synthetic import build_study
 
 BASE = {None: 0.76, 3.0: 0.79}
 EFFECT = {(0.0, "none"): 0.0, (0.4, "hidden"): 0.05, (0.4, "input"): -0.01,
@@ -193,9 +193,9 @@ def test_curve_stats_average_over_seeds() -> None:
 def test_summary_never_imports_plotly(tmp_path: Path) -> None:
     code = (
         "import sys\n"
-        "from sweep._synthetic import build_study\n"
-        "from sweep.summary import summarize\n"
-        "from sweep.report import load_report_data\n"
+        "from sweep.storage.synthetic import build_study\n"
+        "from sweep.report.summary import summarize\n"
+        "from sweep.report.html import load_report_data\n"
         f"s = build_study('sqlite:///{tmp_path / 'p.db'}', 'p', seeds=2, dashboard_points=0)\n"
         "assert summarize(s.records()).n_complete > 0\n"
         "assert load_report_data(s).curves\n"

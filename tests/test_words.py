@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep.config import build_config
-from sweep.study import open_study
+from sweep.storage.study import open_study
 
 from .conftest import REPO, assert_error_line, poll_trials, run_cli
 
@@ -67,7 +67,7 @@ def test_a_bad_port_is_a_usage_error(tmp_path: Path, port: str, fragment: str) -
 
 
 def test_serving_every_interface_comes_with_a_warning(tmp_path: Path) -> None:
-    from sweep._synthetic import build_study
+    from sweep.storage.synthetic import build_study
 
     build_study(f"sqlite:///{tmp_path / 'studies' / 'demo.db'}", "demo", seeds=2, epochs=10)
     with socket.socket() as s:

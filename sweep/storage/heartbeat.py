@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ._rdb import beat
+from ._optuna import beat
 from .study import Claim, SweepStudy
 
 

@@ -1,9 +1,9 @@
 """Synthetic sweep studies with plausible numbers, for tests, benchmarks and report previews.
 
-Trials are written exactly as :meth:`sweep.study.SweepStudy.record` writes them (params rate,
-placement, max_norm (absent = none), seed; value = test accuracy; user attrs
-:func:`sweep.records.result_attrs`; engine ``synthetic`` in the study's ``sweep_engines``;
-strided curves in ``sweep_curves``; :func:`sweep.curves.dashboard_curve` as intermediate
+Trials are written exactly as :meth:`sweep.storage.study.SweepStudy.record` writes them
+(params rate, placement, max_norm (absent = none), seed; value = test accuracy; user attrs
+:func:`sweep.storage.records.result_attrs`; engine ``synthetic`` in the study's ``sweep_engines``;
+strided curves in ``sweep_curves``; :func:`sweep.storage.curves.dashboard_curve` as intermediate
 values), but with made-up accuracies instead of training.
 
 The accuracy model imitates the tutorial's circles task (70 test, 30 train points): the
@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import __version__
-from ._rdb import study_list_index
+from .. import __version__
+from ..engines import CellResult, Curves
+from ..grid import Cell, expand
+from ._optuna import study_list_index
 from .curves import DASHBOARD_POINTS, dashboard_curve, save_curves
-from .engines import CellResult, Curves
-from .grid import Cell, expand
 from .records import ENGINES_ATTR, result_attrs
 from .study import SweepStudy, _versions, cell_params, distributions, open_study
 
@@ -92,7 +92,7 @@ def build_study(
     ``dashboard_points`` intermediate values per trial (Optuna writes them one by one: slow)."""
     import optuna
 
-    from .tasks import get_task
+    from ..tasks import get_task
 
     task = get_task("circles")
     sweep_study = open_study(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._figures import (
+from .figures import (
     BASELINE_COLOR,
     Panel,
     band_trace,
@@ -18,8 +18,8 @@ from ._figures import (
     layout,
     placement_colors,
 )
-from ._text import fmt_norm
 from .summary import GroupStats, Interval, SweepSummary, baseline_group
+from .text import fmt_norm
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

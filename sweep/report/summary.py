@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grid import BASELINE_PLACEMENT, Group
-from .records import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
+from ..grid import BASELINE_PLACEMENT, Group
+from ..storage.records import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
 
 if TYPE_CHECKING:
-    from .engines import Curves
+    from ..engines import Curves
 
 CONFIDENCE = 0.95
 ALPHA = 0.05

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .engines import Curves
+from ..engines import Curves
 
 MAX_POINTS = 500
 DASHBOARD_POINTS = 5

@@ -5,7 +5,7 @@ no constraint); a WAITING trial has Optuna's ``fixed_params`` system attr instea
 when a worker claims the trial and sets the params. A completed trial's value is the test
 accuracy; its user attrs are :func:`result_attrs` and ``worker`` (``host:pid``, set at the
 claim); its intermediate values are a coarse test-accuracy curve for optuna-dashboard
-(:func:`sweep.curves.dashboard_curve`). Facts shared by the study's trials are study user
+(:func:`sweep.storage.curves.dashboard_curve`). Facts shared by the study's trials are study user
 attrs, written once: ``sweep_settings`` and ``sweep_engines`` (:data:`ENGINES_ATTR`: each
 engine and library versions that trained trials; :func:`trial_engine` reads a trial's).
 
@@ -23,10 +23,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .grid import Cell
+from ..grid import Cell
 
 if TYPE_CHECKING:
-    from .engines import CellResult
+    from ..engines import CellResult
 
 COMPLETE, RUNNING, PENDING, FAILED = "complete", "running", "pending", "failed"
 ENGINES_ATTR = "sweep_engines"

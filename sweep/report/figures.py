@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._text import fmt_norm
-from .grid import Group
+from ..grid import Group
 from .summary import CurveStats, Interval, SweepSummary
+from .text import fmt_norm
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -1,8 +1,8 @@
 """The sweep report: one self-contained HTML file (plotly.js inline, opens offline).
 
 Compute, then render: :func:`load_report_data` reads the study into plain numbers
-(:class:`ReportData`: the :class:`~sweep.summary.SweepSummary` and mean learning curves);
-:mod:`sweep._figures` turns them into figures; :func:`render_html` lays them out; writing the
+(:class:`ReportData`: the :class:`~sweep.report.summary.SweepSummary` and mean learning curves);
+:mod:`sweep.report.figures` turns them into figures; :func:`render_html` lays them out; writing the
 report also stores the figures and the headline in the study for optuna-dashboard.
 """
 
@@ -19,19 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._fast_records import read_records
-from ._report_text import (
-    group_label,
-    headline,
-    notes,
-    progress_text,
-    table_rows,
-    verdict_kind,
-)
-from .curves import load_curves
-from .exceptions import EmptyStudyError, ReportConflictError, ReportWriteError
-from .grid import Group
-from .storage import safe_url
+from ..exceptions import EmptyStudyError, ReportConflictError, ReportWriteError
+from ..grid import Group
+from ..storage.curves import load_curves
+from ..storage.fast_records import read_records
+from ..storage.url import safe_url
 from .summary import (
     CurveStats,
     GroupStats,
@@ -40,10 +32,18 @@ from .summary import (
     curve_stats,
     summarize,
 )
+from .words import (
+    group_label,
+    headline,
+    notes,
+    progress_text,
+    table_rows,
+    verdict_kind,
+)
 
 if TYPE_CHECKING:
-    from ._figures import Panel
-    from .study import SweepStudy
+    from ..storage.study import SweepStudy
+    from .figures import Panel
 
 REPORT_DIR = Path("dashboards")
 TUTORIAL_GROUP = Group(0.4, "hidden", None)
@@ -66,7 +66,7 @@ def default_report_path(study: str, storage_url: str | None = None) -> Path:
     (``sqlite:///studies/<study>.db``); for any other storage the name also carries the
     storage (its file or database name and a short hash of its URL), so a report of one
     storage never replaces another's: ``dashboards/<study>@<storage>-<hash>.html``."""
-    from .config import default_storage_url
+    from ..config import default_storage_url
 
     if storage_url is None or storage_url == default_storage_url(study):
         return REPORT_DIR / f"{study}.html"
@@ -134,8 +134,8 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
 def build_panels(data: ReportData) -> list[Panel]:
     """The report's figures: (a) test accuracy and (b) train accuracy and gap against the
     dropout rate, (c) the rate x max-norm heatmap, (d) mean learning curves."""
-    from ._figures import curves_figure, heatmap_figure
-    from ._rate_figures import rate_figure, train_gap_figure
+    from .figures import curves_figure, heatmap_figure
+    from .rate_figures import rate_figure, train_gap_figure
 
     summary = data.summary
     return [rate_figure(summary), train_gap_figure(summary), heatmap_figure(summary),
@@ -289,8 +289,8 @@ def write_atomically(path: Path, text: str) -> None:
 def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None) -> list[str]:
     """Store the report's figures and headline in the study for optuna-dashboard; the graph
     ids. A study opened for reading is opened again to write only these attributes."""
+    from ..storage.study import open_study
     from .dashboard import publish_to_study
-    from .study import open_study
 
     if written is None:
         data = load_report_data(sweep_study)

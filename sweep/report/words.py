@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ._text import fmt_norm
-from .grid import Group
+from ..grid import Group
 from .summary import ALPHA, GroupStats, Interval, SweepSummary, baseline_group
+from .text import fmt_norm
 
 MAX_LISTED = 8
 PLACEMENT_WORDS = {"input": "on the input", "hidden": "on the hidden layer",

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from ._report_text import note_markdown
-from .exceptions import DashboardError, StorageUnavailableError
+from ..exceptions import DashboardError, StorageUnavailableError
+from .words import note_markdown
 
 if TYPE_CHECKING:
     import optuna
     import plotly.graph_objects as go
 
-    from ._figures import Panel
-    from .study import SweepStudy
+    from ..storage.study import SweepStudy
+    from .figures import Panel
     from .summary import SweepSummary
 
 FIGURE_PREFIX = "sweep-"
@@ -112,7 +112,7 @@ def check_port(host: str, port: int) -> None:
 def dashboard_command(sweep_study: SweepStudy, host: str, port: int) -> list[str]:
     """optuna-dashboard on the study's storage; an SQLite file this process cannot write
     (read-only file or directory) is served through a read-only URL."""
-    from .storage import read_only_url, sqlite_writable
+    from ..storage.url import read_only_url, sqlite_writable
 
     url = sweep_study.url.url
     path = sweep_study.url.sqlite_path

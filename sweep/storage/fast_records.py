@@ -6,9 +6,9 @@ intermediate values each here. The report needs no intermediate values, so this 
 tables (``trials``, ``trial_params``, ``trial_values``, ``trial_user_attributes``,
 ``trial_system_attributes``: Optuna's RDB schema, unchanged since Optuna 3) with plain SQL in
 one read transaction (a consistent snapshot of a running sweep) and hands the rows to
-:func:`sweep.records.records_from_trials`, so the rules for turning trials into records stay in
-one place. Should the schema ever differ, it falls back to ``SweepStudy.records_via_optuna()``;
-a test checks both give the same records.
+:func:`sweep.storage.records.records_from_trials`, so the rules for turning trials into
+records stay in one place. Should the schema ever differ, it falls back to
+``SweepStudy.records_via_optuna()``; a test checks both give the same records.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._rdb import Completion, claim_waiting, complete, enqueue, study_list_index
+from ..exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
+from ..grid import BASELINE_PLACEMENT, Cell
+from ._optuna import Completion, claim_waiting, complete, enqueue, study_list_index
 from .curves import (
     create_table,
     curve_rows,
@@ -26,8 +28,6 @@ from .curves import (
     dashboard_curve,
     write_probe,
 )
-from .exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
-from .grid import BASELINE_PLACEMENT, Cell
 from .records import (
     COMPLETE,
     ENGINES_ATTR,
@@ -39,7 +39,7 @@ from .records import (
     records_from_trials,
     result_attrs,
 )
-from .storage import (
+from .url import (
     Access,
     StorageURL,
     first_line,
@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     import optuna
     import sqlalchemy
 
-    from .engines import CellResult
-    from .tasks import Task
+    from ..engines import CellResult
+    from ..tasks import Task
 
 SETTINGS_ATTR = "sweep_settings"
 HEARTBEAT_ATTR = "sweep_heartbeat_seconds"
@@ -211,7 +211,7 @@ class SweepStudy:
     @_storage_op("reading the study's trials")
     def records(self) -> list[TrialRecord]:
         """Every sweep trial of the study as a record (plain SQL on Optuna's tables)."""
-        from ._fast_records import read_records
+        from .fast_records import read_records
 
         return read_records(self)
 
@@ -295,9 +295,9 @@ class SweepStudy:
         """Complete the claims' trials with their results, curves included, in one transaction.
 
         Returns how many were recorded (a trial failed as stale meanwhile is not). What a
-        trial holds, and the study-level facts, are described in :mod:`sweep.records`.
+        trial holds, and the study-level facts, are described in :mod:`sweep.storage.records`.
         """
-        from . import __version__
+        from .. import __version__
 
         engine_ids = {
             engine: study_list_index(self.storage, self.study._study_id, ENGINES_ATTR,
@@ -407,7 +407,7 @@ def open_study(
     """
     import optuna
 
-    from .tasks import get_task
+    from ..tasks import get_task
 
     url = parse_storage_url(storage_url)
     storage = open_storage(url, study_name, access, heartbeat_seconds)

@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .grid import Group
-from .records import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
+from ..grid import Group
+from ..storage.records import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
 from .summary import GroupStats, SweepSummary, summarize
 
 STALE = "stale"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .exceptions import StorageError, StorageUnavailableError, StudyNotFoundError
+from ..exceptions import StorageError, StorageUnavailableError, StudyNotFoundError
 
 if TYPE_CHECKING:
     import optuna

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .grid import Group
+from ..grid import Group
 from .summary import GroupStats, Interval, SweepSummary
 
 
