@@ -32,7 +32,7 @@ def build(db: Path) -> None:
 
 def time_report(db: Path, out: Path) -> float:
     from sweep.report.html import build_panels, load_report_data, render_html, write_report
-    from sweep.storage.study import open_study
+    from sweep.storage import open_study
 
     start = time.perf_counter()
     sweep_study = open_study(study_name=STUDY, storage_url=f"sqlite:///{db}", task=None,

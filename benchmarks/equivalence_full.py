@@ -31,10 +31,8 @@ import numpy as np
 
 from sweep.exceptions import SweepError
 from sweep.grid import Cell, Group
-from sweep.report.summary import Interval, mean_ci
-from sweep.storage.curves import load_curves
-from sweep.storage.records import completed
-from sweep.storage.study import SweepStudy, open_study
+from sweep.report.stats import Interval, mean_ci
+from sweep.storage import SweepStudy, completed, load_curves, open_study
 
 ENGINES = ("population", "keras")
 CONFIGURATIONS = (Group(0.0, "none", None), Group(0.4, "hidden", None))

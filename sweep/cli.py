@@ -69,14 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
                         help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
     worker.add_argument("--no-progress", action="store_true", help="no progress bar")
-    # for workers started by 'run --workers N': progress as lines, and stop with the launcher
-    worker.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
-    worker.add_argument("--launched-by", type=int, help=argparse.SUPPRESS)
 
     status = sub.add_parser("status", help="cells completed / running / pending / failed",
                             description="Where a sweep stands, overall and per cell group.")
     _study_args(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    summary = sub.add_parser("summary", help="the group table: as text, CSV or JSON",
+                             description=(
+        "One row per cell group, best first: n, test mean and 95% CI, train mean, gap, and "
+        "the paired difference from its no-dropout baseline with its CI, p and Holm p."))
+    _study_args(summary)
+    summary.add_argument("--format", default="table", metavar="{table,csv,json}",
+                         help="a text table (default), CSV, or JSON (a list of objects)")
+    summary.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     report = sub.add_parser("report", help="write the HTML report (figures, ranked groups)",
                             description=(
@@ -107,34 +113,27 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .grid import Group
-    from .report.summary import summarize
-    from .report.text import GROUP_HEADERS, best_line, closing_groups, group_row, table
-    from .runner import run_sweep
+    from .api import run
+    from .report.terminal import closing_table
 
     config = _config_from_args(args, (
         "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
         "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds", "workers",
         "allow_large"))
-    outcome = run_sweep(config, show_progress=not args.no_progress, log=_stderr)
-    summary = summarize(outcome.study.records())
-    print(f"study {outcome.study.name!r} in {outcome.study.url.safe}: "
-          f"{outcome.completed_now} cell(s) trained now, {outcome.already_complete} were complete, "
-          f"{outcome.failed_now} failed")
-    reference = outcome.study.task.reference
-    shown = closing_groups(summary, None if reference is None else Group(*reference))
-    print(table(GROUP_HEADERS, [group_row(g) for g in shown]))
-    print(best_line(summary.best))
-    where = f"sweep status --study {outcome.study.name}"
+    summary = run(config, progress=not args.no_progress, log=_stderr)
+    print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
+          f"now, {summary.already_complete} were complete, {summary.failed_now} failed")
+    print(closing_table(summary.stats))
+    where = f"sweep status --study {summary.study}"
     if not config.uses_default_storage:
         where += f" --storage {config.storage_url}"
     if summary.n_complete:
-        written = _write_and_publish(outcome.study, None)
-        print(f"{len(summary.groups)} group(s) in all: the full table is in the report and in "
-              f"'{where}'")
-        print(f"report: {written}")
-    if outcome.failed_now:
-        _stderr(f"{outcome.failed_now} cell(s) failed; run the same command again to retry them")
+        path = _write_report(config.study, config.storage_url, None)
+        print(f"{len(summary.stats.groups)} group(s) in all: the full table is in the report "
+              f"and in '{where}'")
+        print(f"report: {path}")
+    if summary.failed_now:
+        _stderr(f"{summary.failed_now} cell(s) failed; run the same command again to retry them")
         return 1
     return 0
 
@@ -145,64 +144,61 @@ def _stderr(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _write_and_publish(sweep_study: Any, out: Path | None) -> Path:
-    """Write the HTML report, then store its figures in the study for optuna-dashboard; a
-    study that cannot be written here (read-only) keeps only the HTML, with a notice."""
-    from .exceptions import StorageUnavailableError
-    from .report.html import publish_report, write_report
+def _write_report(study: str, storage: str, out: Path | None) -> Path:
+    """The HTML report; a study that cannot be written here keeps only the HTML (a notice
+    says its figures were not stored for optuna-dashboard)."""
+    from .api import write_and_publish
 
-    written = write_report(sweep_study, out)
-    try:
-        publish_report(sweep_study, written)
-    except StorageUnavailableError as e:
+    written = write_and_publish(study, storage, out)
+    if not written.published:
         _stderr(f"sweep: note: the report's figures were not stored in the study for "
-                f"optuna-dashboard ({e})")
+                f"optuna-dashboard ({written.reason})")
     return written.path
 
 
 def _open_existing(args: argparse.Namespace) -> Any:
-    from .storage.study import open_study
+    from .storage import open_study
 
     config = _config_from_args(args, ("study", "storage"))
     return open_study(study_name=config.study, storage_url=config.storage_url, access="read")
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .report.status import STALE, STATES, study_status
-    from .report.text import best_line, fmt_ci, fmt_norm, table
+    from .report.status import study_status
+    from .report.terminal import status_text
 
     sweep_study = _open_existing(args)
     status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
-                          sweep_study.stale_trial_ids())
+                          sweep_study.stale_trial_ids(), sweep_study.task)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0
-    counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
-    print(f"study {status.study!r} ({sweep_study.url.safe}): {status.total} cells: {counts}")
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in status.settings.items()))
-    rows = []
-    for g in status.groups:
-        stats = g.stats
-        rows.append([f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm),
-                     *(str(g.counts[s]) for s in STATES),
-                     "-" if stats is None else f"{stats.test.mean:.3f}",
-                     "-" if stats is None else fmt_ci(stats.test)])
-    print(table(("rate", "placement", "max_norm", *STATES, "test mean", "95% CI"), rows))
-    print(best_line(status.summary.best))
-    if status.counts[STALE]:
-        print(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending heartbeats "
-              "(killed, or its machine is gone); the next run or any worker fails and redoes "
-              "them")
+    print(status_text(status, sweep_study.url.safe))
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .report.export import check_format, render
+    from .report.html import write_atomically
+    from .report.summary import study_summary
+
+    check_format(args.format)
+    text = render(study_summary(_open_existing(args)), args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    write_atomically(args.out, text, what="summary", example=f"summary.{args.format}")
+    print(f"summary: {args.out}")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report.summary import summarize
-    from .report.words import headline
+    from .api import load_summary
 
-    sweep_study = _open_existing(args)
-    path = _write_and_publish(sweep_study, args.out)
-    print(headline(summarize(sweep_study.records())))
+    config = _config_from_args(args, ("study", "storage"))
+    summary = load_summary(config.study, config.storage_url)
+    path = _write_report(config.study, config.storage_url, args.out)
+    print(summary.headline)
     print(f"report: {path}")
     return 0
 
@@ -246,37 +242,17 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from .runner import run_worker
+    from .worker import run_worker
 
-    if args.launched_by is not None:
-        _die_with(args.launched_by)
     config = _config_from_args(args, (
         "study", "storage", "engine", "cells_per_claim", "heartbeat_seconds"))
-    outcome = run_worker(config, show_progress=not args.no_progress,
-                         progress_lines=args.progress_lines, log=_stderr)
-    if not args.progress_lines:
-        print(f"worker done: {outcome.completed_now} cell(s) trained, {outcome.failed_now} failed")
+    outcome = run_worker(config, show_progress=not args.no_progress, log=_stderr)
+    print(f"worker done: {outcome.completed_now} cell(s) trained, {outcome.failed_now} failed")
     return 1 if outcome.failed_now else 0
 
 
-def _die_with(parent: int) -> None:
-    """A worker started by ``run --workers N`` gets SIGTERM when its launcher dies (Linux),
-    so a killed launcher leaves no orphan training on; elsewhere it exits if already orphaned."""
-    import ctypes
-    import os
-    import signal
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        raise SystemExit(143)
-
-
 _COMMANDS = {"run": _cmd_run, "worker": _cmd_worker, "status": _cmd_status, "report": _cmd_report,
-             "dashboard": _cmd_dashboard}
+             "dashboard": _cmd_dashboard, "summary": _cmd_summary}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

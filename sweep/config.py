@@ -2,16 +2,16 @@
 
 A config file holds top-level keys with the same names as the fields of :class:`SweepConfig`
 (``rates``, ``placements``, ``max_norms``, ``seeds``, ``epochs`` ...). Unknown keys are errors.
+``SweepConfig(...)`` built in Python is parsed and checked the same way (each value by
+:mod:`sweep.values`), so a config object is valid wherever it comes from.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
-import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +19,26 @@ from .engines import check_engine_name
 from .exceptions import ConfigError
 from .grid import Cell, expand, normalize_rate
 from .tasks import get_task
-from .tasks.circles import CIRCLES
+from .values import PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
-MAX_NORM_LIMIT = 1000.0
-MAX_RATES = 1000
-MAX_LISTED = 1000
-"""At most this many rates, max-norms or seeds in one list (a range of rates too)."""
-MAX_SEED = 2**31 - 1
-"""The largest seed: numpy's, TensorFlow's and Keras' seeding all accept it, and it is the upper
-bound of the study's ``seed`` distribution, so both engines see every seed alike."""
-MAX_SEED_COUNT = 100_000
-MAX_EPOCHS = 1_000_000
-"""Learning curves are kept per epoch (16 bytes per epoch and cell), so epochs are bounded."""
-MAX_CELLS_PER_CLAIM = 4096
-HEARTBEAT_RANGE = (1.0, 3600.0)
-STUDY_NAME_MAX = 100
-_STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """One sweep, fully resolved. ``storage=None`` means ``sqlite:///studies/<study>.db``."""
+    """One sweep, fully resolved and checked. ``storage=None`` means
+    ``sqlite:///studies/<study>.db``; empty ``placements`` or ``max_norms`` mean the task's
+    own (all its placements; its default max-norms). Values may be given in any form the TOML
+    file accepts (``rates="0:0.9:0.1"``, ``seeds=5``, ``max_norms=[None, 3]``...)."""
 
     study: str = "tutorial"
     storage: str | None = None
     task: str = "circles"
     engine: str | None = None
     rates: tuple[float, ...] = DEFAULT_RATES
-    placements: tuple[str, ...] = CIRCLES.placements
-    max_norms: tuple[float | None, ...] = CIRCLES.default_max_norms
+    placements: tuple[str, ...] = ()
+    max_norms: tuple[float | None, ...] = ()
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     epochs: int | None = None
     batch_size: int | None = None
@@ -57,6 +46,19 @@ class SweepConfig:
     heartbeat_seconds: float = 10.0
     workers: int = 1
     allow_large: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or (f.name in ("placements", "max_norms") and value == ()):
+                continue
+            object.__setattr__(self, f.name, PARSERS[f.name](value))
+        task = get_task(self.task)
+        if not self.placements:
+            object.__setattr__(self, "placements", task.placements)
+        if not self.max_norms:
+            object.__setattr__(self, "max_norms", task.default_max_norms)
+        validate(self)
 
     @property
     def storage_url(self) -> str:
@@ -69,7 +71,7 @@ class SweepConfig:
     @property
     def resolved_engine(self) -> str:
         """The engine asked for, else the task's default (its first supported engine)."""
-        return self.engine or get_task(self.task).engines[0]
+        return self.engine or get_task(self.task).default_engine
 
     @property
     def resolved_epochs(self) -> int:
@@ -88,245 +90,6 @@ KEYS = tuple(f.name for f in fields(SweepConfig))
 
 def default_storage_url(study: str) -> str:
     return f"sqlite:///studies/{study}.db"
-
-
-# ---- parsing: each accepts the TOML value or the CLI string ---------------------------------
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _items(value: Any) -> list[Any]:
-    """A TOML list, a comma list in a string, or one scalar as a one-element list."""
-    if isinstance(value, str):
-        return _split(value)
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
-def _number(text: Any, what: str) -> float:
-    if isinstance(text, bool) or not isinstance(text, int | float | str):
-        raise ConfigError(f"{what}: {text!r} is not a number")
-    try:
-        number = float(text)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{what}: {text!r} is not a finite number")
-    return number
-
-
-def _rate_range(value: str) -> list[float]:
-    parts = value.split(":")
-    if len(parts) != 3:
-        raise ConfigError(f"rates: {value!r} is not start:stop:step (e.g. 0:0.9:0.1)")
-    start, stop, step = (_number(p, "rates") for p in parts)
-    if step <= 0:
-        raise ConfigError(f"rates: step in {value!r} must be > 0 (e.g. 0:0.9:0.1)")
-    if stop < start:
-        raise ConfigError(
-            f"rates: the range {value!r} is reversed (start {start:g} > stop {stop:g}); "
-            f"write {stop:g}:{start:g}:{step:g}"
-        )
-    count = math.floor((stop - start) / step + 1e-9) + 1
-    if count > MAX_RATES:
-        raise ConfigError(
-            f"rates: {value!r} gives {count:,} rates, more than {MAX_RATES:,}; use a larger step"
-        )
-    return [start + i * step for i in range(count)]
-
-
-def parse_rates(value: Any) -> tuple[float, ...]:
-    """A list, a comma list ``0,0.4`` or an inclusive range ``start:stop:step``.
-
-    Rates are kept to 6 decimals (so ``0:0.9:0.1`` gives stable keys); a rate must stay inside
-    [0, 1) and a non-zero rate must stay non-zero after that rounding.
-    """
-    if isinstance(value, str) and ":" in value:
-        rates = _rate_range(value)
-    else:
-        rates = [_number(p, "rates") for p in _items(value)]
-    if not rates:
-        raise ConfigError("rates: no rates given; give e.g. 0,0.4 or 0:0.9:0.1")
-    _check_count(rates, "rates", MAX_RATES)
-    normalized = []
-    for rate in rates:
-        if not 0.0 <= rate < 1.0:
-            raise ConfigError(
-                f"rates: {rate:g} is outside [0, 1); a dropout rate is the probability of "
-                "dropping a unit, e.g. 0.4"
-            )
-        kept = normalize_rate(rate)
-        if kept >= 1.0:
-            raise ConfigError(
-                f"rates: {rate!r} rounds to 1 (rates are kept to 6 decimals); use at most 0.999999"
-            )
-        if rate > 0 and kept == 0.0:
-            raise ConfigError(
-                f"rates: {rate!r} rounds to 0 (rates are kept to 6 decimals); use 0 for no "
-                "dropout or at least 0.000001"
-            )
-        normalized.append(kept)
-    return tuple(dict.fromkeys(normalized))
-
-
-def _check_count(items: list[Any], what: str, limit: int) -> None:
-    if len(items) > limit:
-        raise ConfigError(f"{what}: {len(items):,} values given, more than {limit:,}")
-
-
-def parse_placements(value: Any) -> tuple[str, ...]:
-    items = _items(value)
-    if not items or not all(isinstance(p, str) and p for p in items):
-        raise ConfigError(
-            f"placements: {value!r} is not a list of names; give e.g. input,hidden,both "
-            '(TOML: placements = ["input", "hidden"])'
-        )
-    return tuple(dict.fromkeys(items))
-
-
-def parse_max_norms(value: Any) -> tuple[float | None, ...]:
-    """Numbers and ``none`` (no constraint), e.g. ``none,1,3``; one number alone is a list."""
-    items = _items(value)
-    if not items:
-        raise ConfigError("max_norms: none given; give e.g. none,1,3")
-    _check_count(items, "max_norms", MAX_LISTED)
-    norms: list[float | None] = []
-    for item in items:
-        if isinstance(item, str) and item.strip().lower() == "none":
-            norms.append(None)
-            continue
-        norm = _number(item, "max_norms")
-        if not 0 < norm <= MAX_NORM_LIMIT:
-            raise ConfigError(
-                f"max_norms: {norm:g} must be > 0 and <= {MAX_NORM_LIMIT:g} "
-                "(use 'none' for no constraint)"
-            )
-        norms.append(norm)
-    return tuple(dict.fromkeys(norms))
-
-
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """A count N (seeds 0..N-1), or a list of seeds (``0,1,7`` or ``[0, 1, 7]``)."""
-    if isinstance(value, str) and "," not in value:
-        value = value.strip()
-    if isinstance(value, list | tuple) or (isinstance(value, str) and "," in value):
-        items = _items(value)
-        if not items:
-            raise ConfigError("seeds: no seeds given; give a count (e.g. 10) or a list (0,3,7)")
-        _check_count(items, "seeds", MAX_SEED_COUNT)
-        seeds = [_integer(s, "seeds") for s in items]
-        for seed in seeds:
-            if seed < 0:
-                raise ConfigError(f"seeds: {seed} is negative; seeds must be >= 0")
-            if seed > MAX_SEED:
-                raise ConfigError(
-                    f"seeds: {seed} is above {MAX_SEED} (2^31 - 1), the largest seed numpy, "
-                    "TensorFlow and the study's seed distribution all accept"
-                )
-        return tuple(dict.fromkeys(seeds))
-    count = _integer(value, "seeds")
-    if count <= 0:
-        raise ConfigError(f"seeds: count {count} must be >= 1 (e.g. --seeds 10)")
-    if count > MAX_SEED_COUNT:
-        raise ConfigError(
-            f"seeds: count {count:,} is more than {MAX_SEED_COUNT:,} seeds per group; "
-            "give a smaller count (10-50 seeds already resolve differences of a point or two)"
-        )
-    return tuple(range(count))
-
-
-def _integer(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{what}: {value!r} is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{what}: {value!r} is not a whole number") from None
-
-
-def _bounded_int(value: Any, what: str, high: int, example: str) -> int:
-    number = _integer(value, what)
-    if number <= 0:
-        raise ConfigError(f"{what}: {number} must be >= 1 (e.g. {example})")
-    if number > high:
-        raise ConfigError(f"{what}: {number:,} is more than {high:,} (e.g. {example})")
-    return number
-
-
-def _epochs(value: Any) -> int:
-    number = _integer(value, "epochs")
-    if number <= 0:
-        raise ConfigError(f"epochs: {number} must be >= 1 (e.g. --epochs 4000)")
-    if number > MAX_EPOCHS:
-        raise ConfigError(
-            f"epochs: {number:,} is more than {MAX_EPOCHS:,}, the most sweep trains (learning "
-            "curves are kept per epoch); use fewer epochs"
-        )
-    return number
-
-
-def _heartbeat(value: Any) -> float:
-    seconds = _number(value, "heartbeat_seconds")
-    low, high = HEARTBEAT_RANGE
-    if not low <= seconds <= high:
-        raise ConfigError(
-            f"heartbeat_seconds: {seconds:g} is outside [{low:g}, {high:g}] seconds "
-            "(e.g. --heartbeat-seconds 10)"
-        )
-    return seconds
-
-
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{what}: give a non-empty name")
-    return value.strip()
-
-
-def check_study_name(value: Any) -> str:
-    """A study name becomes file names (``studies/<study>.db``, ``dashboards/<study>.html``):
-    letters, digits, ``.``, ``_`` and ``-`` only, so the printed path is the written path."""
-    if not isinstance(value, str):
-        raise ConfigError(f"study: {value!r} is not a name; give e.g. --study demo")
-    name = value.strip()
-    if (not _STUDY_NAME.fullmatch(name) or ".." in name or len(name) > STUDY_NAME_MAX):
-        raise ConfigError(
-            f"study: {name[:STUDY_NAME_MAX + 20]!r} is not a valid study name; use up to "
-            f"{STUDY_NAME_MAX} letters, digits, '.', '_' or '-' (not starting with '.' or '-', "
-            "no '..'), e.g. --study demo"
-        )
-    return name
-
-
-def _flag(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{what}: {value!r} is not true or false")
-
-
-_PARSERS: dict[str, Any] = {
-    "study": check_study_name,
-    "storage": lambda v: _name(v, "storage"),
-    "task": lambda v: _name(v, "task"),
-    "engine": lambda v: _name(v, "engine"),
-    "rates": parse_rates,
-    "placements": parse_placements,
-    "max_norms": parse_max_norms,
-    "seeds": parse_seeds,
-    "epochs": _epochs,
-    "batch_size": lambda v: _bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
-    "cells_per_claim": lambda v: _bounded_int(
-        v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
-    "heartbeat_seconds": _heartbeat,
-    "workers": lambda v: _bounded_int(v, "workers", 2**31 - 1, "--workers 2"),
-    "allow_large": lambda v: _flag(v, "allow_large"),
-}
 
 
 # ---- layering ---------------------------------------------------------------------------------
@@ -377,16 +140,11 @@ def build_config(
     """Defaults < config file < flags (flags whose value is ``None`` are not given)."""
     raw: dict[str, Any] = dict(file_settings or {})
     raw.update({k: v for k, v in (flags or {}).items() if v is not None})
-    parsed = {key: _PARSERS[key](value) for key, value in raw.items()}
-    task = get_task(parsed.get("task", SweepConfig.task))
-    parsed.setdefault("placements", task.placements)
-    parsed.setdefault("max_norms", task.default_max_norms)
-    config = replace(SweepConfig(), **parsed)
-    validate(config)
-    return config
+    return SweepConfig(**raw)
 
 
 def validate(config: SweepConfig) -> None:
+    """What no single value shows: the engine, placements and max-norms against the task."""
     task = get_task(config.task)
     if config.engine is not None:
         check_engine_name(config.engine)

@@ -27,6 +27,11 @@ class StorageError(UsageError):
     """The storage URL is malformed, unsupported, or points at something that is not a study DB."""
 
 
+class OptunaCompatibilityError(StorageError):
+    """The installed Optuna, or the study database's Optuna tables, are not what sweep writes
+    through (it writes Optuna's tables directly); nothing was written."""
+
+
 class IncompatibleStudyError(UsageError):
     """The study exists with different fixed settings (task, epochs, batch size, optimizer)."""
 
@@ -58,6 +63,10 @@ class WorkerStartError(SweepError):
     """A worker process could not be started (e.g. the system refused to fork)."""
 
 
+class WorkerFailedError(SweepError):
+    """A worker process of ``run --workers N`` crashed or was killed."""
+
+
 class EmptyStudyError(SweepError):
     """The study has no completed cells yet, so there is nothing to report."""
 
@@ -72,6 +81,10 @@ class ReportWriteError(SweepError):
 
 class ReportConflictError(UsageError):
     """The default report path holds another study's or storage's report; use --out."""
+
+
+class ExportFormatError(UsageError):
+    """``sweep summary --format`` names no export format (table, csv or json)."""
 
 
 class FailedCellError(Exception):

@@ -18,7 +18,7 @@ BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} cells [{elap
 class Progress:
     def __init__(self, total: int, done: int, *, enabled: bool) -> None:
         self._bar: Any = None
-        self._open = 0.0  # progress reported for the current claim, not yet settled
+        self._open: dict[int, float] = {}  # per worker: progress of its claim, not yet settled
         if enabled:
             from tqdm import tqdm
 
@@ -26,17 +26,16 @@ class Progress:
                              dynamic_ncols=True, smoothing=0.1, mininterval=0.5,
                              bar_format=BAR_FORMAT if total else None)
 
-    def advance(self, cells: float) -> None:
-        """Work done on cells still in training (fractions allowed)."""
-        self._open += cells
+    def advance(self, cells: float, source: int = 0) -> None:
+        """Work done on cells still in training (fractions allowed), by worker ``source``."""
+        self._open[source] = self._open.get(source, 0.0) + cells
         if self._bar is not None:
             self._bar.update(cells)
 
-    def settle(self, completed: int) -> None:
-        """The current claim is over: ``completed`` cells of it completed."""
+    def settle(self, completed: int, source: int = 0) -> None:
+        """Worker ``source``'s claim is over: ``completed`` cells of it completed."""
         if self._bar is not None:
-            self._bar.update(completed - self._open)
-        self._open = 0.0
+            self._bar.update(completed - self._open.pop(source, 0.0))
 
     def __enter__(self) -> Progress:
         return self

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,17 @@ def sqlite_dump(path: Path) -> list[str]:
         return list(connection.iterdump())
 
 
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """Read-only even for root: the immutable attribute (CI runs as root)."""
+    assert shutil.which("chattr"), "chattr (e2fsprogs) is needed"
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
 def poll_trials(url: str, study: str) -> list[Any] | None:
     """The study's trials as another process writes them, or None while it is being created.
 
@@ -106,7 +119,7 @@ def poll_trials(url: str, study: str) -> list[Any] | None:
 def cell_key(trial: Any) -> str:
     """A trial's cell key, from its params (a waiting trial's: from its fixed params); trials
     no longer store it as a user attribute."""
-    from sweep.storage.records import cell_from_params
+    from sweep.storage.schema import cell_from_params
 
     cell = cell_from_params(trial.params or trial.system_attrs.get("fixed_params", {}))
     assert cell is not None, trial

@@ -37,7 +37,7 @@ def _replace(args: tuple[str, ...], flag: str, value: str) -> list[str]:
         ("--placements", "hiden", "did you mean 'hidden'"),
         ("--max-norms", "0", "max_norms: 0 must be > 0"),
         ("--max-norms", "none,-1", "max_norms: -1 must be > 0"),
-        ("--seeds", "0", "seeds: count 0 must be >= 1"),
+        ("--seeds", "0", "seeds: 0 must be >= 1"),
         ("--seeds", "2,-1", "seeds: -1 is negative"),
         ("--epochs", "0", "epochs: 0 must be >= 1"),
         ("--epochs", "-5", "epochs: -5 must be >= 1"),

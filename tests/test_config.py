@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sweep.config import build_config, parse_max_norms, parse_rates, parse_seeds, read_config_file
+from sweep.config import build_config, read_config_file
 from sweep.exceptions import ConfigError
+from sweep.values import parse_max_norms, parse_rates, parse_seeds
 
 
 def test_rate_range_is_inclusive_and_rounded() -> None:
@@ -78,3 +79,18 @@ def test_shipped_sweeps_are_valid() -> None:
     for path in sorted(studies.glob("*.toml")):
         build_config(read_config_file(path))
     assert len(build_config(read_config_file(studies / "tutorial.toml")).cells()) == 1680
+
+
+def test_a_config_built_in_python_is_parsed_and_checked() -> None:
+    from sweep.config import SweepConfig
+
+    config = SweepConfig(study="py", rates="0:0.4:0.2", seeds=3, max_norms=[None, 3])
+    assert config.rates == (0.0, 0.2, 0.4)
+    assert config.seeds == (0, 1, 2)
+    assert config.max_norms == (None, 3.0)
+    assert config.placements == ("input", "hidden", "both")  # the task's
+    assert SweepConfig(task="digits-cnn").placements == ("pooling", "spatial", "both")
+    with pytest.raises(ConfigError, match="rates: 1.5 is outside"):
+        SweepConfig(rates=[0, 1.5])
+    with pytest.raises(ConfigError, match="not a placement of task 'circles'"):
+        SweepConfig(placements=["pooling"])

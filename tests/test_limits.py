@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from sweep.config import build_config
 from sweep.runner import run_sweep
-from sweep.storage.study import open_study
+from sweep.storage import open_study
 
 from .conftest import REPO, TINY_EPOCHS, assert_error_line, poll_trials, run_cli
 
@@ -42,7 +42,7 @@ def _with(flag: str, value: str) -> list[str]:
         ("--rates", "0.9:0:0.1", "the range '0.9:0:0.1' is reversed"),
         ("--rates", "0,0.9999999", "0.9999999 rounds to 1"),
         ("--rates", "0,0.0000001", "1e-07 rounds to 0"),
-        ("--seeds", "100000000", "count 100,000,000 is more than 100,000 seeds per group"),
+        ("--seeds", "100000000", "seeds: 100,000,000 is more than 100,000 seeds per group"),
         ("--seeds", "1099511627776", "is more than 100,000 seeds per group"),
         ("--seeds", "0,4294967296", "4294967296 is above 2147483647"),
         ("--seeds", "2147483648,1", "2147483648 is above 2147483647"),
@@ -234,9 +234,11 @@ def test_a_failed_fork_is_one_line_and_leaves_no_orphan(tmp_path: Path) -> None:
     args = (*SMALL, "--storage", url, "--engine", "keras")
     run_cli("run", *args, cwd=tmp_path, check=True)  # the study exists: the launcher starts fast
     args = (*args, "--seeds", "8")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    # the launcher (1 task) + worker 1 (1) + its two reader threads (2): worker 2 cannot fork
-    with pids_cgroup(4) as group:
+    # one thread per process (OpenBLAS raises SIGINT when it cannot start its threads)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
+    # two tasks: the launcher and either multiprocessing's resource tracker or worker 1, so
+    # worker 1 or 2 cannot fork
+    with pids_cgroup(2) as group:
         command = ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh",
                    sys.executable, "-m", "sweep", "run", *args, "--workers", "2"]
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,

@@ -17,8 +17,7 @@ from optuna.trial import TrialState
 
 from sweep.storage.synthetic import build_study
 
-from .conftest import assert_error_line, run_cli
-from .test_readonly import immutable
+from .conftest import assert_error_line, immutable, run_cli
 
 
 def digest(path: Path) -> str:

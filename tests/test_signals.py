@@ -5,12 +5,14 @@ cell), nothing is left RUNNING, the exit code is 128 + the signal, and the same 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -23,11 +25,31 @@ STOP_WITHIN = 30.0
 """A generous bound for "within seconds" on a loaded 2-core machine (a chunk is about 1 s)."""
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
 def popen(*args: str, cwd: Path, new_session: bool = True) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=new_session)
+    process = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=new_session)
+    _STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Iterator[None]:
+    """A failed test must not leave a 4000-epoch run training on (it would slow every test
+    after it): kill what it started, and the worker processes of those."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            for child in children(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            process.kill()
+            process.communicate()
 
 
 def trials(url: str) -> list[optuna.trial.FrozenTrial]:
@@ -50,6 +72,13 @@ def wait_for(process: subprocess.Popen[str], url: str, ready: object, timeout: f
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def workers_of(pid: int) -> list[int]:
+    """A launcher's worker processes (multiprocessing's spawned children; its other child is
+    multiprocessing's resource tracker)."""
+    return [child for child in children(pid)
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def alive(pid: int) -> bool:
@@ -164,13 +193,13 @@ def test_a_signal_to_the_launcher_stops_every_worker(
     args = (*KERAS_LONG[:3], "--storage", storage_url, *KERAS_LONG[3:], "--workers", "2")
     process = popen(*args, cwd=tmp_path)
     wait_for(process, storage_url, lambda found: running(found) == 2)
-    workers = children(process.pid)
+    workers, everyone = workers_of(process.pid), children(process.pid)
     assert len(workers) == 2
     time.sleep(2)
     seconds, err = stop_and_wait(process, signum)
     found = assert_stopped_cleanly(process, err, seconds, signum, storage_url)
     assert sum(t.state == TrialState.FAIL for t in found) == 2
-    assert not [pid for pid in workers if alive(pid)]
+    assert not [pid for pid in everyone if alive(pid)]
 
 
 def test_sigterm_stops_a_worker_command(tmp_path: Path) -> None:
@@ -196,14 +225,14 @@ def test_a_killed_launcher_leaves_no_orphan_worker(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/studies/demo.db"
     process = popen(*KERAS_LONG, "--workers", "2", cwd=tmp_path)
     wait_for(process, url, lambda found: running(found) == 2)
-    workers = children(process.pid)
+    workers, everyone = workers_of(process.pid), children(process.pid)
     assert len(workers) == 2
     process.kill()
     process.communicate(timeout=60)
     deadline = time.monotonic() + STOP_WITHIN
-    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+    while time.monotonic() < deadline and any(alive(pid) for pid in everyone):
         time.sleep(0.2)
-    assert not [pid for pid in workers if alive(pid)]
+    assert not [pid for pid in everyone if alive(pid)]
     found = trials(url)
     assert running(found) == 0
     assert {t.user_attrs.get("fail_reason") for t in found if t.state == TrialState.FAIL} == {

@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweep.config import build_config
-from sweep.storage.study import open_study
+from sweep.storage import open_study
 
 from .conftest import REPO, assert_error_line, poll_trials, run_cli
 

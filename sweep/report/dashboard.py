@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ..exceptions import DashboardError, StorageUnavailableError
-from .words import note_markdown
+from .text import note_markdown
 
 if TYPE_CHECKING:
     import optuna
     import plotly.graph_objects as go
 
-    from ..storage.study import SweepStudy
+    from ..storage import SweepStudy
+    from ..tasks import Task
     from .figures import Panel
     from .summary import SweepSummary
 
@@ -62,7 +63,7 @@ def titled(panel: Panel) -> go.Figure:
 
 
 def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: SweepSummary,
-                     report_path: Path | None = None) -> list[str]:
+                     task: Task, report_path: Path | None = None) -> list[str]:
     """Store the figures and the headline note in ``study``; return the graph object ids."""
     import optuna_dashboard
     from optuna.exceptions import StorageInternalError
@@ -75,7 +76,7 @@ def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: Swee
                 continue
             ids.append(optuna_dashboard.save_plotly_graph_object(
                 study, titled(panel), graph_object_id=figure_id(panel.key)))
-        note = note_markdown(summary, report_path)
+        note = note_markdown(summary, task, report_path)
         optuna_dashboard.save_note(study, merge_note(optuna_dashboard.get_note(study), note))
     except (SQLAlchemyError, StorageInternalError) as e:
         raise StorageUnavailableError(
@@ -112,7 +113,7 @@ def check_port(host: str, port: int) -> None:
 def dashboard_command(sweep_study: SweepStudy, host: str, port: int) -> list[str]:
     """optuna-dashboard on the study's storage; an SQLite file this process cannot write
     (read-only file or directory) is served through a read-only URL."""
-    from ..storage.url import read_only_url, sqlite_writable
+    from ..storage.sqlite import read_only_url, sqlite_writable
 
     url = sweep_study.url.url
     path = sweep_study.url.sqlite_path
@@ -127,7 +128,7 @@ def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -
     check_port(host, port)
     url_host = f"[{host}]" if ":" in host else host
     print(f"optuna-dashboard: http://{url_host}:{port}/dashboard/studies/"
-          f"{sweep_study.study._study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
+          f"{sweep_study.study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
           file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execv(command[0], command)

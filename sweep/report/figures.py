@@ -1,7 +1,7 @@
 """Plotly figures of a sweep summary (rendering only: every number comes from ``summary``).
 
 Shared pieces (:class:`Panel`, colours, CI bands, layout), (c) the rate x max-norm heatmap and
-(d) the mean learning curves; the figures over the dropout rate are in ``_rate_figures``. Each
+(d) the mean learning curves; the figures over the dropout rate are in ``rate_figures``. Each
 builder returns a :class:`Panel`: a figure, or ``None`` with a note saying why there is nothing
 to show, so a partial sweep never produces an empty or broken plot.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
-from .summary import CurveStats, Interval, SweepSummary
-from .text import fmt_norm
+from .summary import CurveStats, SweepSummary, baseline_group
+from .text import fmt_ci, fmt_norm
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -48,12 +48,6 @@ def placement_colors(summary: SweepSummary) -> dict[str, str]:
 
 def finite(value: float) -> bool:
     return not math.isnan(value)
-
-
-def ci_text(interval: Interval) -> str:
-    if not finite(interval.low):
-        return "n/a (n<2)"
-    return f"{interval.low:.3f}–{interval.high:.3f}"
 
 
 def band_trace(x: Sequence[float], low: Sequence[float], high: Sequence[float], color: str,
@@ -98,11 +92,11 @@ def heatmap_figure(summary: SweepSummary) -> Panel:
         for norm in norms:
             row_z, row_text = [], []
             for rate in rates:
-                placement_here = placement if rate > 0 else "none"
-                stats = summary.get(Group(rate, placement_here, norm))
+                group = baseline_group(norm) if rate == 0 else Group(rate, placement, norm)
+                stats = summary.get(group)
                 row_z.append(None if stats is None else round(stats.test.mean, 4))
                 row_text.append("" if stats is None else
-                                f"n={stats.n}, 95% CI {ci_text(stats.test)}")
+                                f"n={stats.n}, 95% CI {fmt_ci(stats.test, form='range')}")
             z.append(row_z)
             text.append(row_text)
         fig.add_trace(go.Heatmap(

@@ -2,12 +2,14 @@
 
 Compute, then render: :func:`load_report_data` reads the study into plain numbers
 (:class:`ReportData`: the :class:`~sweep.report.summary.SweepSummary` and mean learning curves);
-:mod:`sweep.report.figures` turns them into figures; :func:`render_html` lays them out; writing the
-report also stores the figures and the headline in the study for optuna-dashboard.
+:mod:`sweep.report.figures` turns them into figures; :func:`render_html` lays them out with the
+words of :mod:`sweep.report.text`; writing the report also stores the figures and the headline
+in the study for optuna-dashboard (:mod:`sweep.report.dashboard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import html
@@ -19,34 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import EmptyStudyError, ReportConflictError, ReportWriteError
+from ..exceptions import ReportConflictError, ReportWriteError
 from ..grid import Group
-from ..storage.curves import load_curves
-from ..storage.fast_records import read_records
-from ..storage.url import safe_url
+from ..storage import load_curves, safe_url
 from .summary import (
     CurveStats,
     GroupStats,
     SweepSummary,
     baseline_group,
     curve_stats,
-    summarize,
+    study_summary,
 )
-from .words import (
-    group_label,
-    headline,
-    notes,
-    progress_text,
-    table_rows,
-    verdict_kind,
-)
+from .text import group_label, headline, notes, progress_text, table_rows, verdict_kind
 
 if TYPE_CHECKING:
-    from ..storage.study import SweepStudy
+    from ..storage import SweepStudy
+    from ..tasks import Task
     from .figures import Panel
 
 REPORT_DIR = Path("dashboards")
-TUTORIAL_GROUP = Group(0.4, "hidden", None)
 
 
 @dataclass(frozen=True)
@@ -59,6 +52,7 @@ class ReportData:
     summary: SweepSummary
     curves: tuple[CurveStats, ...]
     curve_labels: tuple[str, ...]
+    task: Task  # its words: placement phrases, the baseline's and the reference's labels
 
 
 def default_report_path(study: str, storage_url: str | None = None) -> Path:
@@ -80,19 +74,20 @@ def default_report_path(study: str, storage_url: str | None = None) -> Path:
     return REPORT_DIR / f"{study}@{slug}-{digest}.html"
 
 
-def curve_groups(summary: SweepSummary) -> list[tuple[GroupStats, str]]:
+def curve_groups(summary: SweepSummary, task: Task) -> list[tuple[GroupStats, str]]:
     """Groups whose learning curves are shown, with their legend labels: the best group's
-    baseline, the best group and the tutorial's hidden-0.4 group (with its own baseline),
-    those present, each once."""
+    baseline, the best group and the task's reference group (the tutorial's hidden-0.4 for
+    circles) with its own baseline, those present, each once."""
     best = summary.best
     wanted: list[tuple[Group, str]] = []
     if best is not None:
-        reference = baseline_group(best.group.max_norm)
-        wanted.append((reference, group_label(reference)))
-        wanted.append((best.group, f"best: {group_label(best.group)}"))
-    if summary.get(TUTORIAL_GROUP) is not None:
-        wanted.append((TUTORIAL_GROUP, f"tutorial: {group_label(TUTORIAL_GROUP)}"))
-        wanted.append((baseline_group(None), group_label(baseline_group(None))))
+        baseline = baseline_group(best.group.max_norm)
+        wanted.append((baseline, group_label(baseline, task)))
+        wanted.append((best.group, f"best: {group_label(best.group, task)}"))
+    reference = summary.reference
+    if reference is not None and summary.get(reference) is not None:
+        wanted.append((reference, f"{task.reference_label}: {group_label(reference, task)}"))
+        wanted.append((baseline_group(None), group_label(baseline_group(None), task)))
     present: dict[Group, tuple[GroupStats, str]] = {}
     for group, label in wanted:
         stats = summary.get(group)
@@ -102,24 +97,10 @@ def curve_groups(summary: SweepSummary) -> list[tuple[GroupStats, str]]:
 
 
 def load_report_data(sweep_study: SweepStudy) -> ReportData:
-    """Read and summarize the study; load the curves of the groups in :func:`curve_groups`."""
-    summary = summarize(read_records(sweep_study))
-    if summary.n_complete == 0:
-        waiting = summary.n_running + summary.n_pending
-        if summary.n_failed and not waiting:
-            raise EmptyStudyError(
-                f"study {sweep_study.name!r} has no completed cells: all {summary.n_failed} "
-                "failed; see their fail_reason (sweep status, optuna-dashboard), fix the cause "
-                "and run the same command again to retry them"
-            )
-        detail = f"{waiting} cell(s) queued or running" if summary.n_cells else "no cells"
-        if summary.n_failed:
-            detail += f", {summary.n_failed} failed"
-        raise EmptyStudyError(
-            f"study {sweep_study.name!r} has no completed cells yet ({detail}); "
-            "run 'python -m sweep run' (or wait for its workers) and try again"
-        )
-    chosen = curve_groups(summary)
+    """Read and summarize the study (:func:`~sweep.report.summary.study_summary`: at least one
+    completed cell); load the curves of the groups in :func:`curve_groups`."""
+    summary = study_summary(sweep_study)
+    chosen = curve_groups(summary, sweep_study.task)
     loaded = load_curves(sweep_study.engine, [i for g, _ in chosen for i in g.trial_ids])
     curves, labels = [], []
     for group, label in chosen:
@@ -128,7 +109,7 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
             curves.append(stats)
             labels.append(label)
     return ReportData(sweep_study.name, safe_url(sweep_study.url.url), sweep_study.settings,
-                      summary, tuple(curves), tuple(labels))
+                      summary, tuple(curves), tuple(labels), sweep_study.task)
 
 
 def build_panels(data: ReportData) -> list[Panel]:
@@ -137,8 +118,8 @@ def build_panels(data: ReportData) -> list[Panel]:
     from .figures import curves_figure, heatmap_figure
     from .rate_figures import rate_figure, train_gap_figure
 
-    summary = data.summary
-    return [rate_figure(summary), train_gap_figure(summary), heatmap_figure(summary),
+    summary, task = data.summary, data.task
+    return [rate_figure(summary, task), train_gap_figure(summary, task), heatmap_figure(summary),
             curves_figure(data.curves, data.curve_labels)]
 
 
@@ -166,11 +147,11 @@ tr.best td:first-child{box-shadow:inset 5px 0 #e0a800}
 
 def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
     """The whole page; plotly.js is inlined once, with the first figure."""
-    summary, esc = data.summary, html.escape
+    summary, task, esc = data.summary, data.task, html.escape
     parts = [f"<h1>Dropout sweep <code>{esc(data.study)}</code></h1>",
-             f'<p class="headline {verdict_kind(summary)}">{esc(headline(summary))}</p>',
+             f'<p class="headline {verdict_kind(summary)}">{esc(headline(summary, task))}</p>',
              f'<p class="status">{esc(progress_text(summary))}</p>']
-    parts += [f'<p class="status">{esc(note)}</p>' for note in notes(summary)]
+    parts += [f'<p class="status">{esc(note)}</p>' for note in notes(summary, task)]
     first = True
     for panel in panels:
         body = f'<p class="omitted">Not shown: {esc(panel.note)}</p>'
@@ -181,7 +162,7 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
             first = False
         parts.append(f'<section id="section-{panel.key}"><h2>{esc(panel.title)}</h2>'
                      f"{body}</section>")
-    parts.append(_table_html(summary))
+    parts.append(_table_html(summary, task))
     settings = ", ".join(f"{k}={v}" for k, v in data.settings.items())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f"<footer>Study settings: {esc(settings)}. Storage: {esc(data.storage)}. "
@@ -193,8 +174,8 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
-def _table_html(summary: SweepSummary) -> str:
-    headers, rows = table_rows(summary)
+def _table_html(summary: SweepSummary, task: Task) -> str:
+    headers, rows = table_rows(summary, task)
     head = "".join(f'<th class="{"l" if i == 2 else ""}">{html.escape(h)}</th>'
                    for i, h in enumerate(headers))
     body = []
@@ -259,13 +240,15 @@ def _check_default_path(path: Path, source: str) -> None:
         )
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, what: str = "report",
+                     example: str = "report.html") -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``; on any
-    failure the temporary file is removed and :class:`ReportWriteError` says why."""
+    failure the temporary file is removed and :class:`ReportWriteError` says why (naming
+    ``what`` is written; ``example`` is a file name to suggest when ``path`` is a directory)."""
     if path.is_dir():
         raise ReportWriteError(
-            f"cannot write the report to {str(path)!r}: it is a directory; give a file name, "
-            f"e.g. --out {path / 'report.html'}"
+            f"cannot write the {what} to {str(path)!r}: it is a directory; give a file name, "
+            f"e.g. --out {path / example}"
         )
     partial = path.with_name(f".{path.name[:200]}.{os.getpid()}.tmp")
     try:
@@ -274,22 +257,28 @@ def write_atomically(path: Path, text: str) -> None:
             f.write(text)
         partial.replace(path)
     except OSError as e:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         reason = e.strerror or str(e)
         hint = ("free some space" if e.errno == errno.ENOSPC
                 else "choose another --out or make the directory writable")
         raise ReportWriteError(
-            f"cannot write the report to {str(path)!r}: {reason}; {hint}"
+            f"cannot write the {what} to {str(path)!r}: {reason}; {hint}"
         ) from e
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise
+
+
+def _remove(partial: Path) -> None:
+    """Remove a temporary file, if any (its directory may not even exist or be a file)."""
+    with contextlib.suppress(OSError):
+        partial.unlink(missing_ok=True)
 
 
 def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None) -> list[str]:
     """Store the report's figures and headline in the study for optuna-dashboard; the graph
     ids. A study opened for reading is opened again to write only these attributes."""
-    from ..storage.study import open_study
+    from ..storage import open_study
     from .dashboard import publish_to_study
 
     if written is None:
@@ -301,4 +290,4 @@ def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None
     if sweep_study.access == "read":
         target = open_study(study_name=sweep_study.name, storage_url=sweep_study.url.url,
                             access="annotate")
-    return publish_to_study(target.study, panels, summary, report_path=path)
+    return publish_to_study(target.study, panels, summary, sweep_study.task, report_path=path)

@@ -9,20 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .figures import (
-    BASELINE_COLOR,
-    Panel,
-    band_trace,
-    ci_text,
-    finite,
-    layout,
-    placement_colors,
-)
-from .summary import GroupStats, Interval, SweepSummary, baseline_group
-from .text import fmt_norm
+from .figures import BASELINE_COLOR, Panel, band_trace, finite, layout, placement_colors
+from .stats import Interval
+from .summary import GroupStats, SweepSummary, baseline_group
+from .text import fmt_ci, fmt_norm
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from ..tasks import Task
 
 Metric = Callable[[GroupStats], Interval]
 Values = Callable[[GroupStats], Sequence[float]]
@@ -61,9 +56,10 @@ def x_range(summary: SweepSummary) -> list[float]:
 
 def _rate_traces(summary: SweepSummary, max_norm: float | None, metric: Metric,
                  seed_values: Values | None, bounds: tuple[float, float] | None,
-                 label: str, legend: bool) -> list[dict[str, Any]]:
+                 label: str, legend: bool, baseline_label: str) -> list[dict[str, Any]]:
     """Per placement: CI band, mean line and (faint) seed points over the dropout rates; the
-    no-dropout baseline with this max-norm as a grey reference band."""
+    no-dropout baseline with this max-norm (named ``baseline_label``) as a grey reference
+    band."""
     colors = placement_colors(summary)
     traces: list[dict[str, Any]] = []
     top = max(summary.rates)
@@ -76,9 +72,11 @@ def _rate_traces(summary: SweepSummary, max_norm: float | None, metric: Metric,
         traces.append({
             "type": "scatter", "x": [0, top], "y": [value.mean] * 2, "mode": "lines",
             "line": {"color": BASELINE_COLOR, "dash": "dash", "width": 1.5},
-            "name": f"no dropout (n={base.n})", "legendgroup": "baseline", "showlegend": legend,
-            "hovertemplate": f"no-dropout baseline<br>{label} {value.mean:.3f}"
-                             f"<br>95% CI {ci_text(value)}<br>n={base.n}<extra></extra>",
+            "name": f"{baseline_label} (n={base.n})", "legendgroup": "baseline",
+            "showlegend": legend,
+            "hovertemplate": f"{baseline_label} (baseline)<br>{label} {value.mean:.3f}"
+                             f"<br>95% CI {fmt_ci(value, form='range')}<br>n={base.n}"
+                             "<extra></extra>",
         })
         if seed_values is not None:
             traces.append(_seed_points([base], seed_values, BASELINE_COLOR, "baseline", 0.0))
@@ -107,7 +105,7 @@ def _rate_traces(summary: SweepSummary, max_norm: float | None, metric: Metric,
             "mode": "lines+markers", "name": placement, "legendgroup": placement,
             "showlegend": legend, "line": {"color": color, "width": 2.5},
             "marker": {"size": 7, "color": color}, "error_y": error,
-            "customdata": [[ci_text(v), g.n, g.group.rate] for v, g in
+            "customdata": [[fmt_ci(v, form="range"), g.n, g.group.rate] for v, g in
                            zip(values, stats, strict=True)],
             "hovertemplate": f"{placement}, rate %{{customdata[2]:g}}<br>{label} %{{y:.3f}}"
                              "<br>95% CI %{customdata[0]}<br>n=%{customdata[1]}<extra></extra>",
@@ -153,7 +151,7 @@ def _shown_norm(summary: SweepSummary) -> float | None:
     return best.group.max_norm if best is not None else summary.max_norms[0]
 
 
-def rate_figure(summary: SweepSummary) -> Panel:
+def rate_figure(summary: SweepSummary, task: Task) -> Panel:
     """(a) Dropout rate against mean test accuracy, one line per placement."""
     import plotly.graph_objects as go
 
@@ -171,7 +169,7 @@ def rate_figure(summary: SweepSummary) -> Panel:
 
     for norm in summary.max_norms:
         traces = _rate_traces(summary, norm, test, test_values, ACCURACY, "test accuracy",
-                              legend=True)
+                              legend=True, baseline_label=task.baseline_label)
         fig.add_traces([go.Scatter(t) for t in traces])
         owners += [norm] * len(traces)
     _norm_menu(fig, owners, summary.max_norms, _shown_norm(summary))
@@ -183,7 +181,7 @@ def rate_figure(summary: SweepSummary) -> Panel:
                  "seeds; grey dashed line and band: no-dropout baseline with the same max-norm.")
 
 
-def train_gap_figure(summary: SweepSummary) -> Panel:
+def train_gap_figure(summary: SweepSummary, task: Task) -> Panel:
     """(b) Train accuracy and the train-test gap against dropout rate."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -207,7 +205,8 @@ def train_gap_figure(summary: SweepSummary) -> Panel:
         (train, ACCURACY, "train accuracy"), (gap, None, "gap")]
     for norm in summary.max_norms:
         for col, (metric, bounds, label) in enumerate(metrics, start=1):
-            traces = _rate_traces(summary, norm, metric, None, bounds, label, legend=col == 1)
+            traces = _rate_traces(summary, norm, metric, None, bounds, label, legend=col == 1,
+                                  baseline_label=task.baseline_label)
             fig.add_traces([go.Scatter(t) for t in traces], rows=1, cols=col)
             owners += [norm] * len(traces)
     _norm_menu(fig, owners, summary.max_norms, _shown_norm(summary), y=1.12)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
-from ..storage.records import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
+from ..storage import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
 from .summary import GroupStats, SweepSummary, summarize
+
+if TYPE_CHECKING:
+    from ..tasks import Task
 
 STALE = "stale"
 STATES = (COMPLETE, RUNNING, PENDING, FAILED, STALE)
@@ -67,12 +70,17 @@ def study_status(
     settings: dict[str, Any],
     records: list[TrialRecord],
     stale_trials: set[int] = frozenset(),  # type: ignore[assignment]
+    task: Task | None = None,
 ) -> StudyStatus:
+    """Counts per state, overall and per group (in the summary's group order); ``task``
+    defaults to the one named in ``settings``."""
+    from ..tasks import get_task
+
     states = cell_states(records)
     for record in records:
         if record.trial_id in stale_trials and states.get(record.cell) == RUNNING:
             states[record.cell] = STALE
-    summary = summarize(records)
+    summary = summarize(records, task or get_task(settings["task"]))
     stats_by_group = {g.group: g for g in summary.groups}
     per_group: dict[Group, Counter[str]] = {}
     for cell, state in states.items():
@@ -80,6 +88,6 @@ def study_status(
     overall = Counter(states.values())
     groups = tuple(
         GroupStatus(group, {s: per_group[group][s] for s in STATES}, stats_by_group.get(group))
-        for group in sorted(per_group, key=lambda g: (g.rate, g.placement, g.max_norm or -1.0))
+        for group in sorted(per_group, key=summary.order)
     )
     return StudyStatus(study, settings, {s: overall[s] for s in STATES}, groups, summary)

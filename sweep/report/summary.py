@@ -1,61 +1,33 @@
-"""Seed statistics per cell group, as plain data (no plotting here).
+"""Seed statistics per cell group, as plain numbers (no words, no plotting here).
 
 For each group (rate x placement x max-norm): n seeds, mean, std and 95% t-interval of test and
 train accuracy and of the train-test gap; against the no-dropout baseline with the same max-norm
 (rate 0): a paired-by-seed t-test on the seeds both groups have, the mean paired difference with
-its t-interval, and Holm's correction over all compared groups.
-
-When the paired differences have no spread the t statistic is undefined; the p-value is then the
-exact two-sided sign test (``2 * 0.5**n``, capped at 1; 1 when every difference is zero).
+its t-interval, and Holm's correction over all compared groups (:mod:`sweep.report.stats`).
+Groups have one order everywhere (:meth:`SweepSummary.order`): by rate, then the task's
+placement order, then max-norm (none first).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..exceptions import EmptyStudyError
 from ..grid import BASELINE_PLACEMENT, Group
-from ..storage.records import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
+from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
+from .stats import ALPHA, NAN_INTERVAL, Interval, holm, mean_ci, paired_test, t_quantile
 
 if TYPE_CHECKING:
     from ..engines import Curves
-
-CONFIDENCE = 0.95
-ALPHA = 0.05
-_NO_SPREAD = 1e-9
-PLACEMENT_ORDER = {"input": 0, "hidden": 1, "both": 2}
-
-
-@dataclass(frozen=True)
-class Interval:
-    mean: float
-    std: float
-    low: float
-    high: float
-
-
-NAN_INTERVAL = Interval(math.nan, math.nan, math.nan, math.nan)
-
-
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
-    """Mean, sample std and the t-based confidence interval of the mean (nan when n < 2)."""
-    from scipy import stats
-
-    array = np.asarray(values, dtype=float)
-    n = array.size
-    mean = float(array.mean()) if n else math.nan
-    if n < 2:
-        return Interval(mean, math.nan, math.nan, math.nan)
-    std = float(array.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Interval(mean, std, mean - half, mean + half)
+    from ..storage import SweepStudy
+    from ..tasks import Task
 
 
 @dataclass(frozen=True)
@@ -97,18 +69,41 @@ class GroupStats:
     vs_baseline: Comparison | None = None
 
 
+def group_order(group: Group, placements: Sequence[str] = ()) -> tuple[float, int, str, float]:
+    """The one sort key of groups: rate, the placement in ``placements``' order (the task's;
+    others after it, by name), max-norm (none first)."""
+    return (group.rate, *_placement_order(group.placement, placements),
+            _norm_order(group.max_norm))
+
+
+def _placement_order(placement: str, placements: Sequence[str]) -> tuple[int, str]:
+    order = list(placements)
+    return (order.index(placement) if placement in order else len(order), placement)
+
+
 @dataclass(frozen=True)
 class SweepSummary:
+    """Every group's statistics (in :meth:`order`) and the sweep's cell counts.
+
+    ``placement_order`` is the task's placements, ``reference`` the task's reference group
+    (both from :func:`summarize`'s task): they order and pick groups, they are not words.
+    """
+
     groups: tuple[GroupStats, ...]
     n_complete: int
     n_cells: int = 0
     n_running: int = 0
     n_pending: int = 0
     n_failed: int = 0
+    placement_order: tuple[str, ...] = ()
+    reference: Group | None = None
+
+    def order(self, group: Group) -> tuple[float, int, str, float]:
+        return group_order(group, self.placement_order)
 
     @property
     def best(self) -> GroupStats | None:
-        """The group with the highest mean test accuracy (ties: fewer dropout, lower norm)."""
+        """The group with the highest mean test accuracy (ties: the first in :meth:`order`)."""
         return max(self.groups, key=lambda g: g.test.mean, default=None)
 
     @property
@@ -127,8 +122,8 @@ class SweepSummary:
 
     @property
     def ranked(self) -> tuple[GroupStats, ...]:
-        """Groups by mean test accuracy, best first."""
-        return tuple(sorted(self.groups, key=lambda g: (-g.test.mean, _group_order(g.group))))
+        """Groups by mean test accuracy, best first (ties in :meth:`order`)."""
+        return tuple(sorted(self.groups, key=lambda g: (-g.test.mean, self.order(g.group))))
 
     @property
     def rates(self) -> tuple[float, ...]:
@@ -136,9 +131,9 @@ class SweepSummary:
 
     @property
     def placements(self) -> tuple[str, ...]:
-        """Dropout placements (the baseline's ``none`` left out): input, hidden, both, others."""
+        """Dropout placements present (the baseline's ``none`` left out), in the task's order."""
         names = {g.group.placement for g in self.groups if not g.group.is_baseline}
-        return tuple(sorted(names, key=lambda p: (PLACEMENT_ORDER.get(p, len(PLACEMENT_ORDER)), p)))
+        return tuple(sorted(names, key=lambda p: _placement_order(p, self.placement_order)))
 
     @property
     def max_norms(self) -> tuple[float | None, ...]:
@@ -159,51 +154,44 @@ def baseline_group(max_norm: float | None) -> Group:
     return Group(0.0, BASELINE_PLACEMENT, max_norm)
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in input order; nan entries stay nan, not counted."""
-    valid = [i for i, p in enumerate(p_values) if not math.isnan(p)]
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    m = len(valid)
-    for rank, i in enumerate(sorted(valid, key=lambda i: p_values[i])):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def paired_test(
-    values: Mapping[int, float], baseline: Mapping[int, float]
-) -> tuple[int, Interval, float, float]:
-    """(n shared seeds, interval of the differences, t, two-sided p) for ``values - baseline``."""
-    from scipy import stats
-
-    seeds = sorted(set(values) & set(baseline))
-    diffs = np.array([values[s] - baseline[s] for s in seeds], dtype=float)
-    n = diffs.size
-    interval = mean_ci(diffs.tolist())
-    if n < 2:
-        return n, interval, math.nan, math.nan
-    if float(np.ptp(diffs)) <= _NO_SPREAD:
-        nonzero = abs(float(diffs.mean())) > _NO_SPREAD
-        t = math.copysign(math.inf, float(diffs.mean())) if nonzero else 0.0
-        return n, interval, t, min(1.0, 2 * 0.5**n) if nonzero else 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.ttest_rel([values[s] for s in seeds], [baseline[s] for s in seeds])
-    return n, interval, float(result.statistic), float(result.pvalue)
-
-
-def summarize(records: Sequence[TrialRecord]) -> SweepSummary:
+def summarize(records: Sequence[TrialRecord], task: Task) -> SweepSummary:
+    """The statistics of a study's records (each cell's earliest completed trial counts once);
+    ``task`` gives the placement order and the reference group."""
     by_group: dict[Group, list[TrialRecord]] = defaultdict(list)
     done = completed(records)
     for cell, record in done.items():
         by_group[cell.group].append(record)
-    groups = [_group_stats(group, by_group[group]) for group in sorted(by_group, key=_group_order)]
+    order = tuple(task.placements)
+    groups = [_group_stats(group, by_group[group])
+              for group in sorted(by_group, key=lambda g: group_order(g, order))]
     groups = _compare_with_baselines(groups)
     states = Counter(cell_states(records).values())
     return SweepSummary(
         tuple(groups), len(done), n_cells=sum(states.values()), n_running=states[RUNNING],
-        n_pending=states[PENDING], n_failed=states[FAILED],
+        n_pending=states[PENDING], n_failed=states[FAILED], placement_order=order,
+        reference=task.reference_group,
+    )
+
+
+def study_summary(sweep_study: SweepStudy) -> SweepSummary:
+    """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
+    saying why there is none (all failed, or none finished yet)."""
+    summary = summarize(sweep_study.records(), sweep_study.task)
+    if summary.n_complete:
+        return summary
+    waiting = summary.n_running + summary.n_pending
+    if summary.n_failed and not waiting:
+        raise EmptyStudyError(
+            f"study {sweep_study.name!r} has no completed cells: all {summary.n_failed} "
+            "failed; see their fail_reason (sweep status, optuna-dashboard), fix the cause "
+            "and run the same command again to retry them"
+        )
+    detail = f"{waiting} cell(s) queued or running" if summary.n_cells else "no cells"
+    if summary.n_failed:
+        detail += f", {summary.n_failed} failed"
+    raise EmptyStudyError(
+        f"study {sweep_study.name!r} has no completed cells yet ({detail}); "
+        "run 'python -m sweep run' (or wait for its workers) and try again"
     )
 
 
@@ -276,20 +264,14 @@ def curve_stats(group: Group, curves: Sequence[tuple[np.ndarray, Curves]]) -> Cu
 
 
 def _band(matrix: np.ndarray) -> Band:
-    from scipy import stats
-
     n = matrix.shape[0]
     mean = matrix.mean(axis=0)
     if n < 2:
         nan = np.full_like(mean, np.nan)
         return Band(mean, nan, nan.copy())
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * matrix.std(axis=0, ddof=1) / math.sqrt(n)
+    half = t_quantile(n) * matrix.std(axis=0, ddof=1) / math.sqrt(n)
     return Band(mean, mean - half, mean + half)
 
 
 def _norm_order(max_norm: float | None) -> float:
     return -1.0 if max_norm is None else max_norm
-
-
-def _group_order(group: Group) -> tuple[float, str, float]:
-    return (group.rate, group.placement, _norm_order(group.max_norm))

@@ -1,68 +1,197 @@
-"""Plain-text tables for the terminal."""
+"""Every number format and sentence sweep shows, from a summary and the task's own words.
+
+One CI formatter (:func:`fmt_ci`), one group order (the summary's): the report's headline,
+progress, notes and ranked table, and the optuna-dashboard note are here; the terminal's tables
+are in :mod:`sweep.report.terminal`. Plain text (escaped by the HTML writer, used as is in the
+note). The task supplies its words: placement phrases, the baseline's label.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from ..grid import Group
-from .summary import GroupStats, Interval, SweepSummary
+from .stats import ALPHA, Interval
+from .summary import GroupStats, SweepSummary, baseline_group
 
+if TYPE_CHECKING:
+    from ..tasks import Task
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+MAX_LISTED = 8
 
 
 def fmt_norm(max_norm: float | None) -> str:
     return "none" if max_norm is None else f"{max_norm:g}"
 
 
-def fmt_ci(interval: Interval) -> str:
+def fmt_number(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def fmt_ci(interval: Interval, *, signed: bool = False, accuracy: bool = False,
+           form: Literal["brackets", "range"] = "brackets") -> str:
+    """The one way a confidence interval is written: ``[low, high]`` (tables) or
+    ``low to high`` (sentences, hover text); ``n/a (n<2)`` without one. With ``accuracy`` the
+    interval is shown inside [0, 1] (the t-interval of a few seeds can leave it); ``signed``
+    for differences."""
     if math.isnan(interval.low):
         return "n/a (n<2)"
-    return f"[{interval.low:.3f}, {interval.high:.3f}]"
+    low, high = interval.low, interval.high
+    if accuracy:
+        low, high = max(0.0, low), min(1.0, high)
+    fmt = "{:+.3f}" if signed else "{:.3f}"
+    if form == "brackets":
+        return f"[{fmt.format(low)}, {fmt.format(high)}]"
+    return f"{fmt.format(low)} to {fmt.format(high)}"
 
 
-def group_row(stats: GroupStats) -> list[str]:
-    g = stats.group
-    return [f"{g.rate:g}", g.placement, fmt_norm(g.max_norm), str(stats.n),
-            f"{stats.test.mean:.3f}", fmt_ci(stats.test), f"{stats.train.mean:.3f}"]
+def fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-GROUP_HEADERS = ("rate", "placement", "max_norm", "n", "test mean", "95% CI", "train mean")
+def p_phrase(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {fmt_p(p)}"
 
 
-def best_line(stats: GroupStats | None) -> str:
-    if stats is None:
-        return "best: no completed cells yet"
-    g = stats.group
-    return (f"best: rate={g.rate:g} placement={g.placement} max_norm={fmt_norm(g.max_norm)}: "
-            f"test accuracy mean {stats.test.mean:.3f}, 95% CI {fmt_ci(stats.test)}, n={stats.n}")
+def group_label(group: Group, task: Task) -> str:
+    if group.is_baseline:
+        return f"{task.baseline_label}, max-norm {fmt_norm(group.max_norm)}"
+    return f"rate {group.rate:g}, {group.placement}, max-norm {fmt_norm(group.max_norm)}"
 
 
-CLOSING_TOP = 5
-
-
-def closing_groups(
-    summary: SweepSummary, reference: Group | None, top: int = CLOSING_TOP
-) -> list[GroupStats]:
-    """What ``run`` ends with: the ``top`` best groups, the best group's no-dropout baseline,
-    the plain baseline and the task's reference group (each once, best first)."""
-    from .summary import baseline_group
-
-    wanted = list(summary.ranked[:top])
+def verdict_kind(summary: SweepSummary) -> str:
+    """``better`` / ``worse`` when the best group differs from its baseline beyond seed noise,
+    else ``neutral``."""
     best = summary.best
-    extra = [baseline_group(None), reference]
-    if best is not None:
-        extra.insert(0, baseline_group(best.group.max_norm))
-    for group in extra:
-        stats = None if group is None else summary.get(group)
-        if stats is not None and stats not in wanted:
-            wanted.append(stats)
-    order = {stats.group: rank for rank, stats in enumerate(summary.ranked)}
-    return sorted(wanted, key=lambda stats: order[stats.group])
+    comparison = None if best is None else best.vs_baseline
+    if comparison is not None and comparison.better:
+        return "better"
+    if comparison is not None and comparison.worse:
+        return "worse"
+    return "neutral"
+
+
+def headline(summary: SweepSummary, task: Task) -> str:
+    best = summary.best
+    if best is None:
+        return "No completed cells yet."
+    g = best.group
+    dropout = (task.baseline_label if g.is_baseline
+               else f"dropout rate {g.rate:g} {task.placement_phrase(g.placement)}")
+    settings = f"{dropout}, max-norm {fmt_norm(g.max_norm)}"
+    seeds = "seed" if best.n == 1 else "seeds"
+    text = (f"Best: {settings}: mean test accuracy {best.test.mean:.3f} "
+            f"(95% CI {fmt_ci(best.test, accuracy=True, form='range')}, n={best.n} {seeds}). ")
+    if g.is_baseline:
+        return text + "That is the no-dropout baseline: no dropout setting beats it."
+    c = best.vs_baseline
+    if c is None:
+        return text + (f"The sweep has no no-dropout baseline with max-norm "
+                       f"{fmt_norm(g.max_norm)}, so it cannot say whether dropout helps.")
+    versus = (f"Against the no-dropout baseline (max-norm {fmt_norm(g.max_norm)}): "
+              f"{c.difference.mean:+.3f} mean paired difference")
+    if math.isnan(c.p):
+        return text + (f"{versus} over {c.n_pairs} shared seed(s); at least 2 are needed for a "
+                       "test, so seed noise cannot be ruled out.")
+    versus += (f" (95% CI {fmt_ci(c.difference, signed=True, form='range')}, {c.n_pairs} "
+               f"paired seeds, Holm-corrected {p_phrase(c.p_holm)})")
+    if c.better:
+        return text + f"{versus}: it beats the baseline beyond seed noise."
+    if c.worse:
+        return text + f"{versus}: it is worse than the baseline beyond seed noise."
+    return text + f"{versus}: not distinguishable from seed noise (at {ALPHA:g})."
+
+
+def progress_text(summary: SweepSummary) -> str:
+    done, total = summary.n_complete, summary.n_cells
+    others = f"{summary.n_running} running, {summary.n_pending} pending, {summary.n_failed} failed"
+    if summary.in_progress:
+        return f"Sweep in progress: {done} of {total} cells complete ({others})."
+    if summary.n_failed:
+        return (f"Sweep stopped: {done} of {total} cells complete ({others}); run it again to "
+                "retry the failed cells.")
+    groups = len(summary.groups)
+    return f"Sweep complete: {done} of {total} cells, {groups} cell group{'s' * (groups != 1)}."
+
+
+def _listed(groups: list[GroupStats], task: Task) -> str:
+    names = [f"{group_label(g.group, task)} (n={g.n})" for g in groups[:MAX_LISTED]]
+    more = len(groups) - MAX_LISTED
+    return "; ".join(names) + (f"; and {more} more" if more > 0 else "")
+
+
+def notes(summary: SweepSummary, task: Task) -> list[str]:
+    """Caveats a reader needs: partial groups, groups without a CI, missing baselines."""
+    result = []
+    partial = list(summary.partial)
+    if partial:
+        result.append(f"Partial groups ({len(partial)}, fewer than {summary.max_n} seeds): "
+                      f"{_listed(partial, task)}.")
+    single = [g for g in summary.groups if g.n < 2]
+    if single:
+        result.append(f"{len(single)} group(s) have a single seed: no confidence interval or "
+                      "test for them.")
+    missing = [n for n in summary.max_norms if summary.get(baseline_group(n)) is None]
+    if missing and summary.placements:
+        norms = ", ".join(fmt_norm(n) for n in missing)
+        result.append(f"No no-dropout baseline for max-norm {norms}: those groups are not "
+                      "compared with a baseline.")
+    return result
+
+
+TABLE_HEADERS = ("rank", "rate", "placement", "max-norm", "n", "test mean", "95% CI",
+                 "train mean", "gap", "Δ vs baseline", "95% CI of Δ", "p", "p Holm")
+
+
+def table_rows(summary: SweepSummary,
+               task: Task) -> tuple[tuple[str, ...], list[tuple[str, list[str]]]]:
+    """Headers and (css classes, cells) per group, best first."""
+    best = summary.best
+    top = summary.max_n
+    rows = []
+    for rank, g in enumerate(summary.ranked, start=1):
+        c = g.vs_baseline
+        classes = []
+        if best is not None and g.group == best.group:
+            classes.append("best")
+        if c is not None and c.better:
+            classes.append("better")
+        elif c is not None and c.worse:
+            classes.append("worse")
+        if g.group.is_baseline:
+            versus = ["baseline", "", "", ""]
+        elif c is None:
+            versus = ["no baseline", "", "", ""]
+        else:
+            versus = [f"{c.difference.mean:+.3f}" if c.n_pairs else "n/a",
+                      fmt_ci(c.difference, signed=True), fmt_p(c.p), fmt_p(c.p_holm)]
+        rows.append((" ".join(classes), [
+            str(rank), f"0 ({task.baseline_label})" if g.group.is_baseline else f"{g.group.rate:g}",
+            g.group.placement, fmt_norm(g.group.max_norm), f"{g.n}{'*' if g.n < top else ''}",
+            f"{g.test.mean:.3f}", fmt_ci(g.test, accuracy=True), fmt_number(g.train.mean),
+            fmt_number(g.gap.mean), *versus,
+        ]))
+    return TABLE_HEADERS, rows
+
+
+def note_markdown(summary: SweepSummary, task: Task, report_path: Path | None,
+                  top: int = 10) -> str:
+    """The study note for optuna-dashboard: headline, progress and the top groups."""
+    lines = ["### Sweep report", "", f"**{headline(summary, task)}**", "",
+             progress_text(summary), ""]
+    lines += [f"- {note}" for note in notes(summary, task)]
+    headers, rows = table_rows(summary, task)
+    keep = (0, 1, 2, 3, 4, 5, 6, 9, 12)
+    lines += ["", "| " + " | ".join(headers[i] for i in keep) + " |",
+              "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(cells[i] for i in keep) + " |" for _, cells in rows[:top]]
+    if len(rows) > top:
+        lines.append(f"\n{len(rows) - top} more group(s) in the full report.")
+    if report_path is not None:
+        lines.append(f"\nFull report: `{report_path}` (written by `python -m sweep report`).")
+    lines.append("\n_End of sweep report._")
+    return "\n".join(lines)

@@ -83,18 +83,6 @@ def curve_rows(curves_by_trial: Mapping[int, Curves]) -> list[dict[str, Any]]:
     return rows
 
 
-def save_curves(engine: sa.engine.Engine, curves_by_trial: Mapping[int, Curves]) -> None:
-    """Write (or replace) the strided curves of several trials in one transaction."""
-    rows = curve_rows(curves_by_trial)
-    if not rows:
-        return
-    with engine.begin() as connection:
-        connection.execute(
-            curves_table.delete().where(curves_table.c.trial_id.in_([r["trial_id"] for r in rows]))
-        )
-        connection.execute(curves_table.insert(), rows)
-
-
 def load_curves(
     engine: sa.engine.Engine, trial_ids: Iterable[int]
 ) -> dict[int, tuple[np.ndarray, Curves]]:

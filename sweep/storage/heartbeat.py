@@ -10,9 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from ._optuna import beat
-from .study import Claim, SweepStudy
+from .queue import Claim, beat
+
+if TYPE_CHECKING:
+    from .study import SweepStudy
 
 
 @contextmanager

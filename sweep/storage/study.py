@@ -1,53 +1,35 @@
-"""One Optuna study per sweep: fixed settings, the cell queue, claiming and recording trials.
+"""The study of one sweep: the one object the CLI, workers, reports and tests use.
 
-Mechanism (instead of Optuna's GridSampler, whose semantics do not fit repeated, extensible
-sweeps): every cell that has no completed, running or waiting trial is *enqueued* as a WAITING
-trial with fixed params (``study.enqueue_trial``); workers claim waiting trials with Optuna's own
-WAITING -> RUNNING transition (the storage refuses a second claim), record a heartbeat while they
-train, and ``tell`` the result. Stale RUNNING trials (killed workers) are failed with
-``optuna.storages.fail_stale_trials`` and their cells are enqueued again.
+:func:`open_study` opens (or creates) the Optuna study of a sweep and checks its fixed
+settings; :class:`SweepStudy` reads its trials as records (:mod:`sweep.storage.records`) and
+works its cell queue (:mod:`sweep.storage.queue`), each database or disk error as one line.
+What a trial and the study hold is declared in :mod:`sweep.storage.schema`.
 """
 
 from __future__ import annotations
 
 import functools
-import warnings
+import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
-from ..grid import BASELINE_PLACEMENT, Cell
-from ._optuna import Completion, claim_waiting, complete, enqueue, study_list_index
-from .curves import (
-    create_table,
-    curve_rows,
-    curves_table,
-    dashboard_curve,
-    write_probe,
-)
-from .records import (
-    COMPLETE,
+from ..grid import Cell
+from . import _optuna, queue
+from .curves import DASHBOARD_POINTS, create_table, write_probe
+from .opening import Access, first_line, make_engine, open_storage, storage_errors
+from .queue import Claim
+from .records import TrialRecord, cell_states, read_records, records_via_optuna
+from .schema import (
+    DEFAULT_HEARTBEAT_SECONDS,
     ENGINES_ATTR,
-    FAILED,
-    PENDING,
-    RUNNING,
-    TrialRecord,
-    cell_states,
-    records_from_trials,
-    result_attrs,
+    FAIL_REASON_ATTR,
+    HEARTBEAT_ATTR,
+    SETTINGS_ATTR,
+    distributions,
+    engine_entry,
 )
-from .url import (
-    Access,
-    StorageURL,
-    first_line,
-    make_engine,
-    open_storage,
-    parse_storage_url,
-    storage_errors,
-)
+from .url import StorageURL, parse_storage_url
 
 if TYPE_CHECKING:
     import optuna
@@ -55,35 +37,6 @@ if TYPE_CHECKING:
 
     from ..engines import CellResult
     from ..tasks import Task
-
-SETTINGS_ATTR = "sweep_settings"
-HEARTBEAT_ATTR = "sweep_heartbeat_seconds"
-DEFAULT_HEARTBEAT_SECONDS = 10.0
-MAX_NORM_HIGH = 1000.0
-
-
-def distributions(task: Task) -> dict[str, Any]:
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    return {
-        "rate": FloatDistribution(0.0, 1.0),
-        "placement": CategoricalDistribution((BASELINE_PLACEMENT, *task.placements)),
-        "max_norm": FloatDistribution(0.0, MAX_NORM_HIGH),
-        "seed": IntDistribution(0, 2**31 - 1),
-    }
-
-
-def cell_params(cell: Cell) -> dict[str, Any]:
-    """Trial params of a cell; ``max_norm`` is absent when the cell has no constraint."""
-    params: dict[str, Any] = {"rate": cell.rate, "placement": cell.placement, "seed": cell.seed}
-    if cell.max_norm is not None:
-        params["max_norm"] = cell.max_norm
-    return params
-
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -100,15 +53,6 @@ def _storage_op(doing: str) -> Callable[[_Method], _Method]:
         return cast(_Method, wrapped)
 
     return decorate
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A cell this worker has claimed: its RUNNING trial."""
-
-    trial_id: int
-    number: int
-    cell: Cell
 
 
 class SweepStudy:
@@ -131,8 +75,11 @@ class SweepStudy:
         self.url = url
         self.task = task
         self.access = access
+        self.study_id = _optuna.study_id(study)
+        """The storage's id of the study (optuna-dashboard's URLs use it)."""
         self._engine: sqlalchemy.engine.Engine | None = None
         self._distributions = distributions(task)
+        self._engine_ids: dict[str, int] = {}
 
     @property
     def name(self) -> str:
@@ -180,19 +127,8 @@ class SweepStudy:
 
     @_storage_op("reading heartbeats")
     def stale_trial_ids(self) -> set[int]:
-        """RUNNING trials whose last heartbeat is older than 3 heartbeat intervals, by the
-        database's clock (as Optuna's ``fail_stale_trials`` judges them)."""
-        import sqlalchemy as sa
-
-        query = sa.text(
-            "SELECT h.trial_id, h.heartbeat FROM trial_heartbeats h JOIN trials t "
-            "ON t.trial_id = h.trial_id WHERE t.study_id = :study AND t.state = 'RUNNING'"
-        ).columns(trial_id=sa.Integer, heartbeat=sa.DateTime)
-        with self.engine.connect() as connection:
-            now = connection.execute(sa.select(sa.func.current_timestamp())).scalar()
-            rows = connection.execute(query, {"study": self.study._study_id}).all()
-        grace = timedelta(seconds=3 * self.heartbeat_seconds)
-        return {int(trial_id) for trial_id, beat in rows if now - beat > grace}
+        """RUNNING trials whose last heartbeat is older than 3 heartbeat intervals."""
+        return queue.stale_trials(self.engine, self.study_id, self.heartbeat_seconds)
 
     def check_writable(self) -> None:
         """Fail early, before any cell is claimed, if this storage cannot be written."""
@@ -211,181 +147,67 @@ class SweepStudy:
     @_storage_op("reading the study's trials")
     def records(self) -> list[TrialRecord]:
         """Every sweep trial of the study as a record (plain SQL on Optuna's tables)."""
-        from .fast_records import read_records
-
-        return read_records(self)
+        return read_records(self.study, self.engine)
 
     def records_via_optuna(self) -> list[TrialRecord]:
         """The same records through Optuna's API (slower: it loads every intermediate value)."""
-        return records_from_trials(self.study.get_trials(deepcopy=False))
+        return records_via_optuna(self.study)
 
-    # ---- queueing and claiming ---------------------------------------------------------------
+    # ---- the queue ---------------------------------------------------------------------------
 
     @_storage_op("queueing cells")
     def enqueue_missing(self, cells: Iterable[Cell], skip: Iterable[Cell] = ()) -> int:
         """Enqueue each cell without a complete, running or waiting trial; return how many."""
-        states = cell_states(self.records())
-        skipped = set(skip)
-        missing = [c for c in cells if c not in skipped and states.get(c, FAILED) == FAILED]
-        study_id = self.storage.get_study_id_from_name(self.name)
-        enqueue(self.storage, study_id, [(cell_params(c), {}) for c in missing])
+        missing = queue.missing_cells(cell_states(self.records()), cells, skip)
+        queue.enqueue(self.storage, self.study_id, missing)
         return len(missing)
 
     @_storage_op("claiming cells")
     def claim(self, limit: int, only: set[Cell] | None = None) -> list[Claim]:
-        """Move up to ``limit`` WAITING trials (of ``only``'s cells, if given) to RUNNING for
-        this worker, with their params and a first heartbeat, in one transaction.
-
-        A waiting trial whose cell already completed or runs elsewhere (two ``run`` commands
-        that enqueued one cell twice) is failed as ``duplicate_of`` instead of being claimed.
-        """
-        from optuna.distributions import distribution_to_json
-
-        records = self.records()
-        held = _holders(records)
-        candidates: dict[int, TrialRecord] = {}
-        params: dict[int, dict[str, tuple[float, str]]] = {}
-        for record in records:
-            if record.state != PENDING or (only is not None and record.cell not in only):
-                continue
-            if record.cell in held:
-                self._fail_duplicate(record.trial_id, held[record.cell])
-                continue
-            params[record.trial_id] = {
-                name: (self._distributions[name].to_internal_repr(value),
-                       distribution_to_json(self._distributions[name]))
-                for name, value in cell_params(record.cell).items()
-            }
-            candidates[record.trial_id] = record
-        claimed = claim_waiting(self.storage, list(candidates), limit, params,
-                                self.heartbeat_enabled)
-        claims = [Claim(tid, candidates[tid].number, candidates[tid].cell) for tid in claimed]
-        if not claims:
-            return claims
-        # Of two trials of one cell claimed at the same moment, the lower number proceeds.
-        held = _holders(self.records())
-        kept = []
-        for claim in claims:
-            holder = held.get(claim.cell)
-            if holder is not None and holder != claim.number:
-                self._fail_duplicate(claim.trial_id, holder)
-            else:
-                kept.append(claim)
-        return kept
-
-    def _fail_duplicate(self, trial_id: int, holder: int) -> None:
-        from optuna.trial import TrialState
-
-        self.storage.set_trial_user_attr(trial_id, "duplicate_of", holder)
-        self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        """Claim up to ``limit`` waiting cells (of ``only``, if given): :func:`queue.claim`."""
+        return queue.claim(self.storage, self.records, self._distributions, limit, only,
+                           self.heartbeat_enabled)
 
     @_storage_op("failing stale cells")
     def fail_stale(self) -> None:
         """Fail RUNNING trials whose worker stopped sending heartbeats."""
-        import optuna
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(self.study)
-
-    # ---- recording --------------------------------------------------------------------------
+        queue.fail_stale(self.study)
 
     @_storage_op("recording results")
-    def record(self, claims: Sequence[Claim], results: Sequence[CellResult]) -> int:
+    def record(self, claims: Sequence[Claim], results: Sequence[CellResult], *,
+               dashboard_points: int = DASHBOARD_POINTS, with_curves: bool = True) -> int:
         """Complete the claims' trials with their results, curves included, in one transaction.
 
         Returns how many were recorded (a trial failed as stale meanwhile is not). What a
-        trial holds, and the study-level facts, are described in :mod:`sweep.storage.records`.
+        trial holds, and the study-level facts, are declared in :mod:`sweep.storage.schema`.
         """
-        from .. import __version__
+        engine_ids = {engine: self._engine_id(engine)
+                      for engine in sorted({result.engine for result in results})}
+        if with_curves:
+            self.engine  # noqa: B018 - makes sure the curves table exists
+        return queue.complete(self.storage, claims, results, engine_ids,
+                              dashboard_points=dashboard_points, with_curves=with_curves)
 
-        engine_ids = {
-            engine: study_list_index(self.storage, self.study._study_id, ENGINES_ATTR,
-                                     {"engine": engine, **_versions(__version__)})
-            for engine in sorted({result.engine for result in results})
-        }
-        completions = []
-        curves = {}
-        for claim, result in zip(claims, results, strict=True):
-            completions.append(Completion(
-                trial_id=claim.trial_id,
-                value=result.test_accuracy,
-                intermediate=dashboard_curve(result.curves),
-                user_attrs=result_attrs(result, engine_ids[result.engine]),
-            ))
-            curves[claim.trial_id] = result.curves
-        self.engine  # noqa: B018 - makes sure the curves table exists
-        return len(complete(self.storage, completions, [(curves_table, curve_rows(curves))]))
+    def _engine_id(self, engine: str) -> int:
+        """The position of ``engine`` (with this process's library versions) in the study's
+        engines list, appended if new; the list only grows, so it is looked up once."""
+        entry = engine_entry(engine)
+        key = json.dumps(entry, sort_keys=True)
+        if key not in self._engine_ids:
+            self._engine_ids[key] = _optuna.study_list_index(
+                self.storage, self.study_id, ENGINES_ATTR, entry)
+        return self._engine_ids[key]
 
     def record_failure(self, claims: Sequence[Claim], reason: str) -> None:
         """Mark claimed trials failed (they are retried by the next run)."""
-        self._fail_trials([claim.trial_id for claim in claims], reason)
+        queue.fail_trials(self.storage, [claim.trial_id for claim in claims], reason)
 
     def fail_running_of(self, workers: set[str], reason: str) -> int:
         """Fail the RUNNING trials claimed by ``workers`` (``host:pid``, processes known to have
         exited) at once, instead of after the heartbeat grace period; return how many."""
-        ids = [r.trial_id for r in self.records()
-               if r.state == RUNNING and r.user_attrs.get("worker") in workers]
-        self._fail_trials(ids, reason)
+        ids = queue.running_of(self.records(), workers)
+        queue.fail_trials(self.storage, ids, reason)
         return len(ids)
-
-    def _fail_trials(self, trial_ids: Sequence[int], reason: str) -> None:
-        from optuna.trial import TrialState
-
-        for trial_id in trial_ids:
-            try:
-                self.storage.set_trial_user_attr(trial_id, "fail_reason", reason[:500])
-                self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
-            except Exception:  # noqa: BLE001 - best effort: heartbeat expiry covers the rest
-                continue
-
-
-def _holders(records: Iterable[TrialRecord]) -> dict[Cell, int]:
-    """Cell -> the number of the trial that holds it: a complete one, else the lowest running."""
-    held: dict[Cell, tuple[bool, int]] = {}
-    for record in records:
-        if record.state not in (COMPLETE, RUNNING):
-            continue
-        rank = (record.state != COMPLETE, record.number)
-        if record.cell not in held or rank < held[record.cell]:
-            held[record.cell] = rank
-    return {cell: number for cell, (_, number) in held.items()}
-
-
-@cache
-def _versions(sweep_version: str) -> dict[str, str]:
-    """The library versions results depend on: the imported module's ``__version__`` (a
-    worker has imported them all), else the installed distribution's (nothing is imported:
-    synthetic studies and tests need no TensorFlow)."""
-    import sys
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(module: str, *distributions: str) -> str:
-        imported = getattr(sys.modules.get(module), "__version__", None)
-        if isinstance(imported, str):
-            return imported
-        for distribution in distributions:
-            try:
-                return version(distribution)
-            except PackageNotFoundError:
-                continue
-        return "unknown"
-
-    return {
-        "sweep": sweep_version,
-        "tensorflow": installed("tensorflow", "tensorflow", "tensorflow-cpu", "tf-nightly"),
-        "keras": installed("keras", "keras"),
-        "optuna": installed("optuna", "optuna"),
-    }
-
-
-def _settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    keys = sorted(set(stored) | set(wanted))
-    return [
-        f"{k}: study has {stored.get(k)!r}, this run has {wanted.get(k)!r}"
-        for k in keys
-        if stored.get(k) != wanted.get(k)
-    ]
 
 
 def open_study(
@@ -448,6 +270,15 @@ def open_study(
     return SweepStudy(study, storage, url, task, access)
 
 
+def _settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    keys = sorted(set(stored) | set(wanted))
+    return [
+        f"{k}: study has {stored.get(k)!r}, this run has {wanted.get(k)!r}"
+        for k in keys
+        if stored.get(k) != wanted.get(k)
+    ]
+
+
 def _pinned(study: optuna.Study) -> bool:
     """True once a cell of the study completed or runs: its settings are then fixed."""
     from optuna.trial import TrialState
@@ -463,7 +294,7 @@ def _repin(
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason",
+        storage.set_trial_user_attr(_optuna.trial_id(trial), FAIL_REASON_ATTR,
                                     "superseded: the study's settings changed")
-        storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        storage.set_trial_state_values(_optuna.trial_id(trial), state=TrialState.FAIL)
     study.set_user_attr(SETTINGS_ATTR, settings)

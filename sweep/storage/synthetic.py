@@ -1,10 +1,10 @@
 """Synthetic sweep studies with plausible numbers, for tests, benchmarks and report previews.
 
-Trials are written exactly as :meth:`sweep.storage.study.SweepStudy.record` writes them
-(params rate, placement, max_norm (absent = none), seed; value = test accuracy; user attrs
-:func:`sweep.storage.records.result_attrs`; engine ``synthetic`` in the study's ``sweep_engines``;
-strided curves in ``sweep_curves``; :func:`sweep.storage.curves.dashboard_curve` as intermediate
-values), but with made-up accuracies instead of training.
+Trials are written by the real writer: the cells are enqueued, claimed and recorded through
+:class:`sweep.storage.SweepStudy` as a worker's are, with the same schema
+(:mod:`sweep.storage.schema`; engine ``synthetic`` in the study's engines list), only with
+made-up results (:class:`sweep.engines.CellResult`) instead of training; so a synthetic study
+can never drift from a real one.
 
 The accuracy model imitates the tutorial's circles task (70 test, 30 train points): the
 no-dropout MLP overfits (train 1.0, test about 0.76), hidden dropout around 0.4-0.5 helps by a
@@ -19,15 +19,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
 from ..engines import CellResult, Curves
 from ..grid import Cell, expand
-from ._optuna import study_list_index
-from .curves import DASHBOARD_POINTS, dashboard_curve, save_curves
-from .records import ENGINES_ATTR, result_attrs
-from .study import SweepStudy, _versions, cell_params, distributions, open_study
+from .curves import DASHBOARD_POINTS
+from .study import SweepStudy, open_study
 
 N_TEST, N_TRAIN = 70, 30
+BATCH = 500
+"""Cells recorded per transaction."""
 Accuracy = Callable[[Cell, np.random.Generator], tuple[float, float]]
 _NORM_EFFECT = {None: 0.0, 1.0: 0.035, 2.0: 0.03, 3.0: 0.025, 4.0: 0.015, 5.0: 0.01}
 
@@ -89,9 +88,7 @@ def build_study(
 ) -> SweepStudy:
     """Create a study whose cells are all complete except the ``running`` + ``pending`` cells
     with the highest seeds (those are claimed or left waiting, as a sweep in progress has).
-    ``dashboard_points`` intermediate values per trial (Optuna writes them one by one: slow)."""
-    import optuna
-
+    ``dashboard_points`` intermediate values per trial."""
     from ..tasks import get_task
 
     task = get_task("circles")
@@ -101,36 +98,30 @@ def build_study(
     )
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     cells = expand(rates, placements, max_norms, seed_list)
-    unfinished = set(sorted(cells, key=lambda c: (-c.seed, c.key))[: running + pending])
+    unfinished = sorted(cells, key=lambda c: (-c.seed, c.key))[: running + pending]
+    left = set(unfinished)
+    done = [c for c in cells if c not in left]
+    sweep_study.enqueue_missing([*done, *sorted(unfinished, key=lambda c: (c.seed, c.key))])
     rng = np.random.default_rng(random_seed)
-    dists = distributions(task)
-    engine_id = study_list_index(sweep_study.storage, sweep_study.study._study_id, ENGINES_ATTR,
-                                 {"engine": "synthetic", **_versions(__version__)})
-    trials, curves = [], []
-    for cell in (c for c in cells if c not in unfinished):
-        train, test = accuracy(cell, rng)
-        cell_curves = synthetic_curves(cell, train, test, epochs, rng)
-        params = cell_params(cell)
-        result = CellResult(
-            cell=cell, train_accuracy=train, test_accuracy=test,
-            train_loss=float(cell_curves.train_loss[-1]),
-            test_loss=float(cell_curves.test_loss[-1]),
-            fit_seconds=float(rng.uniform(20, 40)), curves=cell_curves, engine="synthetic",
-        )
-        trials.append(optuna.trial.create_trial(
-            params=params, distributions={k: dists[k] for k in params}, value=test,
-            intermediate_values=dict(dashboard_curve(cell_curves, dashboard_points)),
-            user_attrs=result_attrs(result, engine_id),
-        ))
-        curves.append(cell_curves)
-    first = len(sweep_study.study.get_trials(deepcopy=False))
-    sweep_study.study.add_trials(trials)
-    stored = sweep_study.study.get_trials(deepcopy=False)[first:]
-    if with_curves:
-        for start in range(0, len(stored), 200):
-            batch = zip(stored[start:start + 200], curves[start:start + 200], strict=True)
-            save_curves(sweep_study.engine, {t._trial_id: c for t, c in batch})
-    sweep_study.enqueue_missing(sorted(unfinished, key=lambda c: (c.seed, c.key)))
+    for start in range(0, len(done), BATCH):
+        results = {cell: synthetic_result(cell, epochs, accuracy, rng)
+                   for cell in done[start:start + BATCH]}
+        claims = sweep_study.claim(len(results), only=set(results))
+        sweep_study.record(claims, [results[claim.cell] for claim in claims],
+                           dashboard_points=dashboard_points, with_curves=with_curves)
     if running:
         sweep_study.claim(running)
     return sweep_study
+
+
+def synthetic_result(
+    cell: Cell, epochs: int, accuracy: Accuracy, rng: np.random.Generator
+) -> CellResult:
+    """A made-up result of training ``cell``, as an engine returns it."""
+    train, test = accuracy(cell, rng)
+    curves = synthetic_curves(cell, train, test, epochs, rng)
+    return CellResult(
+        cell=cell, train_accuracy=train, test_accuracy=test,
+        train_loss=float(curves.train_loss[-1]), test_loss=float(curves.test_loss[-1]),
+        fit_seconds=float(rng.uniform(20, 40)), curves=curves, engine="synthetic",
+    )

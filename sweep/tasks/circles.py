@@ -64,4 +64,7 @@ CIRCLES = Task(
     default_max_norms=(None, 1.0, 2.0, 3.0, 4.0, 5.0),
     epoch_seconds={"keras": 0.06, "population": 3e-5},
     reference=(0.4, "hidden", None),
+    reference_label="tutorial",
+    placement_words={"input": "on the input", "hidden": "on the hidden layer",
+                     "both": "on input and hidden layer"},
 )

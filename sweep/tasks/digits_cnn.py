@@ -133,4 +133,7 @@ DIGITS_CNN = Task(
     load_data=load_data,
     build_model=build_model,
     epoch_seconds={"keras": 0.15},
+    placement_words={"pooling": "after pooling",
+                     "spatial": "as SpatialDropout2D after the convolutions",
+                     "both": "as SpatialDropout2D and after pooling"},
 )

@@ -115,4 +115,6 @@ SEQUENCE_LSTM = Task(
     load_data=load_data,
     build_model=build_model,
     epoch_seconds={"keras": 0.2},
+    placement_words={"input": "on the input", "output": "after the LSTM",
+                     "variational": "inside the LSTM (variational)"},
 )

@@ -32,7 +32,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sweep.config import MAX_SEED
 from sweep.engines import CellResult, TrainSettings, get_engine, train_all
 from sweep.engines import population as population_module
 from sweep.engines._population_graph import CHUNK_EPOCHS
@@ -54,6 +53,7 @@ from sweep.engines.population import CELLS_PER_CLAIM, PopulationEngine, padded_s
 from sweep.exceptions import EngineError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import get_task
+from sweep.values import MAX_SEED
 
 TASK = get_task("circles")
 TEST_POINT = 1 / 70  # one of the 70 test rows

@@ -19,10 +19,10 @@ import pytest
 
 from sweep.report.dashboard import NOTE_START, figure_id, merge_note
 from sweep.report.html import publish_report, write_report
-from sweep.storage.study import SweepStudy
+from sweep.storage import SweepStudy
 from sweep.storage.synthetic import build_study
 
-from .conftest import REPO, run_cli
+from ..conftest import REPO, run_cli
 
 FIGURE_IDS = {figure_id(k) for k in ("rate-vs-test", "train-and-gap", "heatmap",
                                      "learning-curves")}
@@ -88,11 +88,11 @@ def server(study: SweepStudy, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_the_dashboard_lists_the_study(server: str, study: SweepStudy) -> None:
     studies = get_json(f"{server}/api/studies")["study_summaries"]
     assert [(s["study_name"], s["study_id"]) for s in studies] == [
-        (study.name, study.study._study_id)]
+        (study.name, study.study_id)]
 
 
 def test_the_dashboard_serves_the_report_figures_and_note(server: str, study: SweepStudy) -> None:
-    detail = get_json(f"{server}/api/studies/{study.study._study_id}")
+    detail = get_json(f"{server}/api/studies/{study.study_id}")
     assert len(detail["trials"]) == len(study.records())
     graphs = {g["id"]: json.loads(g["graph_object"]) for g in detail["plotly_graph_objects"]}
     assert set(graphs) == FIGURE_IDS

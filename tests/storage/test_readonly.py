@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -22,7 +20,7 @@ import pytest
 
 from sweep.storage.synthetic import build_study
 
-from .conftest import REPO, assert_error_line, run_cli
+from ..conftest import REPO, assert_error_line, immutable, run_cli
 
 
 def digest(path: Path) -> str:
@@ -37,17 +35,6 @@ def journal_mode(path: Path) -> str:
     """From the file's header (bytes 18-19: 2 for WAL), without opening it: a connection,
     even a read-only one, would leave -wal and -shm files beside a WAL database."""
     return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "delete"
-
-
-@contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    """Read-only even for root: the immutable attribute (CI runs as root)."""
-    assert shutil.which("chattr"), "chattr (e2fsprogs) is needed"
-    subprocess.run(["chattr", "+i", str(path)], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 @pytest.fixture

@@ -11,19 +11,15 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep.report.html import (
-    TUTORIAL_GROUP,
-    build_panels,
-    curve_groups,
-    load_report_data,
-    write_report,
-)
-from sweep.report.words import headline
-from sweep.storage.fast_records import read_records
-from sweep.storage.study import SweepStudy, open_study
+from sweep.grid import Group
+from sweep.report.html import build_panels, curve_groups, load_report_data, write_report
+from sweep.report.summary import summarize
+from sweep.report.text import headline
+from sweep.storage import SweepStudy, open_study
 from sweep.storage.synthetic import build_study
+from sweep.tasks import get_task, task_names
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 FIGURES = ("rate-vs-test", "train-and-gap", "heatmap", "learning-curves")
 INSTALL = "apt-get update && apt-get install -y chromium"
@@ -87,7 +83,7 @@ def test_the_report_is_one_self_contained_file_with_every_figure(
         assert f'id="{key}"' in text
     assert not re.findall(r"<script[^>]+src=|<link[^>]+href=", text)  # plotly.js is inline
     assert 'id="ranking"' in text and text.count("<tr class=") == len(summary.groups)
-    assert headline(summary).split(":")[0] in text
+    assert headline(summary, study.task).split(":")[0] in text
     assert "Sweep in progress: 117 of 120 cells complete (1 running, 2 pending, 0 failed)" in text
     assert "Partial groups (3, fewer than 4 seeds)" in text
     assert 1e6 < report.stat().st_size < 8e6
@@ -109,7 +105,7 @@ def test_the_headline_says_whether_the_best_beats_the_baseline(study: SweepStudy
     summary = load_report_data(study).summary
     best = summary.best
     assert best is not None and best.vs_baseline is not None
-    text = headline(summary)
+    text = headline(summary, study.task)
     assert f"mean test accuracy {best.test.mean:.3f}" in text and f"n={best.n}" in text
     verdict = ("beats the baseline beyond seed noise" if best.vs_baseline.better
                else "not distinguishable from seed noise")
@@ -121,21 +117,36 @@ def test_learning_curves_show_baseline_best_and_the_tutorial_group(study: SweepS
     groups = [c.group for c in data.curves]
     best = data.summary.best
     assert best is not None
-    assert groups == [stats.group for stats, _ in curve_groups(data.summary)]
-    assert best.group in groups and TUTORIAL_GROUP in groups
+    assert groups == [stats.group for stats, _ in curve_groups(data.summary, data.task)]
+    assert best.group in groups and Group(0.4, "hidden", None) in groups  # the tutorial's
+    assert "tutorial: rate 0.4, hidden, max-norm none" in data.curve_labels
     assert any(g.is_baseline and g.max_norm == best.group.max_norm for g in groups)
     for curves in data.curves:
         stats = data.summary.get(curves.group)
         assert stats is not None and curves.epochs[-1] == 120 and curves.n == stats.n
 
 
+def test_every_task_words_its_placements_and_the_headline_uses_them(study: SweepStudy) -> None:
+    """The report's words come from the task: each placement has its phrase, and a summary of
+    another task's groups is worded with that task's phrases, not the circles task's."""
+    for name in task_names():
+        task = get_task(name)
+        assert set(task.placement_words) == set(task.placements), name
+    cnn = get_task("digits-cnn")  # shares the placement name "both" with circles
+    both = [r for r in study.records() if r.cell.placement == "both"]
+    text = headline(summarize(both, cnn), cnn)
+    assert text.startswith("Best: dropout rate 0.")
+    assert "as SpatialDropout2D and after pooling" in text
+    assert "on input and hidden layer" in headline(summarize(both, study.task), study.task)
+
+
 def test_fast_records_equal_optunas(study: SweepStudy, tmp_path: Path) -> None:
-    assert read_records(study) == study.records_via_optuna()
+    assert study.records() == study.records_via_optuna()
     failed = build_study(f"sqlite:///{tmp_path / 'f.db'}", "f", rates=(0.0,), seeds=2,
                          with_curves=False, dashboard_points=0, pending=1)
     claim = failed.claim(1)
     failed.record_failure(claim, "boom")
-    records = read_records(failed)
+    records = failed.records()
     assert records == failed.records_via_optuna()
     assert {r.state for r in records} == {"complete", "failed"}
 
@@ -223,14 +234,15 @@ def test_report_command_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_help_imports_neither_plotly_nor_tensorflow(tmp_path: Path) -> None:
     code = ("import sys\nfrom sweep.cli import main\n"
-            "for argv in (['--help'], ['report', '--help'], ['dashboard', '--help']):\n"
+            "for argv in (['--help'], ['report', '--help'], ['dashboard', '--help'],\n"
+            "             ['summary', '--help']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'plotly', 'tensorflow'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
-    assert "--out" in result.stdout and "--port" in result.stdout
+    assert "--out" in result.stdout and "--port" in result.stdout and "--format" in result.stdout
 
 
 @pytest.mark.slow

@@ -1,40 +1,19 @@
-"""Batched writes to Optuna's own RDB tables: claim and complete many trials per transaction.
-
-Optuna's public API costs one transaction per call (a claim, each param, each intermediate
-value, each user attribute, the final tell): about 265 ms per recorded trial on SQLite here,
-as long as a population engine takes to train it. These functions do the same state changes as
-``Study._pop_waiting_trial_id`` (WAITING -> RUNNING only if still WAITING), ``Trial.suggest_*``,
-``Trial.report``, ``Trial.set_user_attr`` and ``Study.tell``, for a whole batch in one
-transaction, through Optuna's own SQLAlchemy models (``optuna.storages._rdb.models``; checked
-against Optuna 4.x-5.x, see pyproject). On PostgreSQL/MySQL the claim takes row locks with
-``SKIP LOCKED`` so concurrent workers get disjoint batches; SQLite serialises writers
-(``BEGIN IMMEDIATE``).
-"""
+"""Batched writes through Optuna's own models: the state changes of its public API, one
+transaction per batch."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from ..schema import FIXED_PARAMS, WORKER_ATTR, Completion, worker_id
 
 if TYPE_CHECKING:
     import optuna
     from sqlalchemy.orm import Session
-
-
-@dataclass(frozen=True)
-class Completion:
-    """Everything ``tell`` and friends would write for one finished trial."""
-
-    trial_id: int
-    value: float
-    intermediate: Sequence[tuple[int, float]]
-    user_attrs: Mapping[str, Any]
 
 
 @contextmanager
@@ -52,7 +31,7 @@ def _transaction(storage: optuna.storages.RDBStorage) -> Iterator[Session]:
 
 def enqueue(
     storage: optuna.storages.RDBStorage,
-    study_id: int,
+    study: int,
     entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
 ) -> None:
     """Create WAITING trials with fixed params, as ``Study.enqueue_trial`` does, in one
@@ -65,18 +44,18 @@ def enqueue(
     if not entries:
         return
     with _transaction(storage) as session:
-        models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+        models.StudyModel.find_or_raise_by_id(study, session, for_update=True)
         base = session.scalar(
             sa.select(sa.func.count(models.TrialModel.trial_id)).where(
-                models.TrialModel.study_id == study_id)
+                models.TrialModel.study_id == study)
         ) or 0
-        trials = [models.TrialModel(study_id=study_id, number=base + i, state=TrialState.WAITING)
+        trials = [models.TrialModel(study_id=study, number=base + i, state=TrialState.WAITING)
                   for i in range(len(entries))]
         session.add_all(trials)
         session.flush()
         for trial, (fixed, attrs) in zip(trials, entries, strict=True):
             session.add(models.TrialSystemAttributeModel(
-                trial_id=trial.trial_id, key="fixed_params", value_json=json.dumps(fixed)))
+                trial_id=trial.trial_id, key=FIXED_PARAMS, value_json=json.dumps(fixed)))
             for key, value in attrs.items():
                 session.add(models.TrialUserAttributeModel(
                     trial_id=trial.trial_id, key=key, value_json=json.dumps(value)))
@@ -92,7 +71,7 @@ def claim_waiting(
     """Move up to ``limit`` of ``candidates`` from WAITING to RUNNING; set their params and
     the ``worker`` user attr (``host:pid``), so a user can see which machine holds a cell.
 
-    The ``fixed_params`` system attr that ``enqueue`` wrote is deleted once the real params
+    The ``fixed_params`` system attr that :func:`enqueue` wrote is deleted once the real params
     are set: Optuna reads it only while a trial is waiting (``Trial.suggest_*``;
     ``enqueue_trial(skip_if_exists=True)`` falls back to the params), and optuna-dashboard
     would otherwise send it with every trial.
@@ -126,20 +105,15 @@ def claim_waiting(
                     trial_id=trial.trial_id, param_name=name, param_value=value,
                     distribution_json=distribution_json))
             session.add(models.TrialUserAttributeModel(
-                trial_id=trial.trial_id, key="worker", value_json=json.dumps(worker_id())))
+                trial_id=trial.trial_id, key=WORKER_ATTR, value_json=json.dumps(worker_id())))
             if heartbeat:
                 session.add(models.TrialHeartbeatModel(trial_id=trial.trial_id))
         claimed = [int(trial.trial_id) for trial in trials]
         if claimed:
             session.execute(sa.delete(models.TrialSystemAttributeModel).where(
                 models.TrialSystemAttributeModel.trial_id.in_(claimed),
-                models.TrialSystemAttributeModel.key == "fixed_params"))
+                models.TrialSystemAttributeModel.key == FIXED_PARAMS))
         return claimed
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process, recorded on the trials it claims (the ``worker`` attr)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def beat(storage: optuna.storages.RDBStorage, trial_ids: Sequence[int]) -> None:
@@ -206,7 +180,7 @@ def complete(
 
 
 def study_list_index(
-    storage: optuna.storages.RDBStorage, study_id: int, key: str, value: Any
+    storage: optuna.storages.RDBStorage, study: int, key: str, value: Any
 ) -> int:
     """The position of ``value`` in the list held by the study user attr ``key``; appended
     first if absent, in one transaction with the study row locked (two workers never append
@@ -214,16 +188,16 @@ def study_list_index(
     from optuna.storages._rdb import models
 
     with _transaction(storage) as session:
-        models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+        models.StudyModel.find_or_raise_by_id(study, session, for_update=True)
         attr = session.query(models.StudyUserAttributeModel).filter_by(
-            study_id=study_id, key=key).one_or_none()
+            study_id=study, key=key).one_or_none()
         stored = [] if attr is None else json.loads(str(attr.value_json))
         if value in stored:
             return int(stored.index(value))
         stored.append(value)
         if attr is None:
             session.add(models.StudyUserAttributeModel(
-                study_id=study_id, key=key, value_json=json.dumps(stored)))
+                study_id=study, key=key, value_json=json.dumps(stored)))
         else:
             attr.value_json = json.dumps(stored)
         return len(stored) - 1

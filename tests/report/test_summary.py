@@ -13,15 +13,9 @@ from scipy import stats
 
 from sweep.engines import Curves
 from sweep.grid import Cell, Group
-from sweep.report.summary import (
-    GroupStats,
-    SweepSummary,
-    curve_stats,
-    holm,
-    mean_ci,
-    paired_test,
-    summarize,
-)
+from sweep.report.stats import holm, mean_ci, paired_test
+from sweep.report.status import study_status
+from sweep.report.summary import GroupStats, SweepSummary, curve_stats, summarize
 from sweep.storage.synthetic import build_study
 
 BASE = {None: 0.76, 3.0: 0.79}
@@ -52,7 +46,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> SweepSummary:
                               placements=("input", "hidden"), max_norms=(None, 3.0), seeds=SEEDS,
                               pending=2, running=1, accuracy=_known, with_curves=False,
                               dashboard_points=0)
-    return summarize(sweep_study.records())
+    return summarize(sweep_study.records(), sweep_study.task)
 
 
 def stats_of(summary: SweepSummary, group: Group) -> GroupStats:
@@ -174,6 +168,24 @@ def test_best_group_and_ranking(summary: SweepSummary) -> None:
     assert summary.max_norms == (None, 3.0)
 
 
+def test_groups_have_one_order_everywhere(summary: SweepSummary) -> None:
+    """By rate, then the task's placement order (circles: input, hidden, both), then max-norm;
+    ``status`` lists its groups the same way."""
+    order = [g.group for g in summary.groups]
+    assert order[:4] == [Group(0.0, "none", None), Group(0.0, "none", 3.0),
+                         Group(0.4, "input", None), Group(0.4, "input", 3.0)]
+    assert order == sorted(order, key=summary.order)
+    assert summary.reference == Group(0.4, "hidden", None)  # the tutorial's, from the task
+
+
+def test_status_lists_groups_in_the_summarys_order(tmp_path: Path) -> None:
+    sweep_study = build_study(f"sqlite:///{tmp_path / 's.db'}", "s", rates=(0.0, 0.4),
+                              placements=("both", "hidden", "input"), max_norms=(None,),
+                              seeds=2, pending=1, with_curves=False, dashboard_points=0)
+    status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records())
+    assert [g.group.placement for g in status.groups] == ["none", "input", "hidden", "both"]
+
+
 def test_curve_stats_average_over_seeds() -> None:
     epochs = np.array([10, 20, 30])
     runs = [np.array([0.5, 0.7, 0.8]), np.array([0.6, 0.8, 0.9]), np.array([0.55, 0.75, 1.0])]
@@ -197,7 +209,7 @@ def test_summary_never_imports_plotly(tmp_path: Path) -> None:
         "from sweep.report.summary import summarize\n"
         "from sweep.report.html import load_report_data\n"
         f"s = build_study('sqlite:///{tmp_path / 'p.db'}', 'p', seeds=2, dashboard_points=0)\n"
-        "assert summarize(s.records()).n_complete > 0\n"
+        "assert summarize(s.records(), s.task).n_complete > 0\n"
         "assert load_report_data(s).curves\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('plotly', 'tensorflow')))\n"
     )

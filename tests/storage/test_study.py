@@ -17,12 +17,19 @@ from sweep.engines import CellResult, Curves
 from sweep.exceptions import IncompatibleStudyError
 from sweep.grid import Cell
 from sweep.runner import run_sweep
-from sweep.storage.curves import DASHBOARD_POINTS, dashboard_epochs, load_curves
-from sweep.storage.records import cell_from_params, completed, trial_engine
-from sweep.storage.study import _versions, cell_params, distributions, open_study
+from sweep.storage import completed, load_curves, open_study
+from sweep.storage._optuna import trial_id
+from sweep.storage.curves import DASHBOARD_POINTS, dashboard_epochs
+from sweep.storage.schema import (
+    cell_from_params,
+    cell_params,
+    distributions,
+    library_versions,
+    trial_engine,
+)
 from sweep.storage.synthetic import build_study
 
-from .conftest import TINY_EPOCHS, cell_key, sqlite_dump
+from ..conftest import TINY_EPOCHS, cell_key, sqlite_dump
 
 FLAGS = {"study": "demo", "rates": "0,0.4", "placements": "hidden", "max_norms": "none",
          "seeds": "2", "epochs": str(TINY_EPOCHS)}
@@ -47,12 +54,13 @@ def test_run_records_every_cell_once_with_attrs_and_curves(workdir: Path) -> Non
     assert set(trial.user_attrs) == RECORDED_ATTRS
     assert "fixed_params" not in trial.system_attrs
     assert study.user_attrs["sweep_engines"] == [
-        {"engine": "population", **_versions(__version__)}]
+        {"engine": "population", **library_versions()}]
+    assert library_versions()["sweep"] == __version__
     assert trial.intermediate_values and max(trial.intermediate_values) == TINY_EPOCHS
     assert study.user_attrs["sweep_settings"] == {
         "task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
-    curves = load_curves(outcome.study.engine, [trial._trial_id])
-    epochs, trial_curves = curves[trial._trial_id]
+    curves = load_curves(outcome.study.engine, [trial_id(trial)])
+    epochs, trial_curves = curves[trial_id(trial)]
     assert list(epochs) == list(range(1, TINY_EPOCHS + 1))
     assert float(trial_curves.test_accuracy[-1]) == pytest.approx(trial.value)
 
@@ -119,7 +127,7 @@ def test_optuna_cli_lists_the_trials(workdir: Path) -> None:
 def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> None:
     import time
 
-    from sweep.storage.heartbeat import heartbeat
+    from sweep.storage import heartbeat
 
     settings = {"task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
     config = build_config(None, FLAGS)
@@ -138,15 +146,12 @@ def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> No
 def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
     """Two ``run`` commands starting together may both enqueue a cell: only one trains it."""
     from sweep.runner import open_for_run
-    from sweep.storage._optuna import enqueue
-    from sweep.storage.study import cell_params
+    from sweep.storage import queue
 
     config = build_config(None, FLAGS)
     sweep_study = open_for_run(config)
-    study_id = sweep_study.storage.get_study_id_from_name("demo")
     for _ in range(2):  # what two racing enqueuers leave behind
-        enqueue(sweep_study.storage, study_id,
-                [(cell_params(c), {}) for c in config.cells()])
+        queue.enqueue(sweep_study.storage, sweep_study.study_id, config.cells())
     outcome = run_sweep(config, show_progress=False)
     assert outcome.completed_now == 4
     trials = optuna.load_study(study_name="demo", storage=config.storage_url).trials
@@ -177,7 +182,7 @@ def test_record_keeps_trial_attrs_compact_and_study_facts_on_the_study(
     url = "sqlite:///studies/demo.db"
     sweep_study = build_study(url, "demo", rates=(0.0, 0.4), placements=("hidden",),
                               max_norms=(None,), seeds=2, epochs=120, pending=3)
-    population = {"engine": "population", **_versions(__version__)}
+    population = {"engine": "population", **library_versions()}
     synthetic = {**population, "engine": "synthetic"}
     claims = sweep_study.claim(2)
     assert sweep_study.record(claims, [_result(c.cell) for c in claims]) == 2
@@ -196,16 +201,17 @@ def test_record_keeps_trial_attrs_compact_and_study_facts_on_the_study(
         assert trial.intermediate_values[120] == 0.8143  # 4 decimals
         assert trial_engine(trial.user_attrs, study_attrs) == population
     done = next(t for t in trials.values() if t.state == optuna.trial.TrialState.COMPLETE
-                and "worker" not in t.user_attrs)
-    assert set(done.user_attrs) == RECORDED_ATTRS - {"worker"}  # synthetic: as record writes
+                and "engine_id" not in t.user_attrs)
+    assert set(done.user_attrs) == RECORDED_ATTRS  # synthetic: written by the real writer
+    assert "fixed_params" not in done.system_attrs
     assert trial_engine(done.user_attrs, study_attrs) == synthetic
     waiting = [t for t in trials.values() if t.state == optuna.trial.TrialState.WAITING]
     assert len(waiting) == 1 and not waiting[0].user_attrs  # its cell: the fixed params
     assert cell_from_params(waiting[0].system_attrs["fixed_params"]) is not None
 
     # a worker with other library versions joins: its trials say which
-    other = {**_versions(__version__), "tensorflow": "0.0-other"}
-    monkeypatch.setattr("sweep.storage.study._versions", lambda _: other)
+    other = {**library_versions(), "tensorflow": "0.0-other"}
+    monkeypatch.setattr("sweep.storage.schema.library_versions", lambda: other)
     [claim] = sweep_study.claim(1)
     sweep_study.record([claim], [_result(claim.cell)])
     trial = _sweep_trials(url)[claim.cell.key]

@@ -17,8 +17,8 @@ import pytest
 from optuna.trial import TrialState
 from packaging.requirements import Requirement
 
-from ._postgres import PASSWORD, USER, PostgresServer
-from .conftest import REPO, assert_error_line, poll_trials, run_cli
+from .._postgres import PASSWORD, USER, PostgresServer
+from ..conftest import REPO, assert_error_line, poll_trials, run_cli
 
 README = REPO / "README.md"
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from ._postgres import PostgresServer, free_port
-from .conftest import assert_error_line, run_cli, sqlite_dump
+from .._postgres import PostgresServer, free_port
+from ..conftest import assert_error_line, immutable, run_cli, sqlite_dump
 
 GRID = ("--rates", "0", "--max-norms", "none", "--seeds", "1", "--epochs", "2",
         "--engine", "keras", "--no-progress")
@@ -36,12 +34,8 @@ def test_wrong_postgresql_password(tmp_path: Path, postgres: PostgresServer) -> 
 def _read_only(path: Path) -> Iterator[None]:
     """Read-only for this user; as root (whom permissions do not stop) the immutable flag."""
     if os.geteuid() == 0:
-        assert shutil.which("chattr"), "chattr (e2fsprogs) is needed to make a file read-only"
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-        try:
+        with immutable(path):
             yield
-        finally:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
     else:
         mode = path.stat().st_mode
         path.chmod(0o555 if path.is_dir() else 0o444)

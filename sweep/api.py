@@ -1,0 +1,158 @@
+"""The Python API: run a sweep, read its summary back, write its report.
+
+Everything the command line does goes through these functions (the CLI parses, calls them and
+formats), so a notebook gets the same validation, resume, storage and statistics::
+
+    import sweep
+
+    summary = sweep.run(sweep.SweepConfig(study="demo", rates="0,0.4", seeds=5, epochs=300))
+    summary.groups                      # pandas DataFrame, one row per group, best first
+    sweep.load_summary("demo").headline
+    sweep.write_report("demo")          # Path of dashboards/demo.html
+
+``run`` with ``workers > 1`` starts worker processes with multiprocessing's ``spawn`` method,
+which imports the calling script again: guard a script's own code with
+``if __name__ == "__main__":`` (notebooks need nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import SweepConfig, default_storage_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .report.summary import GroupStats, SweepSummary
+    from .storage import SweepStudy
+    from .tasks import Task
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a sweep found so far. ``stats`` holds every number (per group: n, mean, CI, the
+    paired comparison with its baseline); ``groups`` is the same as a DataFrame. After
+    :func:`run`, ``trained_now``, ``already_complete`` and ``failed_now`` count that run's
+    cells; after :func:`load_summary` they are 0."""
+
+    study: str
+    storage: str
+    task: Task
+    stats: SweepSummary
+    trained_now: int = 0
+    already_complete: int = 0
+    failed_now: int = 0
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        """One row per cell group, best first: the columns of ``sweep summary``."""
+        from .report.export import to_frame
+
+        return to_frame(self.stats)
+
+    @property
+    def headline(self) -> str:
+        """The report's headline: the best group, its CI, and whether it beats its baseline
+        beyond seed noise (paired test, Holm-corrected)."""
+        from .report.text import headline
+
+        return headline(self.stats, self.task)
+
+    @property
+    def best(self) -> GroupStats | None:
+        return self.stats.best
+
+    @property
+    def n_complete(self) -> int:
+        return self.stats.n_complete
+
+
+def run(
+    config: SweepConfig | None = None,
+    /,
+    *,
+    progress: bool = False,
+    log: Log | None = None,
+    **settings: Any,
+) -> Summary:
+    """Run (or resume) a sweep and return its summary.
+
+    Give a :class:`SweepConfig`, or its settings as keywords (``run(study="demo", seeds=5)``).
+    SIGINT/SIGTERM (Ctrl-C) stop it cleanly with :class:`sweep.SweepInterrupted`; the same
+    call resumes. ``log`` receives the run's notices (its size estimate, capped workers).
+    """
+    from .report.summary import study_summary
+    from .runner import run_sweep
+
+    if config is None:
+        config = SweepConfig(**settings)
+    elif settings:
+        raise TypeError("give a SweepConfig or keyword settings, not both")
+    outcome = run_sweep(config, show_progress=progress, log=log or _quiet)
+    return Summary(outcome.study.name, outcome.study.url.safe, outcome.study.task,
+                   study_summary(outcome.study), outcome.completed_now,
+                   outcome.already_complete, outcome.failed_now)
+
+
+def open_study(study: str, storage: str | None = None) -> SweepStudy:
+    """An existing study, opened read-only (nothing in the database changes)."""
+    from .storage import open_study as open_stored
+    from .values import check_study_name
+
+    name = check_study_name(study)
+    return open_stored(study_name=name, storage_url=storage or default_storage_url(name),
+                       access="read")
+
+
+def load_summary(study: str, storage: str | None = None) -> Summary:
+    """The summary of a stored study (default storage: ``sqlite:///studies/<study>.db``)."""
+    from .report.summary import study_summary
+
+    sweep_study = open_study(study, storage)
+    return Summary(sweep_study.name, sweep_study.url.safe, sweep_study.task,
+                   study_summary(sweep_study))
+
+
+@dataclass(frozen=True)
+class Report:
+    path: Path
+    published: bool
+    """Whether the figures were also stored in the study for optuna-dashboard."""
+    reason: str = ""
+    """Why not, when they were not (e.g. the database is read-only here)."""
+
+
+def write_report(
+    study: str, storage: str | None = None, out: str | Path | None = None
+) -> Path:
+    """Write the study's HTML report (default ``dashboards/<study>.html``; another storage's
+    report gets its own name) and store its figures in the study for optuna-dashboard when
+    the study is writable. Returns the report's path."""
+    return write_and_publish(study, storage, out).path
+
+
+def write_and_publish(
+    study: str, storage: str | None = None, out: str | Path | None = None
+) -> Report:
+    """:func:`write_report`, saying whether the figures were stored in the study too."""
+    from .exceptions import StorageUnavailableError
+    from .report.html import publish_report
+    from .report.html import write_report as write_html
+
+    sweep_study = open_study(study, storage)
+    written = write_html(sweep_study, None if out is None else Path(out))
+    try:
+        publish_report(sweep_study, written)
+    except StorageUnavailableError as e:
+        return Report(written.path, False, str(e))
+    return Report(written.path, True)
+
+
+def _quiet(line: str) -> None:
+    return None

@@ -1,0 +1,85 @@
+"""Seed statistics: the mean and its t-interval, the paired test, Holm's correction.
+
+Plain numbers in, plain numbers out (scipy is imported by the functions that need it). When
+paired differences have no spread the t statistic is undefined; the p-value is then the exact
+two-sided sign test (``2 * 0.5**n``, capped at 1; 1 when every difference is zero).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+_NO_SPREAD = 1e-9
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean, the sample std and the ``CONFIDENCE`` t-interval of the mean (nan when n < 2)."""
+
+    mean: float
+    std: float
+    low: float
+    high: float
+
+
+NAN_INTERVAL = Interval(math.nan, math.nan, math.nan, math.nan)
+
+
+def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided t quantile for the mean of ``n`` values (n >= 2)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Mean, sample std and the t-based confidence interval of the mean (nan when n < 2)."""
+    array = np.asarray(values, dtype=float)
+    n = array.size
+    mean = float(array.mean()) if n else math.nan
+    if n < 2:
+        return Interval(mean, math.nan, math.nan, math.nan)
+    std = float(array.std(ddof=1))
+    half = t_quantile(n, confidence) * std / math.sqrt(n)
+    return Interval(mean, std, mean - half, mean + half)
+
+
+def paired_test(
+    values: Mapping[int, float], baseline: Mapping[int, float]
+) -> tuple[int, Interval, float, float]:
+    """(n shared seeds, interval of the differences, t, two-sided p) for ``values - baseline``."""
+    from scipy import stats
+
+    seeds = sorted(set(values) & set(baseline))
+    diffs = np.array([values[s] - baseline[s] for s in seeds], dtype=float)
+    n = diffs.size
+    interval = mean_ci(diffs.tolist())
+    if n < 2:
+        return n, interval, math.nan, math.nan
+    if float(np.ptp(diffs)) <= _NO_SPREAD:
+        nonzero = abs(float(diffs.mean())) > _NO_SPREAD
+        t = math.copysign(math.inf, float(diffs.mean())) if nonzero else 0.0
+        return n, interval, t, min(1.0, 2 * 0.5**n) if nonzero else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_rel([values[s] for s in seeds], [baseline[s] for s in seeds])
+    return n, interval, float(result.statistic), float(result.pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in input order; nan entries stay nan, not counted."""
+    valid = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    m = len(valid)
+    for rank, i in enumerate(sorted(valid, key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

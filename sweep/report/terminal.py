@@ -1,0 +1,115 @@
+"""The terminal's tables and lines: what ``run`` ends with, ``status``, ``summary --format table``.
+
+Numbers are written with :mod:`sweep.report.text`'s formatters (one CI format); groups come
+in the summary's order (:meth:`~sweep.report.summary.SweepSummary.order`) or ranked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .summary import GroupStats, SweepSummary, baseline_group
+from .text import fmt_ci, fmt_norm, fmt_p
+
+if TYPE_CHECKING:
+    from .export import GroupTable
+    from .status import StudyStatus
+
+CLOSING_TOP = 5
+GROUP_HEADERS = ("rate", "placement", "max_norm", "n", "test mean", "95% CI", "train mean")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    return "\n".join(lines)
+
+
+def group_row(stats: GroupStats) -> list[str]:
+    g = stats.group
+    return [f"{g.rate:g}", g.placement, fmt_norm(g.max_norm), str(stats.n),
+            f"{stats.test.mean:.3f}", fmt_ci(stats.test), f"{stats.train.mean:.3f}"]
+
+
+def best_line(stats: GroupStats | None) -> str:
+    if stats is None:
+        return "best: no completed cells yet"
+    g = stats.group
+    return (f"best: rate={g.rate:g} placement={g.placement} max_norm={fmt_norm(g.max_norm)}: "
+            f"test accuracy mean {stats.test.mean:.3f}, 95% CI {fmt_ci(stats.test)}, n={stats.n}")
+
+
+def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupStats]:
+    """What ``run`` ends with: the ``top`` best groups, the best group's no-dropout baseline,
+    the plain baseline and the task's reference group (each once, best first)."""
+    wanted = list(summary.ranked[:top])
+    best = summary.best
+    extra = [baseline_group(None), summary.reference]
+    if best is not None:
+        extra.insert(0, baseline_group(best.group.max_norm))
+    for group in extra:
+        stats = None if group is None else summary.get(group)
+        if stats is not None and stats not in wanted:
+            wanted.append(stats)
+    order = {stats.group: rank for rank, stats in enumerate(summary.ranked)}
+    return sorted(wanted, key=lambda stats: order[stats.group])
+
+
+def closing_table(summary: SweepSummary) -> str:
+    """The short table ``run`` ends with, and its best line."""
+    rows = [group_row(g) for g in closing_groups(summary)]
+    return table(GROUP_HEADERS, rows) + "\n" + best_line(summary.best)
+
+
+def status_text(status: StudyStatus, storage: str) -> str:
+    """``sweep status``: counts overall, the settings, per group counts and mean, the best."""
+    from .status import STALE, STATES
+
+    counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
+    lines = [f"study {status.study!r} ({storage}): {status.total} cells: {counts}",
+             "settings: " + ", ".join(f"{k}={v}" for k, v in status.settings.items())]
+    rows = []
+    for g in status.groups:
+        stats = g.stats
+        rows.append([f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm),
+                     *(str(g.counts[s]) for s in STATES),
+                     "-" if stats is None else f"{stats.test.mean:.3f}",
+                     "-" if stats is None else fmt_ci(stats.test)])
+    lines.append(table(("rate", "placement", "max_norm", *STATES, "test mean", "95% CI"), rows))
+    lines.append(best_line(status.summary.best))
+    if status.counts[STALE]:
+        lines.append(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending "
+                     "heartbeats (killed, or its machine is gone); the next run or any worker "
+                     "fails and redoes them")
+    return "\n".join(lines)
+
+
+def _fixed(value: float, spec: str = ".3f") -> str:
+    return "n/a" if math.isnan(value) else format(value, spec)
+
+
+_CELL: dict[str, Callable[[Any], str]] = {
+    "rate": lambda v: f"{v:g}", "placement": str, "n": str, "baseline": str, "n_pairs": str,
+    "p": fmt_p, "p_holm": fmt_p, "diff_mean": lambda v: _fixed(v, "+.3f"),
+    "diff_ci_low": lambda v: _fixed(v, "+.3f"), "diff_ci_high": lambda v: _fixed(v, "+.3f"),
+}
+
+
+def _cell(column: str, value: Any) -> str:
+    if column == "max_norm":
+        return fmt_norm(value)
+    return "" if value is None else _CELL.get(column, _fixed)(value)
+
+
+def export_table(group_table: GroupTable) -> str:
+    """``sweep summary --format table``: the export's columns, one group a line, best first;
+    blank where a group is not compared with a baseline, ``n/a`` where a number is undefined."""
+    rows = [[_cell(column, value) for column, value in zip(group_table.columns, row, strict=True)]
+            for row in group_table.rows]
+    return table(group_table.columns, rows)

@@ -1,0 +1,179 @@
+"""The worker loop: claim cells, train them, record them, until none is left to do.
+
+``run_worker`` joins an existing study (from any machine) and works on whatever its queue holds;
+``run_sweep`` (:mod:`sweep.runner`) and the launcher's worker processes use the same loop,
+:func:`work`.
+
+Stopping: SIGINT and SIGTERM request a stop (:mod:`sweep.stopping`). The loop and the engines
+poll it between bounded chunks of work; finished cells are recorded, the claimed cells that did
+not finish are marked failed as interrupted (the next run redoes them), and
+:class:`SweepInterrupted` carries exit code 130 (SIGINT) or 143 (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import SweepConfig
+from .engines import Engine, TrainSettings, get_engine
+from .exceptions import SweepError, SweepInterrupted
+from .grid import Cell
+from .progress import Progress
+from .stopping import StopRequest, stop_on_signals
+from .storage import COMPLETE, FAILED, RUNNING, SweepStudy, cell_states, heartbeat, open_study
+
+Log = Callable[[str], None]
+
+
+def quiet(line: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    completed_now: int
+    failed_now: int
+
+
+class _Control:
+    """What the engine sees (:class:`sweep.engines.TrainControl`): the stop flag, the bar."""
+
+    def __init__(self, stop: StopRequest, progress: ProgressSink) -> None:
+        self._stop = stop
+        self._progress = progress
+
+    def should_stop(self) -> bool:
+        return self._stop.requested
+
+    def advance(self, cells: float) -> None:
+        self._progress.advance(cells)
+
+
+class ProgressSink(Protocol):
+    """Where a worker reports progress: a bar (:class:`sweep.progress.Progress`) or, for a
+    launcher's worker, its queue to the launcher."""
+
+    def advance(self, cells: float) -> None: ...
+
+    def settle(self, completed: int) -> None: ...
+
+
+def run_worker(
+    config: SweepConfig,
+    *,
+    show_progress: bool = True,
+    progress: ProgressSink | None = None,
+    log: Log = quiet,
+) -> WorkOutcome:
+    """Join an existing study (any machine) and work until its queue is empty; progress goes
+    to ``progress`` if given, else to a bar (``show_progress``)."""
+    with stop_on_signals() as stop:
+        sweep_study = open_study(study_name=config.study, storage_url=config.storage_url,
+                                 access="work", heartbeat_seconds=config.heartbeat_seconds)
+        sweep_study.check_writable()
+        sweep_study.note_heartbeat(config.heartbeat_seconds)
+        engine = get_engine(config.engine or sweep_study.task.default_engine)
+        stored = sweep_study.settings
+        engine.check(sweep_study.task, TrainSettings(int(stored["epochs"]),
+                                                     int(stored["batch_size"])), None)
+        log(f"worker on study {sweep_study.name!r} with the {engine.name} engine")
+        if progress is not None:
+            return work(sweep_study, engine, config, None, stop=stop, progress=progress, log=log)
+        with Progress(0, 0, enabled=show_progress) as bar:
+            return work(sweep_study, engine, config, None, stop=stop, progress=bar, log=log)
+
+
+def raise_if_stopped(stop: StopRequest, completed: int, interrupted: int) -> None:
+    if stop.requested:
+        raise SweepInterrupted(
+            f"stopped by {stop.signal_name}: {completed} cell(s) completed by this process, "
+            f"{interrupted} unfinished cell(s) marked failed as interrupted; run the same "
+            "command again to resume",
+            exit_code=stop.exit_code,
+        )
+
+
+def work(
+    sweep_study: SweepStudy,
+    engine: Engine,
+    config: SweepConfig,
+    cells: list[Cell] | None,
+    *,
+    stop: StopRequest,
+    progress: ProgressSink,
+    log: Log = quiet,
+) -> WorkOutcome:
+    """Claim, train and record until no cell (of ``cells``, or of the study) is left to do.
+
+    Each batch the engine finishes is recorded at once. A cell whose training raises is recorded
+    as failed and not retried by this process (the next run retries it); a storage error stops
+    the sweep (it is not the cell's fault); cells of workers that died (stale heartbeats) are
+    failed and enqueued again. A stop request ends the loop after the current chunk of work.
+    """
+    task = sweep_study.task
+    stored = sweep_study.settings
+    settings = TrainSettings(int(stored["epochs"]), int(stored["batch_size"]))
+    wanted = None if cells is None else set(cells)
+    per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
+    control = _Control(stop, progress)
+    failed_here: set[Cell] = set()
+    completed_now = 0
+    while not stop.requested:
+        claims = sweep_study.claim(per_claim, only=wanted)
+        if not claims:
+            if not _wait_for_others(sweep_study, wanted, failed_here, stop):
+                break
+            continue
+        unfinished = list(claims)
+        done_in_claim = 0
+        try:
+            with heartbeat(sweep_study, claims, config.heartbeat_seconds):
+                for batch in engine.train(task, [c.cell for c in claims], settings, control):
+                    finished, unfinished = unfinished[:len(batch)], unfinished[len(batch):]
+                    done_in_claim += sweep_study.record(finished, batch)
+        except KeyboardInterrupt:  # a second signal: stop now
+            sweep_study.record_failure(unfinished, f"interrupted by {stop.signal_name}")
+            raise_if_stopped(stop, completed_now + done_in_claim, len(unfinished))
+            raise
+        except SweepError:
+            sweep_study.record_failure(unfinished, "the sweep stopped on a storage error")
+            raise
+        except Exception as error:  # noqa: BLE001 - a failed cell is recorded; go on
+            if not stop.requested:  # else: a signal that surfaced as an error in the framework
+                reason = "".join(traceback.format_exception_only(error)).strip()
+                sweep_study.record_failure(unfinished, reason)
+                failed_here.update(c.cell for c in unfinished)
+                log(f"failed {len(unfinished)} cell(s): {reason}")
+                unfinished = []
+        completed_now += done_in_claim
+        if unfinished and stop.requested:
+            sweep_study.record_failure(unfinished, f"interrupted by {stop.signal_name}")
+            raise_if_stopped(stop, completed_now, len(unfinished))
+        elif unfinished:  # the engine returned early without a stop: a bug, not the cells'
+            sweep_study.record_failure(unfinished, "not trained: the engine returned early")
+            failed_here.update(c.cell for c in unfinished)
+        progress.settle(done_in_claim)
+    raise_if_stopped(stop, completed_now, 0)
+    return WorkOutcome(completed_now, len(failed_here))
+
+
+def _wait_for_others(
+    sweep_study: SweepStudy, wanted: set[Cell] | None, failed_here: set[Cell], stop: StopRequest
+) -> bool:
+    """Nothing to claim: fail stale trials, re-enqueue their cells, wait for live workers.
+
+    Returns False when every cell is complete, or failed in this process.
+    """
+    sweep_study.fail_stale()
+    states = cell_states(sweep_study.records())
+    cells = list(states) if wanted is None else list(wanted)
+    if sweep_study.enqueue_missing(cells, skip=failed_here):
+        return True
+    if any(states.get(c) == RUNNING for c in cells):
+        stop.sleep(1.0)
+        return True
+    return any(states.get(c) not in (COMPLETE, FAILED) for c in cells)
+

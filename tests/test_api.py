@@ -1,0 +1,60 @@
+"""The public Python API, as the README shows it: its code block runs as written."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sweep
+
+from .conftest import REPO
+
+
+def readme_python_block() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    block = next(b for b in blocks if "sweep.run(" in b)
+    return block
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(readme_python_block())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Best:" in result.stdout  # the headline
+    assert "dashboards/notebook.html" in result.stdout
+    assert (tmp_path / "dashboards" / "notebook.html").is_file()
+    assert (tmp_path / "studies" / "notebook.db").is_file()
+
+
+def test_the_public_names() -> None:
+    for name in ("SweepConfig", "run", "load_summary", "write_report", "Summary", "Task",
+                 "Dataset", "Cell", "Group", "SweepError", "__version__"):
+        assert name in sweep.__all__, name
+        assert hasattr(sweep, name), name
+    public = {name: getattr(sweep, name) for name in sweep.__all__}
+    for module in ("sweep.report.html", "sweep.storage.study", "sweep.engines.keras_fit"):
+        importlib.import_module(module)  # a subpackage imported must not shadow a public name
+    assert {name: getattr(sweep, name) for name in sweep.__all__} == public
+
+
+def test_run_and_load_summary_agree(workdir: Path) -> None:
+    config = sweep.SweepConfig(study="api", rates=[0, 0.4], placements=["hidden"],
+                               max_norms=[None], seeds=3, epochs=20)
+    ran = sweep.run(config)
+    loaded = sweep.load_summary("api")
+    assert ran.trained_now == 6 and ran.n_complete == 6
+    frame = loaded.groups
+    assert len(frame) == 2
+    assert frame.equals(ran.groups)
+    assert sweep.run(config).trained_now == 0  # resumes: nothing left to do
+    with pytest.raises(sweep.SweepError, match="no study 'nope'"):
+        sweep.load_summary("nope")

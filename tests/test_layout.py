@@ -1,0 +1,94 @@
+"""The package's layout keeps its promises: no import cycle, small modules, Optuna's private
+internals in one place, the README's layout section naming every module."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .conftest import REPO
+
+PACKAGE = REPO / "sweep"
+MAX_LINES = 320
+PRIVATE_OPTUNA = re.compile(
+    r"\._study_id\b|\._trial_id\b|optuna\.storages\._|from optuna\.\w+ import _")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str, path: Path) -> Iterator[str]:
+    """The sweep modules ``name`` imports, at any depth of its code but outside
+    ``if TYPE_CHECKING:`` blocks (those never run)."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+
+    def walk(node: ast.AST) -> Iterator[ast.AST]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
+                for other in child.orelse:
+                    yield from walk(other)
+                continue
+            yield child
+            yield from walk(child)
+
+    for node in walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name in MODULES)
+        elif isinstance(node, ast.ImportFrom):
+            base = (".".join(package[: len(package) - node.level + 1] + [node.module or ""])
+                    .rstrip(".") if node.level else node.module or "")
+            submodules = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES]
+            yield from submodules or ([base] if base in MODULES else [])
+
+
+def test_no_import_cycle() -> None:
+    graph = {name: set(imports_of(name, path)) - {name} for name, path in MODULES.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = trail[trail.index(name):] + [name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, trail + [name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert "sweep.worker" in graph["sweep.runner"]  # the graph is really read
+
+
+def test_no_module_is_long() -> None:
+    long = {name: n for name, path in MODULES.items()
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_optunas_private_internals_are_used_in_one_package_only() -> None:
+    private = PACKAGE / "storage" / "_optuna"
+    users = sorted(module_name(path) for path in PACKAGE.rglob("*.py")
+                   if PRIVATE_OPTUNA.search(path.read_text()))
+    assert users, "the pattern finds the private uses"
+    assert all(Path(MODULES[u]).is_relative_to(private) for u in users), users
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    readme = (REPO / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    for path in MODULES.values():
+        if path.parent == PACKAGE and path.name != "__init__.py":
+            assert path.name in layout, f"README's layout lacks {path.name}"
+        elif path.parent.parent == PACKAGE and path.name != "__init__.py" \
+                and not path.name.startswith("_"):
+            named = path.stem in layout or path.stem.replace("_", "-") in layout
+            assert named, f"README's layout lacks {path.parent.name}/{path.stem}"
