@@ -238,7 +238,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     except StorageUnavailableError as e:
         _stderr(f"sweep: note: the study is not writable here, so the dashboard shows it without "
                 f"sweep's latest figures ({e})")
-    launch(sweep_study, host=args.host, port=port)
+    return launch(sweep_study, host=args.host, port=port)
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 from .config import SweepConfig
 from .exceptions import SweepError, SweepInterrupted, WorkerFailedError, WorkerStartError
 from .progress import Progress
-from .stopping import StopRequest
+from .stopping import StopRequest, die_with
 from .storage.study import SweepStudy
 
 WORKER_STOP_SECONDS = 20.0
@@ -161,7 +161,7 @@ def _worker_main(config: SweepConfig, events: Any, parent: int, index: int) -> N
     from .worker import run_worker
 
     os.setsid()
-    _die_with(parent)
+    die_with(parent)
     _quiet_output()
     code = 0
     try:
@@ -181,20 +181,6 @@ def _worker_main(config: SweepConfig, events: Any, parent: int, index: int) -> N
     events.close()
     events.join_thread()
     raise SystemExit(code)
-
-
-def _die_with(parent: int) -> None:
-    """Ask for SIGTERM when the launcher dies (Linux's PR_SET_PDEATHSIG); if it is already
-    gone, stop now."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        raise SystemExit(143)
 
 
 def _quiet_output() -> None:

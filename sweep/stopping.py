@@ -79,3 +79,18 @@ def stop_on_signals() -> Iterator[StopRequest]:
 def wait_until(stop: StopRequest, deadline: float) -> None:
     """Sleep until ``deadline`` (``time.monotonic``) or a stop request."""
     stop.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def die_with(parent: int) -> None:
+    """In a child process: ask for SIGTERM when ``parent`` dies (Linux's PR_SET_PDEATHSIG), so
+    a parent killed outright (SIGKILL) leaves no orphan; if it is already gone, stop now."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        raise SystemExit(143)

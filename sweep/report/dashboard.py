@@ -3,8 +3,8 @@
 :func:`publish_to_study` stores each figure of the report with
 ``optuna_dashboard.save_plotly_graph_object`` (ids ``sweep-<figure>``, shown on the study page)
 and the headline as the study's note (``optuna_dashboard.save_note``), keeping whatever the
-user wrote in the note outside sweep's section. :func:`launch` replaces this process with the
-``optuna-dashboard`` executable of the same Python environment, on the study's storage.
+user wrote in the note outside sweep's section. :func:`launch` runs the ``optuna-dashboard``
+executable of the same Python environment on the study's storage until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from ..exceptions import DashboardError, StorageUnavailableError
 from .text import note_markdown
@@ -122,13 +122,40 @@ def dashboard_command(sweep_study: SweepStudy, host: str, port: int) -> list[str
     return [str(dashboard_executable()), url, "--host", host, "--port", str(port)]
 
 
-def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -> NoReturn:
-    """Replace this process with optuna-dashboard serving the study's storage."""
+def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -> int:
+    """Serve the study with optuna-dashboard until Ctrl-C or SIGTERM (exit 130 / 143, no
+    traceback) or until the server exits (its exit code).
+
+    The server runs in a session of its own, so a terminal's Ctrl-C reaches this process only,
+    which stops the server (optuna-dashboard itself would print a traceback); it is also told
+    to die with this process, so a ``kill -9`` leaves no server behind.
+    """
+    import subprocess
+
+    from ..stopping import die_with, stop_on_signals
+
     command = dashboard_command(sweep_study, host, port)
     check_port(host, port)
     url_host = f"[{host}]" if ":" in host else host
     print(f"optuna-dashboard: http://{url_host}:{port}/dashboard/studies/"
           f"{sweep_study.study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
           file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    os.execv(command[0], command)
+    parent = os.getpid()
+    with stop_on_signals() as stop:
+        server = subprocess.Popen(command, start_new_session=True,
+                                  preexec_fn=lambda: die_with(parent))
+        try:
+            while server.poll() is None and not stop.requested:
+                stop.sleep(0.5)
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+    if stop.requested:
+        print(f"optuna-dashboard stopped ({stop.signal_name})", file=sys.stderr, flush=True)
+        return stop.exit_code
+    return server.returncode

@@ -1,0 +1,106 @@
+"""The README's "Using it" block, run as written, line by line, in a fresh directory that has
+the repository's ``.venv`` and ``studies/`` (as a clone does): the smoke sweep, a sweep from
+flags, ``status``, ``summary --format csv``, ``report``, ``dashboard`` (asked for a page, then
+stopped with Ctrl-C) and Optuna's own CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+
+def using_it_lines() -> list[str]:
+    """The command lines of the README's first block under "## Using it", continuations
+    joined, comments dropped."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Using it"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    joined = block.group(1).replace("\\\n", " ")
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("readme")
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    shutil.copytree(REPO / "studies", root / "studies",
+                    ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+    return root
+
+
+def shell(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_the_block_is_what_this_test_expects() -> None:
+    lines = using_it_lines()
+    assert all(line.startswith(".venv/bin/") for line in lines), lines
+    assert [line.split()[3] for line in lines[:-1]] == [
+        "run", "run", "status", "status", "summary", "report", "dashboard"]
+
+
+def test_the_readme_commands_as_written(clone: Path) -> None:
+    lines = using_it_lines()
+    ran = {}
+    for line in lines:
+        if " dashboard " in line:
+            check_dashboard(line, clone)
+            continue
+        result = shell(line, clone)
+        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+        assert "Traceback" not in result.stderr, result.stderr
+        ran[line] = result.stdout
+    smoke = next(out for line, out in ran.items() if "smoke.toml" in line)
+    assert "6 cell(s) trained now" in smoke  # "6 cells", as the README says
+    status_json = next(out for line, out in ran.items() if "--json" in line)
+    assert json.loads(status_json)["study"] == "demo"
+    table = next(out for line, out in ran.items() if "--format csv" in line)
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert len(rows) == 2 and {r["placement"] for r in rows} == {"none", "hidden"}
+    assert all(int(r["n"]) == 3 for r in rows)
+    assert (clone / "dashboards" / "demo.html").is_file()
+    assert ran[lines[-1]].count("COMPLETE") == 6  # Optuna's CLI lists study demo's trials
+
+
+def check_dashboard(line: str, cwd: Path) -> None:
+    """Serve on the README's address until a page answers, then Ctrl-C (SIGINT)."""
+    process = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:8080/api/studies", timeout=5) as r:
+                    names = [s["study_name"] for s in json.load(r)["study_summaries"]]
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "optuna-dashboard did not answer on :8080"
+                time.sleep(0.3)
+        assert names == ["demo"]
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert "Traceback" not in err and "optuna-dashboard stopped (SIGINT)" in err, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
