@@ -19,6 +19,7 @@ class Progress:
     def __init__(self, total: int, done: int, *, enabled: bool) -> None:
         self._bar: Any = None
         self._open: dict[int, float] = {}  # per worker: progress of its claim, not yet settled
+        self._position = float(done)  # unclamped; the bar shows it clamped to [0, total]
         if enabled:
             from tqdm import tqdm
 
@@ -29,13 +30,21 @@ class Progress:
     def advance(self, cells: float, source: int = 0) -> None:
         """Work done on cells still in training (fractions allowed), by worker ``source``."""
         self._open[source] = self._open.get(source, 0.0) + cells
-        if self._bar is not None:
-            self._bar.update(cells)
+        self._move(cells)
 
     def settle(self, completed: int, source: int = 0) -> None:
         """Worker ``source``'s claim is over: ``completed`` cells of it completed."""
+        self._move(completed - self._open.pop(source, 0.0))
+
+    def _move(self, cells: float) -> None:
+        """Fractions summed in floating point can overshoot the total by a hair; the bar
+        never goes past it (nor below 0)."""
+        self._position += cells
         if self._bar is not None:
-            self._bar.update(completed - self._open.pop(source, 0.0))
+            shown = max(0.0, self._position)
+            if self._bar.total:
+                shown = min(shown, float(self._bar.total))
+            self._bar.update(shown - self._bar.n)
 
     def __enter__(self) -> Progress:
         return self
