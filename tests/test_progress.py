@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from tqdm import TqdmWarning
 
 from sweep.progress import Progress
 
@@ -13,7 +14,7 @@ def test_fractions_that_overshoot_in_floating_point_never_pass_the_total(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # tqdm warns "clamping frac" past the total
+        warnings.simplefilter("error", TqdmWarning)  # "clamping frac" past the total
         with Progress(3, 0, enabled=True) as progress:
             for _ in range(30):
                 progress.advance(0.1, source=1)  # sums to 3.0000000000000013
