@@ -157,10 +157,10 @@ def _write_report(study: str, storage: str, out: Path | None) -> Path:
 
 
 def _open_existing(args: argparse.Namespace) -> Any:
-    from .storage import open_study
+    from .api import open_study
 
     config = _config_from_args(args, ("study", "storage"))
-    return open_study(study_name=config.study, storage_url=config.storage_url, access="read")
+    return open_study(config.study, config.storage_url)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

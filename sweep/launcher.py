@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import socket
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +28,7 @@ from .config import SweepConfig
 from .exceptions import SweepError, SweepInterrupted, WorkerFailedError, WorkerStartError
 from .progress import Progress
 from .stopping import StopRequest, die_with
+from .storage.schema import worker_id
 from .storage.study import SweepStudy
 
 WORKER_STOP_SECONDS = 20.0
@@ -74,7 +74,7 @@ def work_in_processes(
         raise
     finally:
         _drain(events, progress, log, stop, wait=0.0)
-        exited = {_worker_id(p.pid) for p in started if p.exitcode is not None}
+        exited = {worker_id(p.pid) for p in started if p.exitcode is not None}
         if exited:
             sweep_study.fail_running_of(exited, "interrupted: its worker process exited")
     crashed = [p for p in started if p.exitcode not in (0, 1, None)]
@@ -119,10 +119,6 @@ def _stop_workers(workers: Sequence[Any], signum: int) -> None:
         if process.is_alive():
             process.kill()
             process.join()
-
-
-def _worker_id(pid: int | None) -> str:
-    return f"{socket.gethostname()}:{pid}"
 
 
 # ---- in the worker process ------------------------------------------------------------------

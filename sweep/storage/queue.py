@@ -117,12 +117,17 @@ def holders(records: Iterable[TrialRecord]) -> dict[Cell, int]:
     return {cell: number for cell, (_, number) in held.items()}
 
 
-def fail_duplicate(storage: optuna.storages.RDBStorage, trial_id: int, holder: int) -> None:
-    """Fail a trial whose cell the trial number ``holder`` holds."""
+def _fail(storage: optuna.storages.RDBStorage, trial_id: int, attr: str, value: Any) -> None:
+    """Mark a trial failed, saying why in the user attr ``attr``."""
     from optuna.trial import TrialState
 
-    storage.set_trial_user_attr(trial_id, DUPLICATE_ATTR, holder)
+    storage.set_trial_user_attr(trial_id, attr, value)
     storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+
+
+def fail_duplicate(storage: optuna.storages.RDBStorage, trial_id: int, holder: int) -> None:
+    """Fail a trial whose cell the trial number ``holder`` holds."""
+    _fail(storage, trial_id, DUPLICATE_ATTR, holder)
 
 
 def beat(storage: optuna.storages.RDBStorage, trial_ids: Sequence[int]) -> None:
@@ -156,12 +161,9 @@ def fail_trials(
     storage: optuna.storages.RDBStorage, trial_ids: Iterable[int], reason: str
 ) -> None:
     """Mark trials failed with a ``fail_reason`` (their cells are retried by the next run)."""
-    from optuna.trial import TrialState
-
     for trial_id in trial_ids:
         try:
-            storage.set_trial_user_attr(trial_id, FAIL_REASON_ATTR, reason[:FAIL_REASON_CHARS])
-            storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            _fail(storage, trial_id, FAIL_REASON_ATTR, reason[:FAIL_REASON_CHARS])
         except Exception:  # noqa: BLE001 - best effort: heartbeat expiry covers the rest
             continue
 

@@ -93,9 +93,10 @@ def cell_from_params(params: Mapping[str, Any]) -> Cell | None:
         return None
 
 
-def worker_id() -> str:
-    """``host:pid`` of this process: the :data:`WORKER_ATTR` of the trials it claims."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_id(pid: int | None = None) -> str:
+    """``host:pid`` of this process (or of process ``pid`` on this host): the
+    :data:`WORKER_ATTR` of the trials it claims."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
 def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
