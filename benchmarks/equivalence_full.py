@@ -79,13 +79,13 @@ def load(engine: str, storage: str) -> EngineResults:
     curves = load_curves(study.engine, [r.trial_id for r in done.values()])
     results = EngineResults({}, {}, {}, {})
     for cell, record in done.items():
-        assert record.test_accuracy is not None
-        results.test[cell] = record.test_accuracy
+        assert record.value is not None
+        results.test[cell] = record.value
         results.train[cell] = float(record.user_attrs["train_accuracy"])
         results.test_loss[cell] = float(record.user_attrs["test_loss"])
         if record.trial_id in curves:
             epochs, c = curves[record.trial_id]
-            results.curves[cell] = (epochs, np.asarray(c.test_accuracy, dtype=float))
+            results.curves[cell] = (epochs, np.asarray(c.test_metric, dtype=float))
     return results
 
 

@@ -7,19 +7,20 @@ has, it is refused whatever the flags. ``--workers`` is capped at what the machi
 its cores, and its available memory at :func:`worker_memory` per worker.
 
 The time estimate uses the task's measured seconds per model-epoch for each engine
-(``Task.epoch_seconds``, measured on a 2-core machine): it is a planning figure, printed as
-"about".
+(``Task.epoch_seconds``, measured on a 2-core machine), or for a task without them (a user's)
+one from its training rows and batch size: it is a planning figure, printed as "about".
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 from .config import SweepConfig
 from .exceptions import ConfigError
 from .grid import count_cells
-from .tasks import get_task
+from .tasks import get_task, task_facts
 
 SOFT_CELLS = 50_000
 SOFT_SECONDS = 24 * 3600.0
@@ -32,7 +33,12 @@ CURVE_COPIES = 3
 """A population's curves exist on the device, on the host and in the cell results at once."""
 KERAS_HISTORY_BYTES_PER_EPOCH = 256
 """``model.fit``'s History: four lists of Python floats, plus their float32 copies."""
-UNKNOWN_EPOCH_SECONDS = 0.06
+STEP_SECONDS = 0.01
+"""A task without measured speeds (a user's): ``model.fit`` takes about this per training
+batch of a small dense model here, plus :data:`EVAL_SECONDS` per epoch for the validation
+pass and :data:`CELL_SECONDS` per cell to build, compile and evaluate the model."""
+EVAL_SECONDS = 0.02
+CELL_SECONDS = 2.5
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,14 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
     engine = config.resolved_engine
     epochs = config.resolved_epochs
     cells = count_cells(config.rates, config.placements, config.max_norms, config.seeds)
-    per_epoch = task.epoch_seconds.get(engine, UNKNOWN_EPOCH_SECONDS)
+    per_cell = 0.0
+    per_epoch = task.epoch_seconds.get(engine)
+    if per_epoch is None:  # not measured: from the training rows and the batch size
+        rows = int(task_facts(task).shapes["train_x"][0][0])
+        per_epoch = STEP_SECONDS * math.ceil(rows / config.resolved_batch_size) + EVAL_SECONDS
+        per_cell = CELL_SECONDS
     parallel = workers if engine == "keras" else 1
-    seconds = cells * epochs * per_epoch / max(1, min(parallel, cores()))
+    seconds = cells * (epochs * per_epoch + per_cell) / max(1, min(parallel, cores()))
     return WorkEstimate(cells, epochs, engine, workers, seconds,
                         worker_memory(engine, epochs, min(cells_per_claim, cells)))
 

@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="sweep definition (TOML), e.g. studies/smoke.toml")
-    p.add_argument("--study", help="study name (default: the config's, else 'tutorial')")
+    p.add_argument("--study", help=(
+        "study name (default: the config's, else 'tutorial' for circles and the task's name "
+        "for any other task)"))
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///studies/<study>.db)")
 
 
@@ -39,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Run every cell (rate x placement x max-norm x seed) that is not complete yet; "
         "the same command again resumes. " + PRECEDENCE))
     _study_args(run)
-    run.add_argument("--task", help="circles (default), digits-cnn or sequence-lstm")
+    run.add_argument("--task", help=(
+        "circles (default), digits-cnn, sequence-lstm, your own: a .py file that defines TASK, "
+        "or package.module:attribute"))
     run.add_argument("--engine", help="population or keras (default: the task's first engine)")
     run.add_argument("--rates", help="comma list (0,0.4) or inclusive range start:stop:step")
     run.add_argument("--placements", help="comma list of the task's placements (default: all)")
@@ -128,7 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not config.uses_default_storage:
         where += f" --storage {config.storage_url}"
     if summary.n_complete:
-        path = _write_report(config.study, config.storage_url, None)
+        path = _write_report(config.study_name, config.storage_url, None)
         print(f"{len(summary.stats.groups)} group(s) in all: the full table is in the report "
               f"and in '{where}'")
         print(f"report: {path}")
@@ -160,7 +164,7 @@ def _open_existing(args: argparse.Namespace) -> Any:
     from .api import open_study
 
     config = _config_from_args(args, ("study", "storage"))
-    return open_study(config.study, config.storage_url)
+    return open_study(config.study_name, config.storage_url)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -196,8 +200,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .api import load_summary
 
     config = _config_from_args(args, ("study", "storage"))
-    summary = load_summary(config.study, config.storage_url)
-    path = _write_report(config.study, config.storage_url, args.out)
+    summary = load_summary(config.study_name, config.storage_url)
+    path = _write_report(config.study_name, config.storage_url, args.out)
     print(summary.headline)
     print(f"report: {path}")
     return 0

@@ -29,10 +29,13 @@ DEFAULT_SEEDS = tuple(range(10))
 class SweepConfig:
     """One sweep, fully resolved and checked. ``storage=None`` means
     ``sqlite:///studies/<study>.db``; empty ``placements`` or ``max_norms`` mean the task's
-    own (all its placements; its default max-norms). Values may be given in any form the TOML
-    file accepts (``rates="0:0.9:0.1"``, ``seeds=5``, ``max_norms=[None, 3]``...)."""
+    own (all its placements; its default max-norms); ``study=None`` means ``tutorial`` for the
+    circles task and the task's name for any other. ``task`` is a built-in task's name, a
+    ``.py`` file that defines ``TASK``, or ``package.module:attribute``. Values may be given
+    in any form the TOML file accepts (``rates="0:0.9:0.1"``, ``seeds=5``,
+    ``max_norms=[None, 3]``...)."""
 
-    study: str = "tutorial"
+    study: str | None = None
     storage: str | None = None
     task: str = "circles"
     engine: str | None = None
@@ -54,6 +57,8 @@ class SweepConfig:
                 continue
             object.__setattr__(self, f.name, PARSERS[f.name](value))
         task = get_task(self.task)
+        if self.study is None:
+            object.__setattr__(self, "study", _default_study(task.name))
         if not self.placements:
             object.__setattr__(self, "placements", task.placements)
         if not self.max_norms:
@@ -61,12 +66,17 @@ class SweepConfig:
         validate(self)
 
     @property
+    def study_name(self) -> str:
+        assert self.study is not None  # resolved in __post_init__
+        return self.study
+
+    @property
     def storage_url(self) -> str:
-        return self.storage or default_storage_url(self.study)
+        return self.storage or default_storage_url(self.study_name)
 
     @property
     def uses_default_storage(self) -> bool:
-        return self.storage is None or self.storage == default_storage_url(self.study)
+        return self.storage is None or self.storage == default_storage_url(self.study_name)
 
     @property
     def resolved_engine(self) -> str:
@@ -75,7 +85,7 @@ class SweepConfig:
 
     @property
     def resolved_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else get_task(self.task).default_epochs
+        return self.epochs if self.epochs is not None else get_task(self.task).epochs
 
     @property
     def resolved_batch_size(self) -> int:
@@ -86,6 +96,19 @@ class SweepConfig:
 
 
 KEYS = tuple(f.name for f in fields(SweepConfig))
+
+
+def _default_study(task: str) -> str:
+    """``tutorial`` for the circles task, else the task's name (it must make a valid study
+    name, else the user gives one)."""
+    if task == "circles":
+        return "tutorial"
+    try:
+        return check_study_name(task)
+    except ConfigError:
+        raise ConfigError(
+            f"study: the task's name {task!r} is not a valid study name; give --study NAME"
+        ) from None
 
 
 def default_storage_url(study: str) -> str:

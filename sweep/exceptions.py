@@ -32,6 +32,12 @@ class OptunaCompatibilityError(StorageError):
     through (it writes Optuna's tables directly); nothing was written."""
 
 
+class TaskError(UsageError):
+    """A user's task cannot be used: its file or module fails to import, or its ``load_data``
+    or its ``build_model`` (for the first cell) raises, or its ``TASK`` breaks the contract.
+    The message names the user's file and line; nothing was written."""
+
+
 class IncompatibleStudyError(UsageError):
     """The study exists with different fixed settings (task, epochs, batch size, optimizer)."""
 

@@ -36,7 +36,10 @@ class Group:
 
 @dataclass(frozen=True, order=True)
 class Cell:
-    """One trial of the sweep: train one model with these settings and this seed."""
+    """One trial of the sweep: train one model with these settings and this seed.
+
+    ``placement`` is one of the task's own placement names (the task interprets it), or
+    ``"none"`` for the no-dropout baseline (rate 0)."""
 
     rate: float
     placement: str
@@ -52,14 +55,6 @@ class Cell:
         """A stable text identity, used to match trials to cells across runs."""
         norm = "none" if self.max_norm is None else _fmt(self.max_norm)
         return f"rate={_fmt(self.rate)}|placement={self.placement}|max_norm={norm}|seed={self.seed}"
-
-    @property
-    def dropout_on_input(self) -> bool:
-        return self.rate > 0 and self.placement in ("input", "both")
-
-    @property
-    def dropout_on_hidden(self) -> bool:
-        return self.rate > 0 and self.placement in ("hidden", "both")
 
 
 def normalize_rate(rate: float) -> float:

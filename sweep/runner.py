@@ -18,7 +18,7 @@ from .launcher import work_in_processes
 from .progress import Progress
 from .stopping import stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
-from .tasks import get_task
+from .tasks import check_first_cell, get_task, task_facts
 from .worker import Log, WorkOutcome, quiet, raise_if_stopped, work
 
 
@@ -33,8 +33,12 @@ class RunOutcome:
 
 
 def plan(config: SweepConfig) -> tuple[WorkEstimate, int, list[str]]:
-    """Check the run's size before anything is written: (estimate, workers, notices)."""
+    """Check the run's size, and a user's task (its data, its first cell's model), before
+    anything is written: (estimate, workers, notices)."""
     task = get_task(config.task)
+    task_facts(task)
+    if task.is_users:
+        check_first_cell(task, config.cells()[0])
     engine = get_engine(config.resolved_engine)
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size)
     engine.check(task, settings, config.placements)
@@ -60,11 +64,14 @@ def _cores_and_memory() -> str:
 
 
 def open_for_run(config: SweepConfig) -> SweepStudy:
-    """Open (or create) ``config``'s study for a run, checking its fixed settings."""
+    """Open (or create) ``config``'s study for a run, checking its fixed settings (a user's
+    task: also its fingerprint)."""
     task = get_task(config.task)
-    settings = task.fixed_settings(config.resolved_epochs, config.resolved_batch_size)
+    facts = task_facts(task)
+    settings = {**task.fixed_settings(config.resolved_epochs, config.resolved_batch_size,
+                                      facts.compared_on), **facts.settings()}
     return open_study(
-        study_name=config.study, storage_url=config.storage_url, access="create", task=task,
+        study_name=config.study_name, storage_url=config.storage_url, access="create", task=task,
         settings=settings, heartbeat_seconds=config.heartbeat_seconds,
     )
 

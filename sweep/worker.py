@@ -71,7 +71,7 @@ def run_worker(
     """Join an existing study (any machine) and work until its queue is empty; progress goes
     to ``progress`` if given, else to a bar (``show_progress``)."""
     with stop_on_signals() as stop:
-        sweep_study = open_study(study_name=config.study, storage_url=config.storage_url,
+        sweep_study = open_study(study_name=config.study_name, storage_url=config.storage_url,
                                  access="work", heartbeat_seconds=config.heartbeat_seconds)
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
@@ -138,8 +138,8 @@ def work(
             sweep_study.record_failure(unfinished, f"interrupted by {stop.signal_name}")
             raise_if_stopped(stop, completed_now + done_in_claim, len(unfinished))
             raise
-        except SweepError:
-            sweep_study.record_failure(unfinished, "the sweep stopped on a storage error")
+        except SweepError as error:
+            sweep_study.record_failure(unfinished, f"the sweep stopped: {error}")
             raise
         except Exception as error:  # noqa: BLE001 - a failed cell is recorded; go on
             if not stop.requested:  # else: a signal that surfaced as an error in the framework

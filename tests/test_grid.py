@@ -28,9 +28,18 @@ def test_cells_are_deduplicated_and_keys_are_stable() -> None:
     ]
 
 
-def test_dropout_positions_follow_placement() -> None:
-    assert Cell(0.2, "input", None, 0).dropout_on_input
-    assert not Cell(0.2, "input", None, 0).dropout_on_hidden
+def test_circles_interprets_its_placements() -> None:
+    from sweep.tasks.circles import on_hidden, on_input
+
+    assert on_input(Cell(0.2, "input", None, 0))
+    assert not on_hidden(Cell(0.2, "input", None, 0))
     both = Cell(0.2, "both", 2.0, 0)
-    assert both.dropout_on_input and both.dropout_on_hidden
-    assert not Cell(0.0, BASELINE_PLACEMENT, None, 0).dropout_on_hidden
+    assert on_input(both) and on_hidden(both)
+    assert not on_hidden(Cell(0.0, BASELINE_PLACEMENT, None, 0))
+
+
+def test_cell_carries_no_task_words() -> None:
+    """The cell holds the placement; only the task interprets it."""
+    cell = Cell(0.2, "input", None, 0)
+    assert {name for name in dir(cell) if not name.startswith("_")} == {
+        "rate", "placement", "max_norm", "seed", "group", "key"}

@@ -243,7 +243,11 @@ def test_a_failed_fork_is_one_line_and_leaves_no_orphan(tmp_path: Path) -> None:
                    sys.executable, "-m", "sweep", "run", *args, "--workers", "2"]
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=300)
-        left = (group / "cgroup.procs").read_text().split()
+        # within seconds: multiprocessing's resource tracker exits just after the launcher
+        deadline = time.monotonic() + 5
+        while (left := (group / "cgroup.procs").read_text().split()) and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -14,21 +14,23 @@ from ..tasks import Task
 
 @dataclass(frozen=True)
 class Curves:
-    """Per-epoch learning curves, each of length ``epochs`` (train metrics are dropout-on)."""
+    """Per-epoch learning curves of the task's loss and metric, each of length ``epochs``
+    (train values are dropout-on). ``test_*`` are the compared split's: test, or validation
+    when the task has a validation split."""
 
     train_loss: np.ndarray
-    train_accuracy: np.ndarray
+    train_metric: np.ndarray
     test_loss: np.ndarray
-    test_accuracy: np.ndarray
+    test_metric: np.ndarray
 
     @property
     def epochs(self) -> int:
-        return int(self.test_accuracy.shape[0])
+        return int(self.test_metric.shape[0])
 
     def stacked(self) -> np.ndarray:
-        """Shape (4, epochs): train_loss, train_accuracy, test_loss, test_accuracy."""
+        """Shape (4, epochs): train_loss, train_metric, test_loss, test_metric."""
         return np.stack(
-            [self.train_loss, self.train_accuracy, self.test_loss, self.test_accuracy]
+            [self.train_loss, self.train_metric, self.test_loss, self.test_metric]
         ).astype(np.float32)
 
     @classmethod
@@ -38,17 +40,26 @@ class Curves:
 
 @dataclass(frozen=True)
 class CellResult:
-    """What training one cell produced. Final accuracies are evaluated with dropout off,
-    as the tutorial's ``model.evaluate`` does."""
+    """What training one cell produced: the task's ``metric`` and loss, evaluated with dropout
+    off as the tutorial's ``model.evaluate`` does, on train, test and (when the task has one)
+    validation. :attr:`value` is what cells are compared on."""
 
     cell: Cell
-    train_accuracy: float
-    test_accuracy: float
+    train_metric: float
+    test_metric: float
     train_loss: float
     test_loss: float
     fit_seconds: float
     curves: Curves
     engine: str
+    metric: str = "accuracy"
+    validation_metric: float | None = None
+    validation_loss: float | None = None
+
+    @property
+    def value(self) -> float:
+        """The compared metric: on validation when the task has it, else on test."""
+        return self.test_metric if self.validation_metric is None else self.validation_metric
 
 
 @dataclass(frozen=True)

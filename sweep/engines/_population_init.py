@@ -26,6 +26,7 @@ import numpy as np
 from .._keras import import_keras
 from ..grid import Cell
 from ..tasks import Task
+from ..tasks.circles import on_hidden, on_input
 
 KERAS_SEED_RANGE = (1, int(1e9))  # keras.src.random.seed_generator.make_default_seed
 
@@ -78,10 +79,10 @@ def dense_mlp_initial_weights(cell: Cell, features: int, hidden_units: int) -> M
     def layer_seed() -> int:
         return draws.randint(*KERAS_SEED_RANGE)
 
-    if cell.dropout_on_input:
+    if on_input(cell):
         layer_seed()
     hidden_seed = layer_seed()
-    if cell.dropout_on_hidden:
+    if on_hidden(cell):
         layer_seed()
     output_seed = layer_seed()
     glorot = keras.initializers.GlorotUniform

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
+from ..exceptions import TaskError
 from ..grid import Cell
 from ..tasks import Task
 from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
@@ -66,7 +67,7 @@ class KerasFitEngine:
         history = model.fit(
             data.train_x,
             data.train_y,
-            validation_data=(data.test_x, data.test_y),
+            validation_data=data.compared,
             epochs=settings.epochs,
             batch_size=settings.batch_size,
             verbose=0,
@@ -75,24 +76,58 @@ class KerasFitEngine:
         fit_seconds = time.perf_counter() - start
         if stop.stopped:
             return None
-        train_loss, train_accuracy = model.evaluate(data.train_x, data.train_y, verbose=0)
-        test_loss, test_accuracy = model.evaluate(data.test_x, data.test_y, verbose=0)
+        metric = task.metric
         curves = Curves(
-            train_loss=np.asarray(history["loss"], dtype=np.float32),
-            train_accuracy=np.asarray(history["accuracy"], dtype=np.float32),
-            test_loss=np.asarray(history["val_loss"], dtype=np.float32),
-            test_accuracy=np.asarray(history["val_accuracy"], dtype=np.float32),
+            train_loss=_curve(history, "loss"),
+            train_metric=_curve(history, metric),
+            test_loss=_curve(history, "val_loss"),
+            test_metric=_curve(history, f"val_{metric}"),
         )
+        _check_finite(curves.train_loss, "training loss")
+        train = _evaluate(model, data.train_x, data.train_y, metric)
+        test = _evaluate(model, data.test_x, data.test_y, metric)
+        validation = (None if data.validation_x is None
+                      else _evaluate(model, data.validation_x, data.validation_y, metric))
         return CellResult(
             cell=cell,
-            train_accuracy=float(train_accuracy),
-            test_accuracy=float(test_accuracy),
-            train_loss=float(train_loss),
-            test_loss=float(test_loss),
+            train_metric=train[1],
+            test_metric=test[1],
+            train_loss=train[0],
+            test_loss=test[0],
             fit_seconds=fit_seconds,
             curves=curves,
             engine=self.name,
+            metric=metric,
+            validation_metric=None if validation is None else validation[1],
+            validation_loss=None if validation is None else validation[0],
         )
+
+
+def _curve(history: dict[str, Any], key: str) -> np.ndarray:
+    if key not in history:
+        reported = ", ".join(k for k in history if not k.startswith("val_"))
+        raise TaskError(
+            f"the model reports no {key.removeprefix('val_')!r} (it reports: {reported}); set "
+            "the Task's metric to one of them, or compile the model with that metric"
+        )
+    return np.asarray(history[key], dtype=np.float32)
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    """A NaN or infinite loss fails the cell (and only the cell), naming the epoch."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise FloatingPointError(f"the {what} became {values[bad[0]]} at epoch {bad[0] + 1}")
+
+
+def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
+    """(loss, metric) with dropout off; a non-finite value fails the cell."""
+    values = model.evaluate(x, y, verbose=0, return_dict=True)
+    loss, value = float(values["loss"]), float(values[metric])
+    for name, number in (("loss", loss), (metric, value)):
+        if not np.isfinite(number):
+            raise FloatingPointError(f"the evaluated {name} is {number}")
+    return loss, value
 
 
 def _stop_callback(keras: Any, control: TrainControl, epochs: int) -> Any:

@@ -38,6 +38,7 @@ import numpy as np
 from ..exceptions import ConfigError, EngineError
 from ..grid import Cell
 from ..tasks import Dataset, Task
+from ..tasks.circles import on_hidden, on_input
 from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
 from ._population_graph import CHUNK_EPOCHS, Population, PopulationRun, PopulationTraining
 from ._population_init import InitialWeights, MemberWeights, dense_mlp_initial_weights
@@ -250,8 +251,8 @@ def _population(cells: list[Cell], weights: list[MemberWeights]) -> Population:
         hidden_bias=stack(1),
         output_kernel=stack(2),
         output_bias=stack(3).reshape(size),
-        input_rate=np.array([c.rate if c.dropout_on_input else 0.0 for c in cells]),
-        hidden_rate=np.array([c.rate if c.dropout_on_hidden else 0.0 for c in cells]),
+        input_rate=np.array([c.rate if on_input(c) else 0.0 for c in cells]),
+        hidden_rate=np.array([c.rate if on_hidden(c) else 0.0 for c in cells]),
         max_norm=np.array([0.0 if c.max_norm is None else c.max_norm for c in cells]),
         has_max_norm=np.array([c.max_norm is not None for c in cells]),
         keys=np.array([member_key(c.seed) for c in cells], dtype=np.uint32),
@@ -267,8 +268,8 @@ def _results(
         results.append(
             CellResult(
                 cell=cell,
-                train_accuracy=float(run.train_accuracy[k]),
-                test_accuracy=float(run.test_accuracy[k]),
+                train_metric=float(run.train_accuracy[k]),
+                test_metric=float(run.test_accuracy[k]),
                 train_loss=float(run.train_loss[k]),
                 test_loss=float(run.test_loss[k]),
                 fit_seconds=fit_seconds,

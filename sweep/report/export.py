@@ -4,6 +4,12 @@ The same columns in every form (:data:`COLUMNS`); a missing number is NaN in the
 and CSV (an empty field), ``null`` in JSON. ``max_norm`` is NaN / ``null`` for no constraint.
 The comparison columns (``baseline`` to ``p_holm``) are empty for the baselines themselves and
 for groups whose max-norm has no baseline.
+
+``test_*``, ``train_mean``, ``gap_mean`` and the differences are in the study's metric
+(:class:`~sweep.objective.Objective`: accuracy for the built-in tasks); ``test_*`` is the
+compared metric, which is the validation metric for a study compared on validation: such a
+study's table has :data:`HELD_OUT_COLUMNS` after them, the test metric beside it. Rows are best
+first in the objective's direction (lowest first for a minimized metric).
 """
 
 from __future__ import annotations
@@ -21,19 +27,22 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "rate", "placement", "max_norm",  # the group
-    "n", "test_mean", "test_ci_low", "test_ci_high",  # test accuracy over n seeds, 95% CI
-    "train_mean", "gap_mean",  # train accuracy; train - test accuracy, per seed
+    "n", "test_mean", "test_ci_low", "test_ci_high",  # compared metric over n seeds, 95% CI
+    "train_mean", "gap_mean",  # train metric; train - compared metric, per seed
     "baseline",  # the group compared with: rate 0, the same max-norm
     "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high",  # paired by seed: group - baseline
     "p", "p_holm",  # paired t-test, two-sided; Holm-corrected over every compared group
 )
+HELD_OUT_COLUMNS = ("held_out_mean", "held_out_ci_low", "held_out_ci_high")
+"""The test metric of a study compared on validation (inserted after ``test_ci_high``)."""
 _TEXT = ("placement", "baseline")
 FORMATS = ("table", "csv", "json")
 
 
 @dataclass(frozen=True)
 class GroupTable:
-    """:data:`COLUMNS` and one row of plain values per group (``None``: not applicable)."""
+    """:data:`COLUMNS` (and :data:`HELD_OUT_COLUMNS` for a validation objective) and one
+    row of plain values per group (``None``: not applicable)."""
 
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
@@ -44,8 +53,19 @@ class GroupTable:
                  for c, v in zip(self.columns, row, strict=True)} for row in self.rows]
 
 
+def columns(summary: SweepSummary) -> tuple[str, ...]:
+    """:data:`COLUMNS`, with :data:`HELD_OUT_COLUMNS` after ``test_ci_high`` when the study is
+    compared on validation."""
+    if not summary.objective.validated:
+        return COLUMNS
+    at = COLUMNS.index("test_ci_high") + 1
+    return (*COLUMNS[:at], *HELD_OUT_COLUMNS, *COLUMNS[at:])
+
+
 def group_table(summary: SweepSummary) -> GroupTable:
-    """The summary's groups, ranked by mean test accuracy (best first), as :data:`COLUMNS`."""
+    """The summary's groups, ranked by the mean compared metric (best first), as
+    :func:`columns`."""
+    validated = summary.objective.validated
     rows = []
     for g in summary.ranked:
         c = g.vs_baseline
@@ -53,9 +73,10 @@ def group_table(summary: SweepSummary) -> GroupTable:
         if c is not None:
             versus = (c.baseline.label, c.n_pairs, c.difference.mean, c.difference.low,
                       c.difference.high, c.p, c.p_holm)
+        held = (g.held_out.mean, g.held_out.low, g.held_out.high) if validated else ()
         rows.append((g.group.rate, g.group.placement, g.group.max_norm, g.n, g.test.mean,
-                     g.test.low, g.test.high, g.train.mean, g.gap.mean, *versus))
-    return GroupTable(COLUMNS, tuple(rows))
+                     g.test.low, g.test.high, *held, g.train.mean, g.gap.mean, *versus))
+    return GroupTable(columns(summary), tuple(rows))
 
 
 def to_frame(summary: SweepSummary) -> pd.DataFrame:
@@ -75,7 +96,7 @@ def to_csv(summary: SweepSummary) -> str:
 
 
 def to_json(summary: SweepSummary) -> str:
-    """A JSON list of one object per group, keys as :data:`COLUMNS`."""
+    """A JSON list of one object per group, keys as :func:`columns`."""
     return json.dumps(group_table(summary).records(), indent=2) + "\n"
 
 

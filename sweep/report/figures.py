@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
+from ..objective import Objective
 from .summary import CurveStats, SweepSummary, baseline_group
-from .text import fmt_ci, fmt_norm
+from .text import direction_phrase, fmt_ci, fmt_norm, plain_accuracy
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -65,6 +66,17 @@ def band_trace(x: Sequence[float], low: Sequence[float], high: Sequence[float], 
     }
 
 
+def with_direction(text: str, objective: Objective) -> str:
+    """``text`` with the objective's direction appended where the words say it:
+    "Validation mse against dropout rate (lower is better)"."""
+    direction = direction_phrase(objective)
+    return f"{text} ({direction})" if direction else text
+
+
+def capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def layout(fig: go.Figure, height: int) -> None:
     """Common look; no title (the report's section heading has it, the dashboard adds it)."""
     fig.update_layout(height=height, template="plotly_white", font=FONT,
@@ -73,11 +85,14 @@ def layout(fig: go.Figure, height: int) -> None:
 
 
 def heatmap_figure(summary: SweepSummary) -> Panel:
-    """(c) Mean test accuracy over rate x max-norm, one heatmap per placement."""
+    """(c) The mean compared metric over rate x max-norm, one heatmap per placement (the
+    colour scale reversed for a minimized metric: the better, the brighter)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    key, title = "heatmap", "Mean test accuracy over dropout rate x max-norm"
+    objective = summary.objective
+    key = "heatmap"
+    title = with_direction(f"Mean {objective.label} over dropout rate x max-norm", objective)
     rates, norms, placements = summary.rates, summary.max_norms, summary.placements
     if len(norms) < 2 or len(rates) < 2 or not placements:
         varied = "max-norm" if len(norms) < 2 else "dropout rate"
@@ -102,14 +117,16 @@ def heatmap_figure(summary: SweepSummary) -> Panel:
         fig.add_trace(go.Heatmap(
             z=z, x=[f"{r:g}" for r in rates], y=[fmt_norm(n) for n in norms], text=text,
             texttemplate="%{z:.3f}", textfont={"size": 10}, coloraxis="coloraxis",
-            hovertemplate=f"{placement}, rate %{{x}}, max-norm %{{y}}<br>mean test "
-                          "%{z:.3f}<br>%{text}<extra></extra>", xgap=1, ygap=1,
+            hovertemplate=f"{placement}, rate %{{x}}, max-norm %{{y}}<br>mean "
+                          f"{_hover_name(objective)} %{{z:.3f}}<br>%{{text}}<extra></extra>",
+            xgap=1, ygap=1,
         ), row=1, col=col)
     low, high = min(means), max(means)
     if high - low < 0.01:
         low, high = low - 0.005, high + 0.005
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "cmin": low, "cmax": high,
-                                 "colorbar": {"title": {"text": "test acc."}}})
+    fig.update_layout(coloraxis={
+        "colorscale": "Viridis", "cmin": low, "cmax": high, "reversescale": not objective.maximize,
+        "colorbar": {"title": {"text": objective.label.replace("accuracy", "acc.")}}})
     layout(fig, 140 + 34 * len(norms) + 120)
     fig.update_xaxes(title="dropout rate", type="category")
     fig.update_yaxes(title="max-norm", type="category", col=1)
@@ -117,16 +134,26 @@ def heatmap_figure(summary: SweepSummary) -> Panel:
                  "blank cells have no completed seed yet.")
 
 
-def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
-    """(d) Mean learning curves (train and test accuracy per epoch) of a few groups."""
+def _hover_name(objective: Objective) -> str:
+    """"test" for accuracy on test (as it always was), else the metric: "validation mse"."""
+    return "test" if plain_accuracy(objective) else objective.label
+
+
+def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str],
+                  objective: Objective | None = None) -> Panel:
+    """(d) Mean learning curves (the train and the compared metric per epoch, e.g. train and
+    test accuracy) of a few groups; ``objective`` default: accuracy on test."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    objective = objective or Objective()
     key, title = "learning-curves", "Mean learning curves"
     if not curves:
         return Panel(key, title, None, "No learning curves stored for these groups.")
+    direction = direction_phrase(objective)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        "train accuracy (dropout on, per epoch)", "test accuracy (per epoch)"))
+        f"train {objective.metric} (dropout on, per epoch)",
+        f"{objective.label} (per epoch{'; ' + direction if direction else ''})"))
     baselines = dropouts = 0
     for stats, label in zip(curves, labels, strict=True):
         if stats.group.is_baseline:
@@ -138,7 +165,10 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
         epochs = stats.epochs.tolist()
         for col, band in enumerate((stats.train, stats.test), start=1):
             if stats.n >= 2:
-                low, high = band.low.clip(0, 1).round(4), band.high.clip(0, 1).round(4)
+                low, high = band.low, band.high
+                if objective.bounded:  # a t-interval of a few seeds can leave [0, 1]
+                    low, high = low.clip(0, 1), high.clip(0, 1)
+                low, high = low.round(4), high.round(4)
                 shade = band_trace(epochs, low.tolist(), high.tolist(), color, label, label)
                 fig.add_trace(go.Scatter(shade), row=1, col=col)
             fig.add_trace(go.Scatter(
@@ -149,6 +179,6 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str]) -> Panel:
             ), row=1, col=col)
     layout(fig, 460)
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="accuracy", col=1)
+    fig.update_yaxes(title=objective.metric, col=1)
     return Panel(key, title, fig, "Mean over seeds with 95% CI band (curves are stored at up "
                  "to 500 points per trial).")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import ReportConflictError, ReportWriteError
 from ..grid import Group
 from ..storage import load_curves, safe_url
+from ._failures import failures_html
 from .summary import (
     CurveStats,
     GroupStats,
@@ -32,7 +33,15 @@ from .summary import (
     curve_stats,
     study_summary,
 )
-from .text import group_label, headline, notes, progress_text, table_rows, verdict_kind
+from .text import (
+    group_label,
+    headline,
+    held_out_label,
+    notes,
+    progress_text,
+    table_rows,
+    verdict_kind,
+)
 
 if TYPE_CHECKING:
     from ..storage import SweepStudy
@@ -113,14 +122,15 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
 
 
 def build_panels(data: ReportData) -> list[Panel]:
-    """The report's figures: (a) test accuracy and (b) train accuracy and gap against the
-    dropout rate, (c) the rate x max-norm heatmap, (d) mean learning curves."""
+    """The report's figures: (a) the compared metric (e.g. test accuracy) and (b) the train
+    metric and the gap against the dropout rate, (c) the rate x max-norm heatmap, (d) mean
+    learning curves; in the study's metric and direction."""
     from .figures import curves_figure, heatmap_figure
     from .rate_figures import rate_figure, train_gap_figure
 
     summary, task = data.summary, data.task
     return [rate_figure(summary, task), train_gap_figure(summary, task), heatmap_figure(summary),
-            curves_figure(data.curves, data.curve_labels)]
+            curves_figure(data.curves, data.curve_labels, summary.objective)]
 
 
 _CSS = """
@@ -142,6 +152,7 @@ tr.best td{font-weight:600;background:#fff3bf} tr.better td{background:#e6f4ea}
 tr.worse td{background:#fce8e6} tr.best.better td{background:#d9f0c8}
 tr.best td:first-child{box-shadow:inset 5px 0 #e0a800}
 .table-wrap{max-height:38rem;overflow:auto} footer{color:#777;font-size:.8rem}
+td.reason{white-space:normal}
 """
 
 
@@ -163,6 +174,7 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
         parts.append(f'<section id="section-{panel.key}"><h2>{esc(panel.title)}</h2>'
                      f"{body}</section>")
     parts.append(_table_html(summary, task))
+    parts.append(failures_html(summary))
     settings = ", ".join(f"{k}={v}" for k, v in data.settings.items())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f"<footer>Study settings: {esc(settings)}. Storage: {esc(data.storage)}. "
@@ -183,11 +195,15 @@ def _table_html(summary: SweepSummary, task: Task) -> str:
         tds = "".join(f'<td class="{"l" if i == 2 else ""}">{html.escape(c)}</td>'
                       for i, c in enumerate(cells))
         body.append(f'<tr class="{css}">{tds}</tr>')
-    return ('<section id="section-ranking"><h2>Cell groups ranked by mean test accuracy</h2>'
-            '<p class="caption">Bold, yellow mark: best group. Green / red: differs from the '
-            "no-dropout baseline with the same max-norm beyond seed noise (paired t-test over "
-            "shared seeds, Holm-corrected p &lt; 0.05), better / worse. * fewer seeds than the "
-            'largest group.</p><div class="table-wrap"><table id="ranking">'
+    objective = summary.objective
+    ranked = f"mean {objective.label} ({objective.better_word})"  # the direction, always
+    held = (f" Held-out test mean: {held_out_label(objective)}, recorded beside the validation "
+            "metric and never used to rank." if objective.validated else "")
+    return (f'<section id="section-ranking"><h2>Cell groups ranked by {html.escape(ranked)}'
+            '</h2><p class="caption">Bold, yellow mark: best group. Green / red: differs from '
+            "the no-dropout baseline with the same max-norm beyond seed noise (paired t-test "
+            "over shared seeds, Holm-corrected p &lt; 0.05), better / worse. * fewer seeds than "
+            f'the largest group.{html.escape(held)}</p><div class="table-wrap"><table id="ranking">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
             "</section>")
 

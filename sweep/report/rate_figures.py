@@ -1,4 +1,5 @@
-"""The figures over the dropout rate: (a) test accuracy, (b) train accuracy and the gap.
+"""The figures over the dropout rate: (a) the compared metric (test accuracy for the built-in
+tasks), (b) the train metric and the train - compared gap.
 
 One line per placement with its 95% CI band, the no-dropout baseline with the same max-norm as a
 grey reference band, one max-norm at a time (a dropdown when the sweep has several).
@@ -9,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .figures import BASELINE_COLOR, Panel, band_trace, finite, layout, placement_colors
+from ..objective import Objective
+from .figures import (
+    BASELINE_COLOR,
+    Panel,
+    band_trace,
+    capital,
+    finite,
+    layout,
+    placement_colors,
+    with_direction,
+)
 from .stats import Interval
 from .summary import GroupStats, SweepSummary, baseline_group
 from .text import fmt_ci, fmt_norm
@@ -24,8 +35,13 @@ Values = Callable[[GroupStats], Sequence[float]]
 ACCURACY = (0.0, 1.0)
 
 
+def bounds_of(objective: Objective) -> tuple[float, float] | None:
+    """[0, 1] for a bounded metric (accuracy, AUC ...), else no bounds."""
+    return ACCURACY if objective.bounded else None
+
+
 def _clip(interval: Interval, bounds: tuple[float, float] | None) -> Interval:
-    """An accuracy's t-interval can leave [0, 1] for few seeds; draw it inside."""
+    """A bounded metric's t-interval can leave [0, 1] for few seeds; draw it inside."""
     if bounds is None or not finite(interval.low):
         return interval
     low, high = bounds
@@ -152,10 +168,13 @@ def _shown_norm(summary: SweepSummary) -> float | None:
 
 
 def rate_figure(summary: SweepSummary, task: Task) -> Panel:
-    """(a) Dropout rate against mean test accuracy, one line per placement."""
+    """(a) Dropout rate against the mean compared metric (e.g. test accuracy), one line per
+    placement."""
     import plotly.graph_objects as go
 
-    key, title = "rate-vs-test", "Test accuracy against dropout rate"
+    objective = summary.objective
+    label, bounds = objective.label, bounds_of(objective)
+    key, title = "rate-vs-test", with_direction(f"{capital(label)} against dropout rate", objective)
     if not summary.placements:
         return Panel(key, title, None, "No dropout groups yet (only the no-dropout baseline).")
     fig = go.Figure()
@@ -168,31 +187,36 @@ def rate_figure(summary: SweepSummary, task: Task) -> Panel:
         return g.test_values
 
     for norm in summary.max_norms:
-        traces = _rate_traces(summary, norm, test, test_values, ACCURACY, "test accuracy",
+        traces = _rate_traces(summary, norm, test, test_values, bounds, label,
                               legend=True, baseline_label=task.baseline_label)
         fig.add_traces([go.Scatter(t) for t in traces])
         owners += [norm] * len(traces)
     _norm_menu(fig, owners, summary.max_norms, _shown_norm(summary))
     layout(fig, 520)
     fig.update_xaxes(title="dropout rate", zeroline=False, range=x_range(summary))
-    fig.update_yaxes(title="test accuracy (mean of seeds)",
-                     range=y_range(summary, test, test_values, ACCURACY))
+    fig.update_yaxes(title=f"{label} (mean of seeds)",
+                     range=y_range(summary, test, test_values, bounds))
     return Panel(key, title, fig, "Lines: mean over seeds with 95% CI band; faint points: single "
                  "seeds; grey dashed line and band: no-dropout baseline with the same max-norm.")
 
 
 def train_gap_figure(summary: SweepSummary, task: Task) -> Panel:
-    """(b) Train accuracy and the train-test gap against dropout rate."""
+    """(b) The train metric and the train - compared gap (e.g. train accuracy and the
+    train-test gap) against dropout rate."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    key, title = "train-and-gap", "Train accuracy and train-test gap against dropout rate"
+    objective = summary.objective
+    name, split = objective.metric, objective.compared_on
+    key = "train-and-gap"
+    title = f"Train {name} and train-{split} gap against dropout rate"
     if not summary.placements:
         return Panel(key, title, None, "No dropout groups yet (only the no-dropout baseline).")
     if not any(finite(g.train.mean) for g in summary.groups):
-        return Panel(key, title, None, "No train accuracies recorded.")
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09,
-                        subplot_titles=("train accuracy", "gap: train - test accuracy"))
+        values = "accuracies" if name == "accuracy" else f"{name} values"
+        return Panel(key, title, None, f"No train {values} recorded.")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=(
+        with_direction(f"train {name}", objective), f"gap: train - {objective.label}"))
     owners: list[float | None] = []
 
     def train(g: GroupStats) -> Interval:
@@ -202,7 +226,7 @@ def train_gap_figure(summary: SweepSummary, task: Task) -> Panel:
         return g.gap
 
     metrics: list[tuple[Metric, tuple[float, float] | None, str]] = [
-        (train, ACCURACY, "train accuracy"), (gap, None, "gap")]
+        (train, bounds_of(objective), f"train {name}"), (gap, None, "gap")]
     for norm in summary.max_norms:
         for col, (metric, bounds, label) in enumerate(metrics, start=1):
             traces = _rate_traces(summary, norm, metric, None, bounds, label, legend=col == 1,
@@ -215,5 +239,6 @@ def train_gap_figure(summary: SweepSummary, task: Task) -> Panel:
     fig.update_xaxes(title="dropout rate", zeroline=False, range=x_range(summary))
     for col, (metric, bounds, _) in enumerate(metrics, start=1):
         fig.update_yaxes(range=y_range(summary, metric, None, bounds), row=1, col=col)
-    return Panel(key, title, fig, "Final accuracies evaluated with dropout off; mean over seeds "
+    final = "Final accuracies" if name == "accuracy" else f"Final {name} values"
+    return Panel(key, title, fig, f"{final} evaluated with dropout off; mean over seeds "
                  "with 95% CI band; grey: no-dropout baseline with the same max-norm.")

@@ -1,4 +1,12 @@
-"""Where a sweep stands: cell counts overall and per group, and the best group so far."""
+"""Where a sweep stands: cell counts overall and per group, the best group so far, the failed
+cells.
+
+``--json`` (:meth:`StudyStatus.to_json`): ``objective`` (``metric``, ``direction``,
+``compared_on``); per group and for ``best`` the compared metric as ``value`` (``n``, ``mean``,
+``std``, ``low``, ``high``: its 95% t-interval), also under its old name ``test_accuracy`` when
+the objective is accuracy on test, and ``held_out_test`` (the test metric) when it is compared
+on validation; ``failures``: every failed cell's key and fail_reason.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
+from ..objective import Objective
 from ..storage import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
+from ._failures import failures_json
+from .stats import Interval
 from .summary import GroupStats, SweepSummary, summarize
+from .text import plain_accuracy
 
 if TYPE_CHECKING:
     from ..tasks import Task
@@ -39,26 +51,40 @@ class StudyStatus:
         return sum(self.counts.values())
 
     def to_json(self) -> dict[str, Any]:
-        def interval(stats: GroupStats | None) -> dict[str, Any] | None:
-            if stats is None:
-                return None
-            return {"n": stats.n, **{k: _clean(v) for k, v in asdict(stats.test).items()}}
+        """What ``status --json`` prints (the module docstring lists the keys)."""
+        objective = self.summary.objective
+
+        def values(stats: GroupStats | None) -> dict[str, Any]:
+            value = None if stats is None else _interval(stats.n, stats.test)
+            named: dict[str, Any] = {"value": value}
+            if plain_accuracy(objective):
+                named["test_accuracy"] = value
+            if objective.validated:
+                named["held_out_test"] = (None if stats is None else
+                                          _interval(stats.n, stats.held_out))
+            return named
 
         best = self.summary.best
         return {
             "study": self.study,
             "settings": self.settings,
+            "objective": objective.settings(),
             "cells": {"total": self.total, **self.counts},
             "groups": [
                 {"rate": g.group.rate, "placement": g.group.placement,
-                 "max_norm": g.group.max_norm, **g.counts, "test_accuracy": interval(g.stats)}
+                 "max_norm": g.group.max_norm, **g.counts, **values(g.stats)}
                 for g in self.groups
             ],
             "best": None if best is None else {
                 "rate": best.group.rate, "placement": best.group.placement,
-                "max_norm": best.group.max_norm, "test_accuracy": interval(best),
+                "max_norm": best.group.max_norm, **values(best),
             },
+            "failures": failures_json(self.summary),
         }
+
+
+def _interval(n: int, interval: Interval) -> dict[str, Any]:
+    return {"n": n, **{k: _clean(v) for k, v in asdict(interval).items()}}
 
 
 def _clean(value: float) -> float | None:
@@ -80,7 +106,8 @@ def study_status(
     for record in records:
         if record.trial_id in stale_trials and states.get(record.cell) == RUNNING:
             states[record.cell] = STALE
-    summary = summarize(records, task or get_task(settings["task"]))
+    summary = summarize(records, task or get_task(settings["task"]),
+                        Objective.from_settings(settings))
     stats_by_group = {g.group: g for g in summary.groups}
     per_group: dict[Group, Counter[str]] = {}
     for cell, state in states.items():

@@ -1,9 +1,11 @@
 """Seed statistics per cell group, as plain numbers (no words, no plotting here).
 
-For each group (rate x placement x max-norm): n seeds, mean, std and 95% t-interval of test and
-train accuracy and of the train-test gap; against the no-dropout baseline with the same max-norm
-(rate 0): a paired-by-seed t-test on the seeds both groups have, the mean paired difference with
-its t-interval, and Holm's correction over all compared groups (:mod:`sweep.report.stats`).
+For each group (rate x placement x max-norm): n seeds, mean, std and 95% t-interval of the
+compared metric (the study's :class:`~sweep.objective.Objective`: the task's metric on test, or
+on validation, then with test beside it), of the train metric and of the train - compared gap;
+against the no-dropout baseline with the same max-norm (rate 0): a paired-by-seed t-test on
+the seeds both groups have, the mean paired difference with its t-interval, and Holm's
+correction over all compared groups (:mod:`sweep.report.stats`).
 Groups have one order everywhere (:meth:`SweepSummary.order`): by rate, then the task's
 placement order, then max-norm (none first).
 """
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..exceptions import EmptyStudyError
-from ..grid import BASELINE_PLACEMENT, Group
+from ..grid import BASELINE_PLACEMENT, Cell, Group
+from ..objective import Objective
 from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
 from .stats import ALPHA, NAN_INTERVAL, Interval, holm, mean_ci, paired_test, t_quantile
 
@@ -32,7 +35,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A group's test accuracy against its baseline (rate 0, same max-norm), paired by seed."""
+    """A group's compared metric against its baseline (rate 0, same max-norm), paired by seed.
+    ``better`` and ``worse`` follow the objective's direction (``higher_is_better``)."""
 
     baseline: Group
     n_pairs: int
@@ -41,6 +45,7 @@ class Comparison:
     t: float
     p: float  # two-sided; nan when fewer than 2 shared seeds
     p_holm: float  # Holm-corrected over every compared group; nan when p is nan
+    higher_is_better: bool = True
 
     @property
     def significant(self) -> bool:
@@ -48,11 +53,13 @@ class Comparison:
 
     @property
     def better(self) -> bool:
-        return self.significant and self.difference.mean > 0
+        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
+        return self.significant and gain > 0
 
     @property
     def worse(self) -> bool:
-        return self.significant and self.difference.mean < 0
+        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
+        return self.significant and gain < 0
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,10 @@ class GroupStats:
     seeds: tuple[int, ...]
     test_values: tuple[float, ...]
     train_values: tuple[float, ...] = ()
-    gap: Interval = NAN_INTERVAL  # train - test accuracy, per seed
+    gap: Interval = NAN_INTERVAL  # train - compared metric, per seed
     trial_ids: tuple[int, ...] = ()
     vs_baseline: Comparison | None = None
+    held_out: Interval = NAN_INTERVAL  # test metric, when the compared one is validation
 
 
 def group_order(group: Group, placements: Sequence[str] = ()) -> tuple[float, int, str, float]:
@@ -97,14 +105,19 @@ class SweepSummary:
     n_failed: int = 0
     placement_order: tuple[str, ...] = ()
     reference: Group | None = None
+    objective: Objective = Objective()
+    failures: tuple[tuple[Cell, str], ...] = ()
+    """Failed cells (not interrupted, not superseded) with their fail_reason, by cell."""
 
     def order(self, group: Group) -> tuple[float, int, str, float]:
         return group_order(group, self.placement_order)
 
     @property
     def best(self) -> GroupStats | None:
-        """The group with the highest mean test accuracy (ties: the first in :meth:`order`)."""
-        return max(self.groups, key=lambda g: g.test.mean, default=None)
+        """The group with the best mean compared metric (highest, or lowest when minimized;
+        ties: the first in :meth:`order`)."""
+        sign = self.objective.sign
+        return max(self.groups, key=lambda g: sign * g.test.mean, default=None)
 
     @property
     def max_n(self) -> int:
@@ -122,8 +135,9 @@ class SweepSummary:
 
     @property
     def ranked(self) -> tuple[GroupStats, ...]:
-        """Groups by mean test accuracy, best first (ties in :meth:`order`)."""
-        return tuple(sorted(self.groups, key=lambda g: (-g.test.mean, self.order(g.group))))
+        """Groups by mean compared metric, best first (ties in :meth:`order`)."""
+        sign = self.objective.sign
+        return tuple(sorted(self.groups, key=lambda g: (-sign * g.test.mean, self.order(g.group))))
 
     @property
     def rates(self) -> tuple[float, ...]:
@@ -154,29 +168,45 @@ def baseline_group(max_norm: float | None) -> Group:
     return Group(0.0, BASELINE_PLACEMENT, max_norm)
 
 
-def summarize(records: Sequence[TrialRecord], task: Task) -> SweepSummary:
+def summarize(records: Sequence[TrialRecord], task: Task,
+              objective: Objective | None = None) -> SweepSummary:
     """The statistics of a study's records (each cell's earliest completed trial counts once);
-    ``task`` gives the placement order and the reference group."""
+    ``task`` gives the placement order and the reference group, ``objective`` (the study's;
+    default the task's, on test) the metric and its direction."""
+    objective = objective or task.objective()
     by_group: dict[Group, list[TrialRecord]] = defaultdict(list)
     done = completed(records)
     for cell, record in done.items():
         by_group[cell.group].append(record)
     order = tuple(task.placements)
-    groups = [_group_stats(group, by_group[group])
+    groups = [_group_stats(group, by_group[group], objective)
               for group in sorted(by_group, key=lambda g: group_order(g, order))]
-    groups = _compare_with_baselines(groups)
-    states = Counter(cell_states(records).values())
+    groups = _compare_with_baselines(groups, objective.maximize)
+    cell_state = cell_states(records)
+    states = Counter(cell_state.values())
     return SweepSummary(
         tuple(groups), len(done), n_cells=sum(states.values()), n_running=states[RUNNING],
         n_pending=states[PENDING], n_failed=states[FAILED], placement_order=order,
-        reference=task.reference_group,
+        reference=task.reference_group, objective=objective,
+        failures=_failures(records, cell_state),
     )
+
+
+def _failures(records: Sequence[TrialRecord],
+              states: dict[Cell, str]) -> tuple[tuple[Cell, str], ...]:
+    """Each failed cell's latest reason (cells failed only as interrupted are retried by the
+    next run, so they are listed too: their reason says so)."""
+    latest: dict[Cell, str] = {}
+    for record in sorted(records, key=lambda r: r.number):
+        if states.get(record.cell) == FAILED and record.fail_reason:
+            latest[record.cell] = record.fail_reason
+    return tuple(sorted(latest.items(), key=lambda item: item[0].key))
 
 
 def study_summary(sweep_study: SweepStudy) -> SweepSummary:
     """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
     saying why there is none (all failed, or none finished yet)."""
-    summary = summarize(sweep_study.records(), sweep_study.task)
+    summary = summarize(sweep_study.records(), sweep_study.task, sweep_study.objective)
     if summary.n_complete:
         return summary
     waiting = summary.n_running + summary.n_pending
@@ -195,19 +225,25 @@ def study_summary(sweep_study: SweepStudy) -> SweepSummary:
     )
 
 
-def _group_stats(group: Group, records: Sequence[TrialRecord]) -> GroupStats:
-    rows = sorted((r for r in records if r.test_accuracy is not None), key=lambda r: r.cell.seed)
-    test = [float(r.test_accuracy) for r in rows if r.test_accuracy is not None]
-    train = [r.train_accuracy for r in rows if r.train_accuracy is not None]
-    gaps = [r.train_accuracy - float(r.test_accuracy) for r in rows
-            if r.train_accuracy is not None and r.test_accuracy is not None]
+def _group_stats(group: Group, records: Sequence[TrialRecord],
+                 objective: Objective) -> GroupStats:
+    rows = sorted((r for r in records if r.value is not None), key=lambda r: r.cell.seed)
+    compared = [float(r.value) for r in rows if r.value is not None]
+    train_key = f"train_{objective.metric}"
+    train = [v for r in rows if (v := r.attr(train_key)) is not None]
+    gaps = [v - float(r.value) for r in rows
+            if (v := r.attr(train_key)) is not None and r.value is not None]
+    held_out = ([v for r in rows if (v := r.attr(f"test_{objective.metric}")) is not None]
+                if objective.validated else [])
     return GroupStats(
-        group, len(test), mean_ci(test), mean_ci(train), tuple(r.cell.seed for r in rows),
-        tuple(test), tuple(train), mean_ci(gaps), tuple(r.trial_id for r in rows),
+        group, len(compared), mean_ci(compared), mean_ci(train),
+        tuple(r.cell.seed for r in rows), tuple(compared), tuple(train), mean_ci(gaps),
+        tuple(r.trial_id for r in rows), held_out=mean_ci(held_out),
     )
 
 
-def _compare_with_baselines(groups: list[GroupStats]) -> list[GroupStats]:
+def _compare_with_baselines(groups: list[GroupStats],
+                            higher_is_better: bool = True) -> list[GroupStats]:
     by_group = {g.group: g for g in groups}
     raw: dict[Group, tuple[Group, int, Interval, float, float, float]] = {}
     for stats in groups:
@@ -224,7 +260,8 @@ def _compare_with_baselines(groups: list[GroupStats]) -> list[GroupStats]:
     for stats in groups:
         if stats.group in raw:
             reference, n, diff, mean_diff, t, p = raw[stats.group]
-            comparison = Comparison(reference, n, diff, mean_diff, t, p, adjusted[stats.group])
+            comparison = Comparison(reference, n, diff, mean_diff, t, p, adjusted[stats.group],
+                                    higher_is_better)
             stats = replace(stats, vs_baseline=comparison)
         result.append(stats)
     return result
@@ -241,7 +278,7 @@ class Band:
 
 @dataclass(frozen=True)
 class CurveStats:
-    """Mean learning curves of one group: epoch numbers and train/test accuracy bands."""
+    """Mean learning curves of one group: epoch numbers and train/compared metric bands."""
 
     group: Group
     n: int
@@ -258,8 +295,8 @@ def curve_stats(group: Group, curves: Sequence[tuple[np.ndarray, Curves]]) -> Cu
     shapes = Counter(tuple(epochs.tolist()) for epochs, _ in curves)
     grid = np.asarray(shapes.most_common(1)[0][0])
     kept = [c for epochs, c in curves if np.array_equal(epochs, grid)]
-    train = np.stack([np.asarray(c.train_accuracy, dtype=float) for c in kept])
-    test = np.stack([np.asarray(c.test_accuracy, dtype=float) for c in kept])
+    train = np.stack([np.asarray(c.train_metric, dtype=float) for c in kept])
+    test = np.stack([np.asarray(c.test_metric, dtype=float) for c in kept])
     return CurveStats(group, len(kept), grid, _band(train), _band(test))
 
 

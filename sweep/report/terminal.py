@@ -10,8 +10,19 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..objective import Objective
+from ._failures import failure_lines
 from .summary import GroupStats, SweepSummary, baseline_group
-from .text import fmt_ci, fmt_norm, fmt_p
+from .text import (
+    HELD_OUT_HEADER,
+    direction_phrase,
+    fmt_ci,
+    fmt_norm,
+    fmt_number,
+    fmt_p,
+    held_out_label,
+    mean_header,
+)
 
 if TYPE_CHECKING:
     from .export import GroupTable
@@ -19,6 +30,14 @@ if TYPE_CHECKING:
 
 CLOSING_TOP = 5
 GROUP_HEADERS = ("rate", "placement", "max_norm", "n", "test mean", "95% CI", "train mean")
+"""The closing table's columns for accuracy on test; :func:`group_headers` for any objective."""
+
+
+def group_headers(objective: Objective) -> tuple[str, ...]:
+    """:data:`GROUP_HEADERS` with the compared metric's mean named (``mean_header``); a
+    validation objective adds the held-out test mean."""
+    held = (HELD_OUT_HEADER,) if objective.validated else ()
+    return (*GROUP_HEADERS[:4], mean_header(objective), "95% CI", *held, "train mean")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -31,18 +50,31 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def group_row(stats: GroupStats) -> list[str]:
+def group_row(stats: GroupStats, objective: Objective) -> list[str]:
     g = stats.group
+    held = [fmt_number(stats.held_out.mean)] if objective.validated else []
     return [f"{g.rate:g}", g.placement, fmt_norm(g.max_norm), str(stats.n),
-            f"{stats.test.mean:.3f}", fmt_ci(stats.test), f"{stats.train.mean:.3f}"]
+            f"{stats.test.mean:.3f}", fmt_ci(stats.test, bounded=objective.bounded), *held,
+            f"{stats.train.mean:.3f}"]
 
 
-def best_line(stats: GroupStats | None) -> str:
+def best_line(stats: GroupStats | None, objective: Objective) -> str:
+    """``best: rate=... : test accuracy mean 0.796, 95% CI [...], n=10``; the direction when
+    it is said, the held-out test mean of a validation objective."""
     if stats is None:
         return "best: no completed cells yet"
     g = stats.group
-    return (f"best: rate={g.rate:g} placement={g.placement} max_norm={fmt_norm(g.max_norm)}: "
-            f"test accuracy mean {stats.test.mean:.3f}, 95% CI {fmt_ci(stats.test)}, n={stats.n}")
+    direction = direction_phrase(objective)
+    line = (f"best: rate={g.rate:g} placement={g.placement} max_norm={fmt_norm(g.max_norm)}: "
+            f"{objective.label} mean {stats.test.mean:.3f}"
+            f"{f' ({direction})' if direction else ''}, "
+            f"95% CI {fmt_ci(stats.test, bounded=objective.bounded)}, "
+            f"n={stats.n}")
+    if objective.validated:
+        line += (f"; held-out {held_out_label(objective)} mean "
+                 f"{fmt_number(stats.held_out.mean)}, "
+                 f"95% CI {fmt_ci(stats.held_out, bounded=objective.bounded)}")
+    return line
 
 
 def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupStats]:
@@ -63,13 +95,18 @@ def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupS
 
 def closing_table(summary: SweepSummary) -> str:
     """The short table ``run`` ends with, and its best line."""
-    rows = [group_row(g) for g in closing_groups(summary)]
-    return table(GROUP_HEADERS, rows) + "\n" + best_line(summary.best)
+    objective = summary.objective
+    rows = [group_row(g, objective) for g in closing_groups(summary)]
+    return (table(group_headers(objective), rows) + "\n"
+            + best_line(summary.best, objective))
 
 
 def status_text(status: StudyStatus, storage: str) -> str:
-    """``sweep status``: counts overall, the settings, per group counts and mean, the best."""
+    """``sweep status``: counts overall, the settings, per group counts and mean, the best,
+    the failed cells with their reasons."""
     from .status import STALE, STATES
+
+    objective = status.summary.objective
 
     counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
     lines = [f"study {status.study!r} ({storage}): {status.total} cells: {counts}",
@@ -80,9 +117,11 @@ def status_text(status: StudyStatus, storage: str) -> str:
         rows.append([f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm),
                      *(str(g.counts[s]) for s in STATES),
                      "-" if stats is None else f"{stats.test.mean:.3f}",
-                     "-" if stats is None else fmt_ci(stats.test)])
-    lines.append(table(("rate", "placement", "max_norm", *STATES, "test mean", "95% CI"), rows))
-    lines.append(best_line(status.summary.best))
+                     "-" if stats is None else fmt_ci(stats.test, bounded=objective.bounded)])
+    lines.append(table(("rate", "placement", "max_norm", *STATES, mean_header(objective),
+                        "95% CI"), rows))
+    lines.append(best_line(status.summary.best, objective))
+    lines += failure_lines(status.summary)
     if status.counts[STALE]:
         lines.append(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending "
                      "heartbeats (killed, or its machine is gone); the next run or any worker "

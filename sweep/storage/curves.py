@@ -56,9 +56,9 @@ def dashboard_epochs(epochs: int, points: int = DASHBOARD_POINTS) -> np.ndarray:
 
 
 def dashboard_curve(curves: Curves, points: int = DASHBOARD_POINTS) -> list[tuple[int, float]]:
-    """(1-based epoch, test accuracy) at :func:`dashboard_epochs`: a trial's intermediate
+    """(1-based epoch, compared metric) at :func:`dashboard_epochs`: a trial's intermediate
     values."""
-    return [(int(e) + 1, round(float(curves.test_accuracy[e]), DASHBOARD_DIGITS))
+    return [(int(e) + 1, round(float(curves.test_metric[e]), DASHBOARD_DIGITS))
             for e in dashboard_epochs(curves.epochs, points)]
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..grid import Cell
 from . import _optuna
-from .schema import DUPLICATE_ATTR, FIXED_PARAMS, StoredTrial, cell_from_params
+from .schema import DUPLICATE_ATTR, FAIL_REASON_ATTR, FIXED_PARAMS, StoredTrial, cell_from_params
 
 if TYPE_CHECKING:
     import optuna
@@ -35,19 +35,25 @@ _CELL_STATES = {"COMPLETE": COMPLETE, "RUNNING": RUNNING, "WAITING": PENDING, "F
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One Optuna trial of a sweep, with its cell and metrics (``None`` unless complete)."""
+    """One Optuna trial of a sweep, with its cell; ``value`` is the compared metric (``None``
+    unless complete)."""
 
     trial_id: int
     number: int
     state: str
     cell: Cell
-    test_accuracy: float | None
+    value: float | None
     user_attrs: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def train_accuracy(self) -> float | None:
-        value = self.user_attrs.get("train_accuracy")
+    def attr(self, name: str) -> float | None:
+        """A numeric user attr (e.g. ``train_accuracy``), None if absent."""
+        value = self.user_attrs.get(name)
         return None if value is None else float(value)
+
+    @property
+    def fail_reason(self) -> str | None:
+        reason = self.user_attrs.get(FAIL_REASON_ATTR)
+        return None if reason is None else str(reason)
 
 
 def read_records(study: optuna.Study, engine: sqlalchemy.engine.Engine) -> list[TrialRecord]:

@@ -4,9 +4,12 @@ synthetic studies of tests and previews.
 A trial is a cell. Its params are ``rate``, ``placement``, ``seed`` and ``max_norm`` (absent:
 no constraint), with :func:`distributions`; a WAITING trial holds them as Optuna's
 :data:`FIXED_PARAMS` system attr instead, deleted when a worker claims the trial and sets the
-params. A completed trial (:func:`completion`) has the test accuracy as its value, a coarse
-test-accuracy curve as its intermediate values (:func:`sweep.storage.curves.dashboard_curve`,
-for optuna-dashboard) and :func:`result_attrs` as user attrs, plus :data:`WORKER_ATTR`
+params. A completed trial (:func:`completion`) has the compared metric as its value (the
+task's metric on test, or on validation when the task has a validation split; the study's
+objective, :class:`sweep.objective.Objective`, is in its settings), a coarse curve of it as its
+intermediate values (:func:`sweep.storage.curves.dashboard_curve`, for optuna-dashboard) and
+:func:`result_attrs` as user attrs (``train_<metric>``, losses; ``test_<metric>`` beside a
+validation value), plus :data:`WORKER_ATTR`
 (``host:pid``, set at the claim). A failed one may hold :data:`FAIL_REASON_ATTR`, a trial
 failed because another trial holds its cell :data:`DUPLICATE_ATTR`.
 
@@ -100,15 +103,20 @@ def worker_id(pid: int | None = None) -> str:
 
 
 def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
-    """A completed trial's user attrs. ``engine_id``: the position of the engine (and library
+    """A completed trial's user attrs: ``train_<metric>``, ``train_loss``, ``test_loss``,
+    ``fit_seconds``; with a validation split also ``test_<metric>`` and ``validation_loss``.
+    ``engine_id``: the position of the engine (and library
     versions) that trained it in the study's :data:`ENGINES_ATTR` list; stored only when not
     the first, so a study trained by one engine stores none per trial."""
     attrs: dict[str, Any] = {
-        "train_accuracy": result.train_accuracy,
+        f"train_{result.metric}": result.train_metric,
         "train_loss": result.train_loss,
         "test_loss": result.test_loss,
         "fit_seconds": round(result.fit_seconds, 4),
     }
+    if result.validation_metric is not None:
+        attrs[f"test_{result.metric}"] = result.test_metric
+        attrs["validation_loss"] = result.validation_loss
     if engine_id:
         attrs[ENGINE_ID_ATTR] = engine_id
     return attrs
@@ -128,7 +136,7 @@ def completion(trial_id: int, result: CellResult, engine_id: int,
                dashboard_points: int = DASHBOARD_POINTS) -> Completion:
     """What the trial ``trial_id`` holds once ``result`` is recorded (its curves aside:
     :mod:`sweep.storage.curves`)."""
-    return Completion(trial_id, result.test_accuracy,
+    return Completion(trial_id, result.value,
                       dashboard_curve(result.curves, dashboard_points),
                       result_attrs(result, engine_id))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..exceptions import IncompatibleStudyError, StorageUnavailableError, StudyNotFoundError
 from ..grid import Cell
+from ..objective import Objective
 from . import _optuna, queue
 from .curves import DASHBOARD_POINTS, create_table, write_probe
 from .opening import Access, first_line, make_engine, open_storage, storage_errors
@@ -23,12 +24,12 @@ from .records import TrialRecord, cell_states, read_records, records_via_optuna
 from .schema import (
     DEFAULT_HEARTBEAT_SECONDS,
     ENGINES_ATTR,
-    FAIL_REASON_ATTR,
     HEARTBEAT_ATTR,
     SETTINGS_ATTR,
     distributions,
     engine_entry,
 )
+from .settings import changed_task, name_metric, pinned, repin, settings_diff, stored_task
 from .url import StorageURL, parse_storage_url
 
 if TYPE_CHECKING:
@@ -112,6 +113,11 @@ class SweepStudy:
         if self._engine is not None and self._engine is not self.storage.engine:
             self._engine.dispose()
         self.storage.engine.dispose()
+
+    @property
+    def objective(self) -> Objective:
+        """What the study compares cells on: its metric, direction and split."""
+        return Objective.from_settings(self.settings)
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -229,8 +235,6 @@ def open_study(
     """
     import optuna
 
-    from ..tasks import get_task
-
     url = parse_storage_url(storage_url)
     storage = open_storage(url, study_name, access, heartbeat_seconds)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -245,13 +249,13 @@ def open_study(
                     f"study {study_name!r} in {url.safe!r} was not created by sweep; "
                     "choose another --study name"
                 )
-            if settings is not None and (diff := _settings_diff(stored, settings)):
-                if access != "create" or _pinned(study):
-                    raise IncompatibleStudyError(
-                        f"study {study_name!r} has other fixed settings ({'; '.join(diff)}); "
-                        "use another --study name or the study's settings"
-                    )
-                _repin(study, storage, settings)
+            if settings is not None and (diff := settings_diff(stored, settings)):
+                if access != "create" or pinned(study):
+                    raise IncompatibleStudyError(changed_task(study_name, stored, settings)
+                                                 or f"study {study_name!r} has other fixed "
+                                                 f"settings ({'; '.join(diff)}); use another "
+                                                 "--study name or the study's settings")
+                repin(study, storage, settings)
         elif access != "create":
             available = ", ".join(sorted(names)) or "none"
             raise StudyNotFoundError(
@@ -260,41 +264,15 @@ def open_study(
             )
         else:
             assert settings is not None
+            objective = Objective.from_settings(settings)
             study = optuna.create_study(
-                study_name=study_name, storage=storage, direction="maximize",
+                study_name=study_name, storage=storage, direction=objective.direction,
                 sampler=optuna.samplers.RandomSampler(), load_if_exists=True,
             )
             if SETTINGS_ATTR not in study.user_attrs:
                 study.set_user_attr(SETTINGS_ATTR, settings)
-    task = task or get_task(study.user_attrs[SETTINGS_ATTR]["task"])
+                name_metric(study, objective.label)
+    stored = study.user_attrs[SETTINGS_ATTR]
+    if task is None:
+        task = stored_task(stored, access)
     return SweepStudy(study, storage, url, task, access)
-
-
-def _settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    keys = sorted(set(stored) | set(wanted))
-    return [
-        f"{k}: study has {stored.get(k)!r}, this run has {wanted.get(k)!r}"
-        for k in keys
-        if stored.get(k) != wanted.get(k)
-    ]
-
-
-def _pinned(study: optuna.Study) -> bool:
-    """True once a cell of the study completed or runs: its settings are then fixed."""
-    from optuna.trial import TrialState
-
-    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
-
-
-def _repin(
-    study: optuna.Study, storage: optuna.storages.RDBStorage, settings: dict[str, Any]
-) -> None:
-    """Give an unpinned study new settings; its waiting trials (queued under the old ones)
-    are failed as superseded, and the run enqueues its own cells again."""
-    from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        storage.set_trial_user_attr(_optuna.trial_id(trial), FAIL_REASON_ATTR,
-                                    "superseded: the study's settings changed")
-        storage.set_trial_state_values(_optuna.trial_id(trial), state=TrialState.FAIL)
-    study.set_user_attr(SETTINGS_ATTR, settings)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..engines import CellResult, Curves
 from ..grid import Cell, expand
+from ..tasks.circles import on_hidden, on_input
 from .curves import DASHBOARD_POINTS
 from .study import SweepStudy, open_study
 
@@ -38,12 +39,12 @@ def _seed_shift(seed: int) -> float:
 def plausible_accuracy(cell: Cell, rng: np.random.Generator) -> tuple[float, float]:
     """(train, test) accuracy of one cell, quantised to the circles task's 30/70 points."""
     rate = cell.rate
-    hidden = 0.07 * math.sin(math.pi * min(rate / 0.9, 1.0)) if cell.dropout_on_hidden else 0.0
-    inputs = (0.02 * rate - 0.6 * max(0.0, rate - 0.3) ** 2) if cell.dropout_on_input else 0.0
+    hidden = 0.07 * math.sin(math.pi * min(rate / 0.9, 1.0)) if on_hidden(cell) else 0.0
+    inputs = (0.02 * rate - 0.6 * max(0.0, rate - 0.3) ** 2) if on_input(cell) else 0.0
     norm = _NORM_EFFECT.get(cell.max_norm, 0.02)
     test = 0.757 + hidden + inputs + norm * (1 - rate) + _seed_shift(cell.seed)
     test += float(rng.normal(0.0, 0.015))
-    squeeze = (0.12 if cell.dropout_on_hidden else 0.0) + (0.35 if cell.dropout_on_input else 0.0)
+    squeeze = (0.12 if on_hidden(cell) else 0.0) + (0.35 if on_input(cell) else 0.0)
     train = 1.0 - squeeze * rate**2 - 0.3 * norm + float(rng.normal(0.0, 0.01))
     return _quantize(train, N_TRAIN), _quantize(test, N_TEST)
 
@@ -64,9 +65,9 @@ def synthetic_curves(
     train_acc, test_acc = np.clip(train_acc, 0, 1), np.clip(test_acc, 0, 1)
     return Curves(
         train_loss=np.maximum(0.01, 0.7 * (1.0 - train_acc) + 0.05),
-        train_accuracy=train_acc,
+        train_metric=train_acc,
         test_loss=np.maximum(0.01, 0.7 * (1.0 - test_acc) + 0.1),
-        test_accuracy=test_acc,
+        test_metric=test_acc,
     )
 
 
@@ -121,7 +122,7 @@ def synthetic_result(
     train, test = accuracy(cell, rng)
     curves = synthetic_curves(cell, train, test, epochs, rng)
     return CellResult(
-        cell=cell, train_accuracy=train, test_accuracy=test,
+        cell=cell, train_metric=train, test_metric=test,
         train_loss=float(curves.train_loss[-1]), test_loss=float(curves.test_loss[-1]),
         fit_seconds=float(rng.uniform(20, 40)), curves=curves, engine="synthetic",
     )

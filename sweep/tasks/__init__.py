@@ -1,16 +1,20 @@
-"""Task registry: add a task by registering a :class:`Task`; the sweep machinery needs no change."""
+"""Tasks: the :class:`Task` contract, the registry of built-in tasks, and loading a user's task
+from a ``.py`` file or ``package.module:attribute`` (:mod:`sweep.tasks.loading`); the sweep
+machinery needs no change for either."""
 
 from __future__ import annotations
 
-import difflib
-
-from ..exceptions import ConfigError
 from ._base import Dataset, Task
+from .checks import TaskFacts, check_first_cell, described_task, task_facts
 from .circles import CIRCLES
 from .digits_cnn import DIGITS_CNN
+from .loading import fingerprint, is_reference, load_task
 from .sequence_lstm import SEQUENCE_LSTM
 
-__all__ = ["Dataset", "Task", "get_task", "register_task", "task_names"]
+__all__ = [
+    "Dataset", "Task", "TaskFacts", "check_first_cell", "described_task", "fingerprint",
+    "get_task", "is_reference", "register_task", "task_facts", "task_names",
+]
 
 _REGISTRY: dict[str, Task] = {}
 
@@ -23,15 +27,10 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_task(name: str) -> Task:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"unknown task {name!r}{hint}; choose one of: {', '.join(task_names())}"
-        ) from None
+def get_task(reference: str) -> Task:
+    """A built-in task by name, or a user's: ``path/to/file.py`` (its ``TASK``) or
+    ``package.module:attribute``."""
+    return load_task(reference, _REGISTRY)
 
 
 register_task(CIRCLES)

@@ -29,6 +29,16 @@ def load_data() -> Dataset:
     return Dataset(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:])
 
 
+def on_input(cell: Cell) -> bool:
+    """The cell drops out the input (placements ``input`` and ``both``)."""
+    return cell.rate > 0 and cell.placement in ("input", "both")
+
+
+def on_hidden(cell: Cell) -> bool:
+    """The cell drops out the hidden layer (placements ``hidden`` and ``both``)."""
+    return cell.rate > 0 and cell.placement in ("hidden", "both")
+
+
 def build_model(cell: Cell) -> Any:
     """The tutorial's compiled model for one cell (call ``set_random_seed`` first)."""
     from .._keras import import_keras
@@ -37,13 +47,13 @@ def build_model(cell: Cell) -> Any:
     layers = keras.layers
     model = keras.Sequential(name="circles_mlp")
     model.add(keras.Input(shape=(2,)))
-    if cell.dropout_on_input:
+    if on_input(cell):
         model.add(layers.Dropout(cell.rate, name="input_dropout"))
     constraint = None if cell.max_norm is None else keras.constraints.MaxNorm(cell.max_norm)
     model.add(
         layers.Dense(HIDDEN_UNITS, activation="relu", kernel_constraint=constraint, name="hidden")
     )
-    if cell.dropout_on_hidden:
+    if on_hidden(cell):
         model.add(layers.Dropout(cell.rate, name="hidden_dropout"))
     model.add(layers.Dense(1, activation="sigmoid", name="output"))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
@@ -54,7 +64,7 @@ CIRCLES = Task(
     name="circles",
     description="Tutorial MLP (500 relu units) on make_circles, 30 train / 70 test",
     placements=("input", "hidden", "both"),
-    default_epochs=4000,
+    epochs=4000,
     batch_size=32,
     optimizer="adam",
     supports_max_norm=True,

@@ -23,7 +23,7 @@ names it ``accuracy``/``val_accuracy`` in the History for integer labels, as the
 expects. Without dropout the model fits the 200 training images exactly (training accuracy 1.0
 from about epoch 40) while test accuracy levels off near 0.93: a 7-point gap for dropout to
 narrow; test loss bottoms out near epoch 78 and then rises slowly (seeds 0 and 1, 150 epochs).
-``default_epochs`` = 60 puts the baseline well inside that memorising regime and keeps the
+``epochs`` = 60 puts the baseline well inside that memorising regime and keeps the
 default sweep under an hour; high rates are still converging at 60 epochs (rate 0.6 "both":
 training accuracy 0.947), the usual price of one fixed epoch budget for the whole grid.
 
@@ -125,7 +125,7 @@ DIGITS_CNN = Task(
     name="digits-cnn",
     description="Conv-Conv-Pool CNN on sklearn digits (8x8), 200 train / 500 test, 10 classes",
     placements=PLACEMENTS,
-    default_epochs=60,
+    epochs=60,
     batch_size=32,
     optimizer="adam",
     supports_max_norm=True,

@@ -12,7 +12,7 @@ and count over time, and features 2-5 are pure noise it can memorise. The first 
 are the training set, the next 500 the test set (independent draws, so no overlap).
 Without dropout (seeds 0 and 1) test accuracy peaks near 0.79 around epoch 15 and test loss is
 lowest around epoch 17; by epoch 60 training accuracy is 0.99, test accuracy has fallen to about
-0.70 and test loss has more than doubled: the tutorial's overfitting curve. ``default_epochs``
+0.70 and test loss has more than doubled: the tutorial's overfitting curve. ``epochs``
 = 60 shows that whole rise and fall.
 
 Model (the tutorial's RNN examples)::
@@ -107,7 +107,7 @@ SEQUENCE_LSTM = Task(
     name="sequence-lstm",
     description="LSTM(32) on synthetic sequences (15 steps x 6 features), 200 train / 500 test",
     placements=PLACEMENTS,
-    default_epochs=60,
+    epochs=60,
     batch_size=32,
     optimizer="adam",
     supports_max_norm=False,

@@ -38,10 +38,10 @@ def test_keras_engine_records_metrics_and_curves() -> None:
     for [result] in batches:
         assert result.engine == "keras"
         assert result.curves.epochs == 6
-        for value in (result.train_accuracy, result.test_accuracy):
+        for value in (result.train_metric, result.test_metric):
             assert 0.0 <= value <= 1.0
         # the final test metrics are the last validation epoch (evaluation with dropout off)
-        assert result.test_accuracy == np.float32(result.curves.test_accuracy[-1])
+        assert result.test_metric == np.float32(result.curves.test_metric[-1])
         assert abs(result.test_loss - float(result.curves.test_loss[-1])) < 1e-5
         assert result.fit_seconds > 0
 

@@ -111,7 +111,7 @@ def _assert_follows_keras(
     # the final evaluation (dropout off, like model.evaluate)
     assert abs(population.test_loss - keras.test_loss) <= run_tolerance, label
     assert abs(population.train_loss - keras.train_loss) <= run_tolerance, label
-    assert abs(population.test_accuracy - keras.test_accuracy) <= TEST_POINT + 1e-6, label
+    assert abs(population.test_metric - keras.test_metric) <= TEST_POINT + 1e-6, label
 
 
 # ---- fast ---------------------------------------------------------------------------------------
@@ -188,10 +188,10 @@ def test_results_have_the_right_shapes_and_a_baseline_matches_keras() -> None:
         assert result.curves.epochs == FAST_EPOCHS
         assert result.curves.stacked().shape == (4, FAST_EPOCHS)
         assert np.isfinite(result.curves.stacked()).all()
-        assert 0.0 <= result.train_accuracy <= 1.0 and 0.0 <= result.test_accuracy <= 1.0
+        assert 0.0 <= result.train_metric <= 1.0 and 0.0 <= result.test_metric <= 1.0
         assert result.fit_seconds > 0
         # the final test evaluation is the last validation epoch (same weights, dropout off)
-        assert result.test_accuracy == float(result.curves.test_accuracy[-1])
+        assert result.test_metric == float(result.curves.test_metric[-1])
         assert result.test_loss == float(result.curves.test_loss[-1])
     keras = _train_keras_part([cells[0], cells[4]], FAST_EPOCHS, 32)
     for ours, theirs in zip([results[0], results[4]], keras, strict=True):
@@ -331,7 +331,7 @@ def test_chunked_training_is_a_prefix_of_a_longer_run(monkeypatch: pytest.Monkey
         np.testing.assert_array_equal(part.curves.stacked(), whole.curves.stacked()[:, :30])
         # the final evaluation is the last chunk's weights: the 30th epoch's validation
         assert part.test_loss == float(part.curves.test_loss[-1])
-        assert part.test_accuracy == float(part.curves.test_accuracy[-1])
+        assert part.test_metric == float(part.curves.test_metric[-1])
 
 
 # ---- slow ---------------------------------------------------------------------------------------
@@ -388,8 +388,8 @@ def test_dropout_agrees_with_keras_in_distribution(
     pairs = [
         both_engines[Cell(rate, placement, max_norm, seed)] for seed in range(DISTRIBUTION_SEEDS)
     ]
-    ours = np.array([p.test_accuracy for p, _ in pairs])
-    theirs = np.array([k.test_accuracy for _, k in pairs])
+    ours = np.array([p.test_metric for p, _ in pairs])
+    theirs = np.array([k.test_metric for _, k in pairs])
     p_value = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
     difference = ours.mean() - theirs.mean()
     loss_difference = np.mean([p.test_loss - k.test_loss for p, k in pairs])

@@ -58,11 +58,13 @@ def test_run_records_every_cell_once_with_attrs_and_curves(workdir: Path) -> Non
     assert library_versions()["sweep"] == __version__
     assert trial.intermediate_values and max(trial.intermediate_values) == TINY_EPOCHS
     assert study.user_attrs["sweep_settings"] == {
-        "task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
+        "task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam",
+        "metric": "accuracy", "direction": "maximize", "compared_on": "test"}
+    assert study.metric_names == ["test accuracy"]
     curves = load_curves(outcome.study.engine, [trial_id(trial)])
     epochs, trial_curves = curves[trial_id(trial)]
     assert list(epochs) == list(range(1, TINY_EPOCHS + 1))
-    assert float(trial_curves.test_accuracy[-1]) == pytest.approx(trial.value)
+    assert float(trial_curves.test_metric[-1]) == pytest.approx(trial.value)
 
 
 def test_same_command_again_trains_nothing(workdir: Path) -> None:
@@ -121,7 +123,9 @@ def test_optuna_cli_lists_the_trials(workdir: Path) -> None:
     assert {t["state"] for t in trials} == {"COMPLETE"}
     assert {(t["params"]["rate"], t["params"]["placement"]) for t in trials} == {
         (0.0, "none"), (0.4, "hidden")}
-    assert all(0.0 <= t["value"] <= 1.0 for t in trials)
+    # the study names its objective, so Optuna's CLI labels each value with the metric
+    assert all(set(t["value"]) == {"test accuracy"} for t in trials)
+    assert all(0.0 <= t["value"]["test accuracy"] <= 1.0 for t in trials)
 
 
 def test_heartbeats_keep_live_claims_and_silence_fails_them(workdir: Path) -> None:
@@ -164,10 +168,10 @@ def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
 
 def _result(cell: Cell, epochs: int = 120) -> CellResult:
     test_accuracy = np.linspace(0.5, 0.8, epochs, dtype=np.float32) + np.float32(1 / 70)
-    curves = Curves(train_loss=np.ones(epochs, np.float32), train_accuracy=test_accuracy,
-                    test_loss=np.ones(epochs, np.float32), test_accuracy=test_accuracy)
-    return CellResult(cell=cell, train_accuracy=0.9666666388511658,
-                      test_accuracy=float(test_accuracy[-1]), train_loss=0.25, test_loss=0.5,
+    curves = Curves(train_loss=np.ones(epochs, np.float32), train_metric=test_accuracy,
+                    test_loss=np.ones(epochs, np.float32), test_metric=test_accuracy)
+    return CellResult(cell=cell, train_metric=0.9666666388511658,
+                      test_metric=float(test_accuracy[-1]), train_loss=0.25, test_loss=0.5,
                       fit_seconds=1.23456, curves=curves, engine="population")
 
 
@@ -247,8 +251,8 @@ def test_trials_written_by_the_previous_format_read_the_same(workdir: Path) -> N
     study.enqueue_trial(cell_params(waiting), user_attrs={"cell": waiting.key})
     for records in (sweep_study.records(), sweep_study.records_via_optuna()):
         by_cell = {r.cell: r for r in records}
-        assert by_cell[done].state == "complete" and by_cell[done].test_accuracy == 0.8
-        assert by_cell[done].train_accuracy == 0.9666666388511658
+        assert by_cell[done].state == "complete" and by_cell[done].value == 0.8
+        assert by_cell[done].attr("train_accuracy") == 0.9666666388511658
         assert trial_engine(by_cell[done].user_attrs, study.user_attrs) == {
             "engine": "population", **old_versions}
         assert by_cell[waiting].state == "pending"

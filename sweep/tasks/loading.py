@@ -1,0 +1,149 @@
+"""Finding a task from its reference: a registered name, a ``.py`` file that defines a
+module-level ``TASK``, or ``package.module:attribute``.
+
+A user's task is loaded once per process (a file is imported under a private module name, its
+folder on ``sys.path`` so it can import its neighbours). Any error raised while importing it
+becomes one :class:`TaskError` line naming the user's file and line (:func:`user_error`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ConfigError, TaskError
+from ._base import Task
+
+_LOADED: dict[str, Task] = {}
+_SWEEP_DIR = str(Path(__file__).resolve().parents[1])
+_ATTRIBUTE = "TASK"
+
+
+def is_reference(name: str) -> bool:
+    """A file path or ``module:attribute``, not a registered name."""
+    return name.endswith(".py") or "/" in name or os.sep in name or ":" in name
+
+
+def load_task(reference: str, registered: dict[str, Task]) -> Task:
+    """The task ``reference`` names (see the module docstring)."""
+    if reference in registered:
+        return registered[reference]
+    if not is_reference(reference):
+        close = difflib.get_close_matches(reference, registered, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"unknown task {reference!r}{hint}; choose one of: {', '.join(sorted(registered))}, "
+            "or give your own as a .py file defining TASK or as package.module:attribute"
+        )
+    if reference not in _LOADED:
+        _LOADED[reference] = (_from_file(reference) if reference.endswith(".py")
+                              else _from_module(reference))
+    return _LOADED[reference]
+
+
+def _from_file(reference: str) -> Task:
+    path = Path(reference)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ConfigError(f"task file {reference!r} {what}; check the path (relative to "
+                          f"{os.getcwd()})")
+    resolved = path.resolve()
+    name = "sweep_user_task_" + hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"task file {reference!r} cannot be imported as Python; give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(resolved.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - any error in user code is the user's
+        sys.modules.pop(name, None)
+        raise user_error(f"task file {reference!r} fails to import", error) from error
+    return _task_of(module, _ATTRIBUTE, reference, str(resolved))
+
+
+def _from_module(reference: str) -> Task:
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute or ":" in attribute:
+        raise ConfigError(
+            f"task {reference!r} is not package.module:attribute (e.g. mypackage.tasks:TASK)"
+        )
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            raise ConfigError(
+                f"task {reference!r}: no module named {error.name!r}; install it or run from "
+                "the folder that holds it"
+            ) from error
+        raise user_error(f"task module {module_name!r} fails to import", error) from error
+    except Exception as error:  # noqa: BLE001 - any error in user code is the user's
+        raise user_error(f"task module {module_name!r} fails to import", error) from error
+    source = getattr(module, "__file__", None)
+    return _task_of(module, attribute, reference, None if source is None else str(source))
+
+
+def _task_of(module: Any, attribute: str, reference: str, source_file: str | None) -> Task:
+    task = getattr(module, attribute, None)
+    if task is None:
+        raise ConfigError(
+            f"task {reference!r} defines no {attribute}; add {attribute} = sweep.Task(...) at "
+            "module level"
+        )
+    if not isinstance(task, Task):
+        raise ConfigError(
+            f"task {reference!r}: {attribute} is a {type(task).__name__}, not a sweep.Task; "
+            f"set {attribute} = sweep.Task(name=..., placements=..., load_data=..., "
+            "build_model=...)"
+        )
+    return dataclasses.replace(task, origin=reference, source_file=source_file)
+
+
+def user_error(doing: str, error: BaseException) -> TaskError:
+    """One line: what failed, the exception, and the user's file and line where it was raised
+    (the innermost frame outside sweep and the installed libraries)."""
+    where = _user_frame(error)
+    kind = type(error).__name__
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{kind}: {message}" if message else kind
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f"{error.filename}:{error.lineno}"
+        text = f"SyntaxError: {error.msg}"
+    return TaskError(f"{doing}: {text} ({where}); fix it and run again")
+
+
+def _user_frame(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    library = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    ours = [f for f in frames if not f.filename.startswith(_SWEEP_DIR)
+            and not f.filename.startswith(library) and not f.filename.startswith("<frozen")]
+    if not (ours or frames):
+        return "no traceback"
+    frame = (ours or frames)[-1]
+    return f"{frame.filename}:{frame.lineno}, in {frame.name}"
+
+
+def fingerprint(task: Task, shapes: dict[str, Any]) -> str:
+    """A user task's identity: its source file's bytes and its data's shapes and dtypes."""
+    digest = hashlib.sha256()
+    if task.source_file is not None:
+        try:
+            digest.update(Path(task.source_file).read_bytes())
+        except OSError as e:
+            raise ConfigError(f"task {task.reference_name!r}: cannot read its source "
+                              f"{task.source_file!r}: {e.strerror}") from e
+    digest.update(repr(sorted(shapes.items())).encode())
+    return digest.hexdigest()[:16]
