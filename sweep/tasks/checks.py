@@ -18,7 +18,7 @@ from ..exceptions import ConfigError, TaskError
 from ..grid import Cell
 from ..objective import Objective, Split
 from ._base import Dataset, Task
-from .loading import fingerprint, user_error
+from .loading import fingerprint, source_stamp, user_error
 
 _FACTS: dict[str, TaskFacts] = {}
 _PROBE_ROWS = 8
@@ -38,8 +38,8 @@ class TaskFacts:
 
 
 def task_facts(task: Task) -> TaskFacts:
-    """Load the task's data (once per process and task) and check it."""
-    key = f"{task.reference_name}|{task.source_file}"
+    """Load the task's data (once per process and version of the task's file) and check it."""
+    key = f"{task.reference_name}|{task.source_file}|{source_stamp(task.source_file)}"
     if key not in _FACTS:
         data = load_checked(task)
         _FACTS[key] = TaskFacts(

@@ -1,8 +1,9 @@
 """Finding a task from its reference: a registered name, a ``.py`` file that defines a
 module-level ``TASK``, or ``package.module:attribute``.
 
-A user's task is loaded once per process (a file is imported under a private module name, its
-folder on ``sys.path`` so it can import its neighbours). Any error raised while importing it
+A user's task is loaded once per process and version of its file (a file is imported under a
+private module name, its folder on ``sys.path`` so it can import its neighbours; a file edited
+since is imported again). Any error raised while importing it
 becomes one :class:`TaskError` line naming the user's file and line (:func:`user_error`).
 """
 
@@ -43,10 +44,21 @@ def load_task(reference: str, registered: dict[str, Task]) -> Task:
             f"unknown task {reference!r}{hint}; choose one of: {', '.join(sorted(registered))}, "
             "or give your own as a .py file defining TASK or as package.module:attribute"
         )
-    if reference not in _LOADED:
-        _LOADED[reference] = (_from_file(reference) if reference.endswith(".py")
-                              else _from_module(reference))
-    return _LOADED[reference]
+    key = f"{reference}|{source_stamp(reference if reference.endswith('.py') else None)}"
+    if key not in _LOADED:  # a file edited since (e.g. from a notebook) is imported again
+        _LOADED[key] = (_from_file(reference) if reference.endswith(".py")
+                        else _from_module(reference))
+    return _LOADED[key]
+
+
+def source_stamp(path: str | None) -> str:
+    """A digest of the file's bytes ("" for none or an unreadable file)."""
+    if path is None:
+        return ""
+    try:
+        return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _from_file(reference: str) -> Task:

@@ -87,6 +87,18 @@ def test_task_by_path_and_toml(workdir: Path) -> None:
     assert build_config(None, {"task": "by_path.py"}).study_name == "moons"
 
 
+def test_an_edited_task_file_is_imported_again(workdir: Path) -> None:
+    """As from a notebook: the same process sees the file's new version, and its new
+    fingerprint."""
+    from sweep.tasks import task_facts
+
+    path = write_task(workdir, "edited.py")
+    before = task_facts(get_task("edited.py")).fingerprint
+    path.write_text(path.read_text().replace("epochs=3", "epochs=4"))
+    task = get_task("edited.py")
+    assert task.epochs == 4 and task_facts(task).fingerprint != before
+
+
 def test_task_by_module_attribute(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = workdir / "userpkg_attr"
     package.mkdir()
