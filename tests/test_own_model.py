@@ -8,11 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,7 @@ import pytest
 
 from .conftest import REPO
 from .report.test_html import render_in_chromium, rendered_svgs, sections
-from .test_readme import shell
+from .test_readme import get_json, run_line, serve_then_ctrl_c, shell
 
 
 def own_model_section() -> str:
@@ -53,11 +49,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if " dashboard " in line:
             check_dashboard(line, root)
             continue
-        result = shell(line, root)
-        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
-        assert "Traceback" not in result.stderr, result.stderr
         (root / f"out-{len(list(root.glob('out-*')))}.txt").write_text(
-            f"{line}\n{result.stdout}")
+            f"{line}\n{run_line(line, root)}")
     return root
 
 
@@ -86,36 +79,15 @@ def test_the_users_file_sweeps_and_status_names_its_metric(clone: Path) -> None:
 
 
 def check_dashboard(line: str, cwd: Path) -> None:
-    """Serve on the README's address, check the study's direction and metric name as
-    optuna-dashboard serves them, then Ctrl-C (SIGINT)."""
-    process = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                studies = get_json("http://127.0.0.1:8080/api/studies")["study_summaries"]
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "optuna-dashboard did not answer on :8080"
-                time.sleep(0.3)
+    """The study's direction and metric name as optuna-dashboard serves them."""
+
+    def maximized_accuracy(studies: list[Any]) -> None:
         assert [(s["study_name"], s["directions"]) for s in studies] == [
             ("moons", ["maximize"])]
         detail = get_json(f"http://127.0.0.1:8080/api/studies/{studies[0]['study_id']}")
         assert detail["objective_names"] == ["test accuracy"]
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-        assert process.returncode == 130, err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
+    serve_then_ctrl_c(line, cwd, maximized_accuracy)
 
 
 @pytest.mark.parametrize(("study", "label", "direction"), [

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,10 +65,7 @@ def test_the_readme_commands_as_written(clone: Path) -> None:
         if " dashboard " in line:
             check_dashboard(line, clone)
             continue
-        result = shell(line, clone)
-        assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
-        assert "Traceback" not in result.stderr, result.stderr
-        ran[line] = result.stdout
+        ran[line] = run_line(line, clone)
     smoke = next(out for line, out in ran.items() if "smoke.toml" in line)
     assert "6 cell(s) trained now" in smoke  # "6 cells", as the README says
     status_json = next(out for line, out in ran.items() if "--json" in line)
@@ -79,8 +78,22 @@ def test_the_readme_commands_as_written(clone: Path) -> None:
     assert ran[lines[-1]].count("COMPLETE") == 6  # Optuna's CLI lists study demo's trials
 
 
-def check_dashboard(line: str, cwd: Path) -> None:
-    """Serve on the README's address until a page answers, then Ctrl-C (SIGINT)."""
+def run_line(line: str, cwd: Path) -> str:
+    """One README command line, as written: it must succeed without a traceback."""
+    result = shell(line, cwd)
+    assert result.returncode == 0, f"{line}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def serve_then_ctrl_c(line: str, cwd: Path, check: Callable[[list[Any]], None]) -> str:
+    """Serve on the README's address until ``/api/studies`` answers, ``check`` its study
+    summaries, then Ctrl-C (SIGINT): exit 130. Returns the server's stderr."""
     process = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -89,18 +102,27 @@ def check_dashboard(line: str, cwd: Path) -> None:
         while True:
             assert process.poll() is None, process.communicate()
             try:
-                with urllib.request.urlopen("http://127.0.0.1:8080/api/studies", timeout=5) as r:
-                    names = [s["study_name"] for s in json.load(r)["study_summaries"]]
+                studies = get_json("http://127.0.0.1:8080/api/studies")["study_summaries"]
                 break
             except OSError:
                 assert time.monotonic() < deadline, "optuna-dashboard did not answer on :8080"
                 time.sleep(0.3)
-        assert names == ["demo"]
+        check(studies)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
         assert process.returncode == 130, err
-        assert "Traceback" not in err and "optuna-dashboard stopped (SIGINT)" in err, err
+        return err
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def check_dashboard(line: str, cwd: Path) -> None:
+    """The study demo is served; Ctrl-C stops the server without a traceback."""
+
+    def only_demo(studies: list[Any]) -> None:
+        assert [s["study_name"] for s in studies] == ["demo"]
+
+    err = serve_then_ctrl_c(line, cwd, only_demo)
+    assert "Traceback" not in err and "optuna-dashboard stopped (SIGINT)" in err, err

@@ -30,14 +30,11 @@ def plain_accuracy(objective: Objective) -> bool:
     return objective.metric == "accuracy" and objective.maximize and not objective.validated
 
 
-def says_direction(objective: Objective) -> bool:
-    """Whether the words say which way is better: for every metric but a maximized accuracy."""
-    return not (objective.metric == "accuracy" and objective.maximize)
-
-
 def direction_phrase(objective: Objective) -> str:
-    """"lower is better" (or "higher is better"), or "" where it goes without saying."""
-    return objective.better_word if says_direction(objective) else ""
+    """"lower is better" (or "higher is better"); "" for a maximized accuracy, where it goes
+    without saying."""
+    plain = objective.metric == "accuracy" and objective.maximize
+    return "" if plain else objective.better_word
 
 
 def held_out_label(objective: Objective) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -121,7 +122,10 @@ def _task_of(module: Any, attribute: str, reference: str, source_file: str | Non
             f"set {attribute} = sweep.Task(name=..., placements=..., load_data=..., "
             "build_model=...)"
         )
-    return dataclasses.replace(task, origin=reference, source_file=source_file)
+    # loaded once per process: the fingerprint, the first cell's check and every cell's fit
+    # share it, whether or not the user's load_data caches itself
+    return dataclasses.replace(task, load_data=functools.cache(task.load_data),
+                               origin=reference, source_file=source_file)
 
 
 def user_error(doing: str, error: BaseException) -> TaskError:
