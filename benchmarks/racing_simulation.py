@@ -20,7 +20,11 @@ fresh draws. Measured over ``--races`` races:
   against the smallest fixed design whose Holm-corrected paired test of the best group against
   its baseline reaches the race's power.
 
-    python benchmarks/racing_simulation.py [--races 1000] [--study tutorial] [--storage URL]
+With ``--null`` no dropout is as good as the best dropout group in truth, so every "the best
+dropout group beats no dropout" is a wrong answer: the race's type I error on the question.
+
+    python benchmarks/racing_simulation.py [--races 1000] [--null] [--study tutorial]
+                                           [--storage URL]
 """
 
 from __future__ import annotations
@@ -86,6 +90,15 @@ def measure(study: str, storage: str | None) -> Model:
     return Model(groups, matrix.mean(axis=1), spread, cluster, rho)
 
 
+def null_model(model: Model) -> Model:
+    """The same groups with every no-dropout group's mean raised to the best mean."""
+    baselines = np.array([g.is_baseline for g in model.groups])
+    mean = np.where(baselines, model.mean.max(), model.mean)
+    print(f"null model: the {int(baselines.sum())} no-dropout groups' means set to "
+          f"{model.mean.max():.4f}, the best dropout group's")
+    return Model(model.groups, mean, model.sd, model.cluster, model.rho)
+
+
 def baseline_of(group: Group) -> Group:
     return Group(0.0, "none", group.max_norm)
 
@@ -127,7 +140,7 @@ def judge(model: Model, state: RaceState, tally: Tally, cells: int) -> None:
         key=lambda g: truth[g], default=best)
     base = baseline_of(dropout_best)
     says_beats = base in eliminated
-    says_worse = dropout_best in eliminated and eliminated[dropout_best].best.is_baseline
+    says_worse = dropout_best in eliminated and eliminated[dropout_best].against.is_baseline
     tally.says_beats += says_beats
     gain = truth[dropout_best] - truth[base]
     tally.wrong_answer += (says_beats and gain <= 0) or (says_worse and gain >= 0)
@@ -157,14 +170,27 @@ def fixed_power(model: Model, rng: np.random.Generator, n: int, alpha: float,
     return wins / repeats
 
 
+def _rate(count: int, races: int) -> str:
+    """A count of races as a rate, with its exact (Clopper-Pearson) 95% upper bound."""
+    from scipy import stats
+
+    upper = 1.0 if count == races else float(stats.beta.ppf(0.975, count + 1, races - count))
+    return f"{count}/{races} = {count / races:.4f} (95% upper bound {upper:.4f})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--races", type=int, default=1000)
     parser.add_argument("--study", default="tutorial")
     parser.add_argument("--storage")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--null", action="store_true", help=(
+        "no dropout as good as the best dropout group in truth (every baseline's mean raised "
+        "to the best mean): any 'beats no dropout' is then a wrong answer"))
     args = parser.parse_args(argv)
     model = measure(args.study, args.storage)
+    if args.null:
+        model = null_model(model)
     settings = RaceSettings()
     rng = np.random.default_rng(args.seed)
     tally = Tally()
@@ -179,10 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     mean_cells = tally.cells / tally.races
     print(f"{tally.races} races, n0={settings.n0}, max_seeds={settings.max_seeds}, "
           f"alpha={settings.alpha}, margin={settings.margin}; ended: {dict(ended)}")
-    print(f"truly best group eliminated: {tally.best_eliminated / tally.races:.4f} "
+    print(f"truly best group eliminated: {_rate(tally.best_eliminated, tally.races)} "
           f"(alpha {settings.alpha})")
     print(f"wrong answer to 'does the best dropout group beat no dropout?': "
-          f"{tally.wrong_answer / tally.races:.4f}")
+          f"{_rate(tally.wrong_answer, tally.races)} (alpha {settings.alpha})")
     print(f"says the best dropout group beats no dropout (power): {power:.3f}")
     print(f"cells used: mean {mean_cells:.0f} vs fixed 10 seeds: {10 * len(model.groups)}")
     for n in (10, 20, 30, 40, 50):

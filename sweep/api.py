@@ -27,6 +27,7 @@ from .config import SweepConfig, default_storage_url
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .report.race import RaceReport
     from .report.summary import GroupStats, SweepSummary
     from .storage import SweepStudy
     from .tasks import Task
@@ -48,6 +49,9 @@ class Summary:
     trained_now: int = 0
     already_complete: int = 0
     failed_now: int = 0
+    race: RaceReport | None = None
+    """A ``seeds="auto"`` study's race: rounds, each group's fate, the answer to "does the
+    best dropout group beat no dropout?" (``race.answer``), cells used."""
 
     @property
     def groups(self) -> pd.DataFrame:
@@ -87,6 +91,7 @@ def run(
     SIGINT/SIGTERM (Ctrl-C) stop it cleanly with :class:`sweep.SweepInterrupted`; the same
     call resumes. ``log`` receives the run's notices (its size estimate, capped workers).
     """
+    from .report.race import race_report
     from .report.summary import study_summary
     from .runner import run_sweep
 
@@ -97,7 +102,7 @@ def run(
     outcome = run_sweep(config, show_progress=progress, log=log or _quiet)
     return Summary(outcome.study.name, outcome.study.url.safe, outcome.study.task,
                    study_summary(outcome.study), outcome.completed_now,
-                   outcome.already_complete, outcome.failed_now)
+                   outcome.already_complete, outcome.failed_now, race_report(outcome.study))
 
 
 def open_study(study: str, storage: str | None = None) -> SweepStudy:
@@ -112,11 +117,12 @@ def open_study(study: str, storage: str | None = None) -> SweepStudy:
 
 def load_summary(study: str, storage: str | None = None) -> Summary:
     """The summary of a stored study (default storage: ``sqlite:///studies/<study>.db``)."""
+    from .report.race import race_report
     from .report.summary import study_summary
 
     sweep_study = open_study(study, storage)
     return Summary(sweep_study.name, sweep_study.url.safe, sweep_study.task,
-                   study_summary(sweep_study))
+                   study_summary(sweep_study), race=race_report(sweep_study))
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
     task = get_task(config.task)
     engine = config.resolved_engine
     epochs = config.resolved_epochs
-    cells = count_cells(config.rates, config.placements, config.max_norms, config.seeds)
+    cells = count_cells(config.rates, config.placements, config.max_norms, config.most_seeds)
     per_cell = 0.0
     per_epoch = task.epoch_seconds.get(engine)
     if per_epoch is None:  # not measured: from the training rows and the batch size

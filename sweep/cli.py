@@ -48,7 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rates", help="comma list (0,0.4) or inclusive range start:stop:step")
     run.add_argument("--placements", help="comma list of the task's placements (default: all)")
     run.add_argument("--max-norms", dest="max_norms", help="comma list; 'none' = no constraint")
-    run.add_argument("--seeds", help="a count N (seeds 0..N-1) or a comma list of seeds")
+    run.add_argument("--seeds", help="a count N (seeds 0..N-1), a comma list of seeds, or "
+                     "'auto': race the groups over seeds until decided")
+    run.add_argument("--first-seeds", dest="first_seeds",
+                     help="--seeds auto: seeds every group starts with (default: 5)")
+    run.add_argument("--max-seeds", dest="max_seeds",
+                     help="--seeds auto: the most seeds a group gets (default: 50)")
+    run.add_argument("--alpha", help="--seeds auto: the race's error rate (default: 0.05)")
+    run.add_argument("--margin", help="--seeds auto: differences smaller than this, in the "
+                     "metric's units, are ties (default: 0.005)")
     run.add_argument("--epochs", help="training epochs per cell (default: the task's)")
     run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",
@@ -118,16 +126,19 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run
+    from .report.race import race_lines
     from .report.terminal import closing_table
 
     config = _config_from_args(args, (
         "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
-        "epochs", "batch_size", "cells_per_claim", "heartbeat_seconds", "workers",
-        "allow_large"))
+        "first_seeds", "max_seeds", "alpha", "margin", "epochs", "batch_size", "cells_per_claim",
+        "heartbeat_seconds", "workers", "allow_large"))
     summary = run(config, progress=not args.no_progress, log=_stderr)
     print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
           f"now, {summary.already_complete} were complete, {summary.failed_now} failed")
     print(closing_table(summary.stats))
+    if summary.race is not None:
+        print("\n".join(race_lines(summary.race, summary.task, summary.stats.objective)))
     where = f"sweep status --study {summary.study}"
     if not config.uses_default_storage:
         where += f" --storage {config.storage_url}"
@@ -168,12 +179,14 @@ def _open_existing(args: argparse.Namespace) -> Any:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from .report.race import race_report
     from .report.status import study_status
     from .report.terminal import status_text
 
     sweep_study = _open_existing(args)
     status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
-                          sweep_study.stale_trial_ids(), sweep_study.task)
+                          sweep_study.stale_trial_ids(), sweep_study.task,
+                          race_report(sweep_study))
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0

@@ -17,9 +17,10 @@ from typing import Any
 
 from .engines import check_engine_name
 from .exceptions import ConfigError
-from .grid import Cell, expand, normalize_rate
+from .grid import Cell, Group, expand, normalize_rate
+from .racing import RaceSettings
 from .tasks import get_task
-from .values import PARSERS, check_study_name
+from .values import AUTO, PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
@@ -33,7 +34,9 @@ class SweepConfig:
     circles task and the task's name for any other. ``task`` is a built-in task's name, a
     ``.py`` file that defines ``TASK``, or ``package.module:attribute``. Values may be given
     in any form the TOML file accepts (``rates="0:0.9:0.1"``, ``seeds=5``,
-    ``max_norms=[None, 3]``...)."""
+    ``max_norms=[None, 3]``...). ``seeds="auto"`` races the groups over seeds
+    (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with
+    ties within ``margin``; those four are errors with a fixed list of seeds."""
 
     study: str | None = None
     storage: str | None = None
@@ -42,7 +45,11 @@ class SweepConfig:
     rates: tuple[float, ...] = DEFAULT_RATES
     placements: tuple[str, ...] = ()
     max_norms: tuple[float | None, ...] = ()
-    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    seeds: tuple[int, ...] | str = DEFAULT_SEEDS
+    first_seeds: int | None = None
+    max_seeds: int | None = None
+    alpha: float | None = None
+    margin: float | None = None
     epochs: int | None = None
     batch_size: int | None = None
     cells_per_claim: int | None = None
@@ -91,8 +98,43 @@ class SweepConfig:
     def resolved_batch_size(self) -> int:
         return self.batch_size if self.batch_size is not None else get_task(self.task).batch_size
 
+    @property
+    def race(self) -> RaceSettings | None:
+        """The race's settings for ``seeds = "auto"`` (``None``: a fixed list of seeds)."""
+        if self.seeds != AUTO:
+            return None
+        defaults = RaceSettings()
+        return RaceSettings(
+            n0=defaults.n0 if self.first_seeds is None else self.first_seeds,
+            max_seeds=defaults.max_seeds if self.max_seeds is None else self.max_seeds,
+            alpha=defaults.alpha if self.alpha is None else self.alpha,
+            margin=defaults.margin if self.margin is None else self.margin,
+        )
+
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds every group gets: the fixed list, or a race's first round's."""
+        race = self.race
+        return tuple(range(race.n0)) if race is not None else self._fixed_seeds
+
+    @property
+    def most_seeds(self) -> tuple[int, ...]:
+        """The most seeds a group can get (a race's ``max_seeds``): what bounds the work."""
+        race = self.race
+        return tuple(range(race.max_seeds)) if race is not None else self._fixed_seeds
+
+    @property
+    def _fixed_seeds(self) -> tuple[int, ...]:
+        assert not isinstance(self.seeds, str)  # "auto" is a race
+        return self.seeds
+
     def cells(self) -> list[Cell]:
-        return expand(self.rates, self.placements, self.max_norms, self.seeds)
+        """The grid's cells; for a race, its first round's (every group's first seeds)."""
+        return expand(self.rates, self.placements, self.max_norms, self.seed_list)
+
+    def groups(self) -> list[Group]:
+        return list(dict.fromkeys(cell.group for cell in expand(
+            self.rates, self.placements, self.max_norms, (0,))))
 
 
 KEYS = tuple(f.name for f in fields(SweepConfig))
@@ -186,4 +228,27 @@ def validate(config: SweepConfig) -> None:
             )
     if not task.supports_max_norm and any(n is not None for n in config.max_norms):
         raise ConfigError(f"max_norms: task {task.name!r} has no max-norm; use max_norms none")
+    _validate_race(config)
+
+
+RACE_KEYS = ("first_seeds", "max_seeds", "alpha", "margin")
+
+
+def _validate_race(config: SweepConfig) -> None:
+    race = config.race
+    if race is None:
+        given = [key for key in RACE_KEYS if getattr(config, key) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(
+                f"{given[0]}: {flag} sets a race over seeds, but seeds is a fixed list; add "
+                f"--seeds auto (TOML: seeds = \"auto\") or drop {flag}")
+        return
+    if race.max_seeds < race.n0:
+        raise ConfigError(
+            f"max_seeds: {race.max_seeds} is below the race's first seeds per group "
+            f"({race.n0}); give --max-seeds {race.n0} or more, or fewer --first-seeds")
+    if len(config.groups()) < 2:
+        raise ConfigError("seeds: a race needs at least two groups to compare; add rates, "
+                          "placements or max-norms, or give a fixed --seeds count")
 

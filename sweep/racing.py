@@ -15,14 +15,17 @@ Design (a sequential, paired race in the spirit of irace's F-race with paired t-
   is compared with every other racing group by a paired t-test on the seeds they share; the
   p-values are Holm-corrected over those comparisons. A group worse than the best beyond seed
   noise (corrected p below the look's alpha) is eliminated, against that best group.
-- Ties: a group whose paired difference with the best has its ``1 - 2 * alpha_look / m``
-  confidence interval inside ``+-margin`` (two one-sided tests, Bonferroni over the m
-  comparisons) is equivalent to the best: it stops racing as a tie.
+- Ties: after the eliminations, the groups left are taken from the best mean down; a group
+  whose paired difference with a group already kept (the best first) has its
+  ``1 - 2 * alpha_look / pairs`` confidence interval inside ``+-margin`` (two one-sided tests,
+  Bonferroni over the pairs compared) is equivalent to it: it stops racing as that group's tie
+  and shares its fate. Groups that give the same numbers seed by seed (a max-norm that never
+  binds) are ties at the first look, so a grid's copies of one model race once.
 - The no-dropout baseline is a group like the others, so it stays in the race until its
   comparison with the best is decided: eliminated (the best dropout group beats no dropout
   beyond noise), tied (equivalent within the margin), or the best itself (every dropout group
   is then eliminated or tied against it).
-- The race ends when no group is left in question (each eliminated or tied), or at
+- The race ends when one group is left (every other eliminated or tied), or at
   ``max_seeds``.
 """
 
@@ -30,10 +33,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .grid import Group
-from .report.stats import Interval, holm, mean_ci, paired_test
+from .report.stats import Interval, holm, mean_ci, paired_test, t_quantile
 
 Values = Mapping[Group, Mapping[int, float]]
 """Each group's metric by seed (the cells of the race completed so far)."""
@@ -69,11 +72,12 @@ def seed_schedule(n0: int, max_seeds: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Versus:
-    """One racing group against the look's best: the paired difference ``group - best`` in
-    the metric's units (sign as the metric), its CIs, the raw and the Holm-corrected p."""
+    """One racing group against another (the look's best, or for a tie the group it is tied
+    with): the paired difference ``group - against`` in the metric's units (sign as the
+    metric), its CI, the equivalence CI, the raw and the corrected p."""
 
     group: Group
-    best: Group
+    against: Group
     n_pairs: int
     difference: Interval
     equivalence: Interval
@@ -123,36 +127,64 @@ def _mean(values: Mapping[int, float], seeds: int) -> float:
     return sum(values[s] for s in range(seeds)) / seeds
 
 
+def _versus(values: Values, group: Group, against: Group, seeds: int,
+            equivalence_level: float) -> Versus:
+    mine = {s: values[group][s] for s in range(seeds)}
+    theirs = {s: values[against][s] for s in range(seeds)}
+    n, difference, _, p = paired_test(mine, theirs)
+    diffs = [mine[s] - theirs[s] for s in range(seeds)]
+    return Versus(group, against, n, difference, mean_ci(diffs, equivalence_level), p, p)
+
+
 def look(values: Values, racing: Sequence[Group], seeds: int, settings: RaceSettings,
          round_index: int) -> Look:
     """The decisions of one look over seeds ``0..seeds-1`` (every racing group has them)."""
     sign = 1.0 if settings.maximize else -1.0
     order = sorted(racing, key=_order)
-    best = max(order, key=lambda g: sign * _mean(values[g], seeds))
+    means = {g: _mean(values[g], seeds) for g in order}
+    best = max(order, key=lambda g: sign * means[g])
     others = [g for g in order if g != best]
     alpha = settings.look_alpha
-    shared = range(seeds)
-    raw = []
-    for group in others:
-        mine = {s: values[group][s] for s in shared}
-        theirs = {s: values[best][s] for s in shared}
-        n, difference, _, p = paired_test(mine, theirs)
-        diffs = [mine[s] - theirs[s] for s in shared]
-        equivalence = mean_ci(diffs, 1 - 2 * alpha / max(1, len(others)))
-        raw.append((group, n, difference, equivalence, p))
-    adjusted = holm([r[4] for r in raw])
-    eliminated, tied, undecided = [], [], []
-    for (group, n, difference, equivalence, p), p_holm in zip(raw, adjusted, strict=True):
-        versus = Versus(group, best, n, difference, equivalence, p, p_holm)
-        worse = sign * difference.mean < 0
-        if p_holm < alpha and worse:
+    pairs = max(1, len(order) * (len(order) - 1) // 2)
+    level = 1 - 2 * alpha / pairs
+    raw = [_versus(values, group, best, seeds, level) for group in others]
+    adjusted = holm([v.p for v in raw])
+    eliminated, kept = [], []
+    for versus, p_holm in zip(raw, adjusted, strict=True):
+        versus = replace(versus, p_holm=p_holm)
+        if p_holm < alpha and sign * versus.difference.mean < 0:
             eliminated.append(versus)
-        elif _inside(equivalence, settings.margin):
-            tied.append(versus)
         else:
+            kept.append(versus)
+    representatives = [best]
+    tied, undecided = [], []
+    for versus in sorted(kept, key=lambda v: -sign * means[v.group]):
+        against = best if _inside(versus.equivalence, settings.margin) else next(
+            (r for r in representatives[1:]
+             if _equivalent(values, versus.group, r, seeds, level, settings.margin)), None)
+        if against is best:
+            tied.append(versus)
+        elif against is not None:
+            tied.append(_versus(values, versus.group, against, seeds, level))
+        else:
+            representatives.append(versus.group)
             undecided.append(versus)
-    return Look(round_index, seeds, best, tuple(order), tuple(eliminated), tuple(tied),
-                tuple(undecided))
+    return Look(round_index, seeds, best, tuple(order), tuple(eliminated),
+                tuple(sorted(tied, key=lambda v: _order(v.group))),
+                tuple(sorted(undecided, key=lambda v: _order(v.group))))
+
+
+def _equivalent(values: Values, group: Group, other: Group, seeds: int, level: float,
+                margin: float) -> bool:
+    """Whether the paired difference's ``level`` CI lies inside ``+-margin`` (the cheap form of
+    :func:`_versus`'s equivalence interval, asked of many pairs at a look)."""
+    diffs = [values[group][s] - values[other][s] for s in range(seeds)]
+    mean = sum(diffs) / seeds
+    if abs(mean) >= margin:
+        return False
+    spread = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (seeds - 1))
+    half = t_quantile(seeds, level) * spread / math.sqrt(seeds)
+    return -margin < mean - half and mean + half < margin
 
 
 def _inside(interval: Interval, margin: float) -> bool:

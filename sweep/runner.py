@@ -16,6 +16,7 @@ from .engines import TrainSettings, get_engine
 from .grid import Cell
 from .launcher import work_in_processes
 from .progress import Progress
+from .rounds import race_settings, race_state, round_cells, round_line
 from .stopping import stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
 from .tasks import check_first_cell, get_task, task_facts
@@ -69,7 +70,8 @@ def open_for_run(config: SweepConfig) -> SweepStudy:
     task = get_task(config.task)
     facts = task_facts(task)
     settings = {**task.fixed_settings(config.resolved_epochs, config.resolved_batch_size,
-                                      facts.compared_on), **facts.settings()}
+                                      facts.compared_on), **facts.settings(),
+                **race_settings(config)}
     return open_study(
         study_name=config.study_name, storage_url=config.storage_url, access="create", task=task,
         settings=settings, heartbeat_seconds=config.heartbeat_seconds,
@@ -87,29 +89,42 @@ def run_sweep(
         sweep_study = open_for_run(config)
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
-        cells = config.cells()
         sweep_study.fail_stale()
+        state = race_state(sweep_study)
+        cells = config.cells() if state is None else round_cells(state)
         sweep_study.enqueue_missing(cells)
-        states = cell_states(sweep_study.records())
-        already = sum(1 for c in cells if states.get(c) == COMPLETE)
-        log(f"study {sweep_study.name!r}: {work_estimate.describe()} for the whole grid; "
-            f"{already} cell(s) already complete")
+        counted = None if state is not None else cells
+        already = _complete(sweep_study, counted)
+        size = f"{work_estimate.describe()} for the whole grid"
+        if state is not None:
+            size = f"a race of at most {work_estimate.describe()}"
+        log(f"study {sweep_study.name!r}: {size}; {already} cell(s) already complete")
+        if state is not None:
+            log(round_line(state))
         raise_if_stopped(stop, 0, 0)
-        with Progress(len(cells), already, enabled=show_progress) as progress:
+        with Progress(0 if state is not None else len(cells), already,
+                      enabled=show_progress) as progress:
             if workers == 1:
-                outcome = work(sweep_study, get_engine(config.resolved_engine), config, cells,
+                outcome = work(sweep_study, get_engine(config.resolved_engine), config, counted,
                                stop=stop, progress=progress, log=log)
             else:
                 work_in_processes(sweep_study, config, workers, stop, progress, log)
-                outcome = _outcome_of(sweep_study, cells, already)
+                outcome = _outcome_of(sweep_study, counted, already)
                 raise_if_stopped(stop, outcome.completed_now, 0)
-    return RunOutcome(sweep_study, len(cells), already, outcome.completed_now,
+    total = already + outcome.completed_now if state is not None else len(cells)
+    return RunOutcome(sweep_study, total, already, outcome.completed_now,
                       outcome.failed_now, work_estimate)
 
 
-def _outcome_of(sweep_study: SweepStudy, cells: list[Cell], already: int) -> WorkOutcome:
+def _complete(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
+    """Complete cells: of ``cells``, or of the whole study (a race's)."""
     states = cell_states(sweep_study.records())
-    complete = sum(1 for c in cells if states.get(c) == COMPLETE)
-    return WorkOutcome(complete - already, sum(1 for c in cells if states.get(c) == FAILED))
+    return sum(1 for c in (states if cells is None else cells) if states.get(c) == COMPLETE)
+
+
+def _outcome_of(sweep_study: SweepStudy, cells: list[Cell] | None, already: int) -> WorkOutcome:
+    states = cell_states(sweep_study.records())
+    failed = sum(1 for c in (states if cells is None else cells) if states.get(c) == FAILED)
+    return WorkOutcome(_complete(sweep_study, cells) - already, failed)
 
 

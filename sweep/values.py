@@ -148,10 +148,21 @@ def parse_max_norms(value: Any) -> tuple[float | None, ...]:
     return tuple(dict.fromkeys(norms))
 
 
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """A count N (seeds 0..N-1), or a list of seeds (``0,1,7`` or ``[0, 1, 7]``)."""
+AUTO = "auto"
+"""``seeds = "auto"``: race the groups over seeds (:mod:`sweep.racing`) instead of a fixed list."""
+MAX_RACE_SEEDS = 1000
+
+
+def parse_seeds(value: Any) -> tuple[int, ...] | str:
+    """A count N (seeds 0..N-1), a list of seeds (``0,1,7`` or ``[0, 1, 7]``), or ``auto``."""
     if isinstance(value, str) and "," not in value:
         value = value.strip()
+        if value.lower() == AUTO:
+            return AUTO
+    if any(isinstance(item, str) and item.strip().lower() == AUTO for item in _items(value)):
+        raise ConfigError(
+            f"seeds: {value!r} mixes 'auto' with seeds; give either --seeds auto (a race: "
+            "--first-seeds and --max-seeds bound it) or a count or list of seeds")
     if isinstance(value, list | tuple) or (isinstance(value, str) and "," in value):
         items = _items(value)
         if not items:
@@ -171,6 +182,29 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         " seeds per group; give a smaller count (10-50 seeds already resolve differences of "
         "a point or two)"))
     return tuple(range(count))
+
+
+def _fraction(value: Any, what: str, high: float, example: str) -> float:
+    number = _number(value, what)
+    if not 0 < number < high:
+        raise ConfigError(f"{what}: {number:g} must be > 0 and < {high:g} (e.g. {example})")
+    return number
+
+
+def _margin(value: Any) -> float:
+    number = _number(value, "margin")
+    if number <= 0:
+        raise ConfigError(f"margin: {number:g} must be > 0, in the metric's units "
+                          "(e.g. --margin 0.005: half a point of accuracy)")
+    return number
+
+
+def _race_seeds(value: Any, what: str, example: str) -> int:
+    number = _bounded_int(value, what, MAX_RACE_SEEDS, example)
+    if number < 2:
+        raise ConfigError(f"{what}: {number} is too few for a paired test; give 2 or more "
+                          f"(e.g. {example})")
+    return number
 
 
 def _integer(value: Any, what: str) -> int:
@@ -249,6 +283,10 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "placements": parse_placements,
     "max_norms": parse_max_norms,
     "seeds": parse_seeds,
+    "first_seeds": lambda v: _race_seeds(v, "first_seeds", "--first-seeds 5"),
+    "max_seeds": lambda v: _race_seeds(v, "max_seeds", "--max-seeds 50"),
+    "alpha": lambda v: _fraction(v, "alpha", 0.5, "--alpha 0.05"),
+    "margin": _margin,
     "epochs": _epochs,
     "batch_size": lambda v: _bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
     "cells_per_claim": lambda v: _bounded_int(

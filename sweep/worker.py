@@ -22,6 +22,7 @@ from .engines import Engine, TrainSettings, get_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
 from .progress import Progress
+from .rounds import race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
 from .storage import COMPLETE, FAILED, RUNNING, SweepStudy, cell_states, heartbeat, open_study
 
@@ -124,7 +125,7 @@ def work(
     while not stop.requested:
         claims = sweep_study.claim(per_claim, only=wanted)
         if not claims:
-            if not _wait_for_others(sweep_study, wanted, failed_here, stop):
+            if not _wait_for_others(sweep_study, wanted, failed_here, stop, log):
                 break
             continue
         unfinished = list(claims)
@@ -161,16 +162,26 @@ def work(
 
 
 def _wait_for_others(
-    sweep_study: SweepStudy, wanted: set[Cell] | None, failed_here: set[Cell], stop: StopRequest
+    sweep_study: SweepStudy, wanted: set[Cell] | None, failed_here: set[Cell],
+    stop: StopRequest, log: Log = quiet,
 ) -> bool:
-    """Nothing to claim: fail stale trials, re-enqueue their cells, wait for live workers.
+    """Nothing to claim: fail stale trials, re-enqueue their cells, wait for live workers. In
+    a race, the cells are its current round's: a complete round's decisions are replayed from
+    the stored trials and the next round is enqueued.
 
-    Returns False when every cell is complete, or failed in this process.
+    Returns False when every cell is complete (a race: it is over), or failed in this process.
     """
     sweep_study.fail_stale()
-    states = cell_states(sweep_study.records())
-    cells = list(states) if wanted is None else list(wanted)
+    records = sweep_study.records()
+    states = cell_states(records)
+    race = race_state(sweep_study, records) if wanted is None else None
+    if race is not None:
+        cells = round_cells(race)
+    else:
+        cells = list(states) if wanted is None else list(wanted)
     if sweep_study.enqueue_missing(cells, skip=failed_here):
+        if race is not None:
+            log(round_line(race))
         return True
     if any(states.get(c) == RUNNING for c in cells):
         stop.sleep(1.0)

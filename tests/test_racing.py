@@ -42,7 +42,7 @@ def test_a_clearly_worse_group_is_eliminated_against_the_best() -> None:
     p = 2 * stats.t.sf(abs(t), 4)
     assert result.best == HIDDEN
     [versus] = result.eliminated
-    assert versus.group == INPUT and versus.best == HIDDEN
+    assert versus.group == INPUT and versus.against == HIDDEN
     assert versus.p == pytest.approx(p) and versus.p_holm == pytest.approx(p)  # m = 1
     assert versus.difference.mean == pytest.approx(diffs.mean())
     assert p < 0.01
@@ -108,3 +108,36 @@ def test_replay_asks_for_the_next_round_and_waits_for_it() -> None:
     end = replay(full, list(full), RaceSettings())
     assert [look.seeds for look in end.looks] == [5, 10, 20, 40, 50]
     assert end.ended == "max_seeds" and end.next_seeds is None
+
+
+def test_copies_of_a_group_that_is_not_the_best_race_once() -> None:
+    """Two groups giving the same numbers (a max-norm that never binds), neither the best:
+    the second is tied with the first and stops; the first races on for both."""
+    best = [0.80, 0.82, 0.79, 0.81, 0.80]
+    middle = [0.79, 0.80, 0.80, 0.80, 0.79]
+    copy = Group(0.4, "hidden", 3.0)
+    values = {INPUT: by_seed(best), HIDDEN: by_seed(middle), copy: by_seed(middle)}
+    result = look(values, [INPUT, HIDDEN, copy], 5, RaceSettings(), 0)
+    assert result.best == INPUT and not result.eliminated
+    [tie] = result.tied
+    assert tie.group == copy and tie.against == HIDDEN
+    assert (tie.equivalence.low, tie.equivalence.high) == (0.0, 0.0)
+    assert [v.group for v in result.undecided] == [HIDDEN]
+
+
+def test_a_close_group_is_a_tie_only_when_its_interval_is_inside_the_margin() -> None:
+    """Paired differences of +-0.001 around 0, one planned look (alpha 0.05), one pair: the
+    two one-sided tests' CI has level 1 - 2 * 0.05 = 0.90 (t quantile by hand); with margin
+    0.01 it lies inside, with margin 0.0005 it does not."""
+    best = [0.80, 0.82, 0.79, 0.81, 0.80, 0.78]
+    offsets = [0.001, -0.001, 0.001, -0.001, 0.001, -0.001]
+    close = [b - d for b, d in zip(best, offsets, strict=True)]
+    values = {HIDDEN: by_seed(best), BASE: by_seed(close)}
+    diffs = np.array(close) - np.array(best)
+    half = stats.t.ppf(0.95, 5) * diffs.std(ddof=1) / math.sqrt(6)
+    assert abs(diffs.mean()) + half < 0.01
+    wide = look(values, [HIDDEN, BASE], 6, RaceSettings(n0=6, max_seeds=6, margin=0.01), 0)
+    assert [v.group for v in wide.tied] == [BASE]
+    assert wide.tied[0].equivalence.high == pytest.approx(diffs.mean() + half)
+    narrow = look(values, [HIDDEN, BASE], 6, RaceSettings(n0=6, max_seeds=6, margin=0.0005), 0)
+    assert not narrow.tied and [v.group for v in narrow.undecided] == [BASE]

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..storage import SweepStudy
     from ..tasks import Task
     from .figures import Panel
+    from .race import RaceReport
 
 REPORT_DIR = Path("dashboards")
 
@@ -62,6 +63,7 @@ class ReportData:
     curves: tuple[CurveStats, ...]
     curve_labels: tuple[str, ...]
     task: Task  # its words: placement phrases, the baseline's and the reference's labels
+    race: RaceReport | None = None  # a --seeds auto study's race
 
 
 def default_report_path(study: str, storage_url: str | None = None) -> Path:
@@ -108,6 +110,7 @@ def curve_groups(summary: SweepSummary, task: Task) -> list[tuple[GroupStats, st
 def load_report_data(sweep_study: SweepStudy) -> ReportData:
     """Read and summarize the study (:func:`~sweep.report.summary.study_summary`: at least one
     completed cell); load the curves of the groups in :func:`curve_groups`."""
+    from .race import race_report  # not at import: sweep.racing needs .stats
     summary = study_summary(sweep_study)
     chosen = curve_groups(summary, sweep_study.task)
     loaded = load_curves(sweep_study.engine, [i for g, _ in chosen for i in g.trial_ids])
@@ -118,7 +121,8 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
             curves.append(stats)
             labels.append(label)
     return ReportData(sweep_study.name, safe_url(sweep_study.url.url), sweep_study.settings,
-                      summary, tuple(curves), tuple(labels), sweep_study.task)
+                      summary, tuple(curves), tuple(labels), sweep_study.task,
+                      race_report(sweep_study))
 
 
 def build_panels(data: ReportData) -> list[Panel]:
@@ -159,9 +163,16 @@ td.reason{white-space:normal}
 def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
     """The whole page; plotly.js is inlined once, with the first figure."""
     summary, task, esc = data.summary, data.task, html.escape
+    from .race import race_headline, race_html  # not at import: sweep.racing needs .stats
+
+    kind, line = verdict_kind(summary), headline(summary, task)
+    if data.race is not None:
+        kind, line = race_headline(data.race, task, summary.objective)
     parts = [f"<h1>Dropout sweep <code>{esc(data.study)}</code></h1>",
-             f'<p class="headline {verdict_kind(summary)}">{esc(headline(summary, task))}</p>',
+             f'<p class="headline {kind}">{esc(line)}</p>',
              f'<p class="status">{esc(progress_text(summary))}</p>']
+    if data.race is not None:
+        parts.append(race_html(data.race, task, summary.objective))
     parts += [f'<p class="status">{esc(note)}</p>' for note in notes(summary, task)]
     first = True
     for panel in panels:

@@ -7,6 +7,7 @@ two-sided sign test (``2 * 0.5**n``, capped at 1; 1 when every difference is zer
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ class Interval:
 NAN_INTERVAL = Interval(math.nan, math.nan, math.nan, math.nan)
 
 
+@functools.lru_cache(maxsize=4096)
 def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
     """The two-sided t quantile for the mean of ``n`` values (n >= 2)."""
     from scipy import stats

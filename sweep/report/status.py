@@ -11,7 +11,7 @@ on validation; ``failures``: every failed cell's key and fail_reason.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
@@ -24,6 +24,7 @@ from .text import plain_accuracy
 
 if TYPE_CHECKING:
     from ..tasks import Task
+    from .race import RaceReport
 
 STALE = "stale"
 STATES = (COMPLETE, RUNNING, PENDING, FAILED, STALE)
@@ -45,6 +46,8 @@ class StudyStatus:
     counts: dict[str, int]
     groups: tuple[GroupStatus, ...]
     summary: SweepSummary
+    race: RaceReport | None = None
+    task: Task | None = None
 
     @property
     def total(self) -> int:
@@ -80,7 +83,37 @@ class StudyStatus:
                 "max_norm": best.group.max_norm, **values(best),
             },
             "failures": failures_json(self.summary),
+            **({} if self.race is None else {"race": race_json(self.race)}),
         }
+
+
+def race_json(race: RaceReport) -> dict[str, Any]:
+    """A race's state for ``status --json``: its settings, looks, each group's fate, the
+    answer to "does the best dropout group beat no dropout?", cells used."""
+    def group(g: Group | None) -> dict[str, Any] | None:
+        return None if g is None else {"rate": g.rate, "placement": g.placement,
+                                       "max_norm": g.max_norm}
+
+    answer = race.answer
+    state = race.state
+    return {
+        "rounds_done": len(state.looks),
+        "next_seeds": state.next_seeds,
+        "ended": state.ended or None,
+        "best": group(state.best),
+        "answer": {
+            "verdict": answer.verdict, "dropout": group(answer.dropout),
+            "baseline": group(answer.baseline),
+            "difference": None if answer.difference is None else {
+                k: _clean(v) for k, v in asdict(answer.difference).items()},
+            "p_holm": _clean(answer.p_holm), "round": answer.round,
+        },
+        "cells_used": race.cells_used,
+        "fixed_cells": race.fixed_cells,
+        "groups": [{**(group(g) or {}), "seeds": race.seeds[g], "fate": race.fates[g][0],
+                    "against": group(v.against) if (v := race.fates[g][1]) else None,
+                    "p_holm": _clean(v.p_holm) if v else None} for g in race.groups],
+    }
 
 
 def _interval(n: int, interval: Interval) -> dict[str, Any]:
@@ -97,6 +130,7 @@ def study_status(
     records: list[TrialRecord],
     stale_trials: set[int] = frozenset(),  # type: ignore[assignment]
     task: Task | None = None,
+    race: RaceReport | None = None,
 ) -> StudyStatus:
     """Counts per state, overall and per group (in the summary's group order); ``task``
     defaults to the one named in ``settings``."""
@@ -106,8 +140,10 @@ def study_status(
     for record in records:
         if record.trial_id in stale_trials and states.get(record.cell) == RUNNING:
             states[record.cell] = STALE
-    summary = summarize(records, task or get_task(settings["task"]),
-                        Objective.from_settings(settings))
+    task = task or get_task(settings["task"])
+    summary = summarize(records, task, Objective.from_settings(settings))
+    if race is not None and race.state.best is not None:
+        summary = replace(summary, leader=race.state.best)
     stats_by_group = {g.group: g for g in summary.groups}
     per_group: dict[Group, Counter[str]] = {}
     for cell, state in states.items():
@@ -117,4 +153,5 @@ def study_status(
         GroupStatus(group, {s: per_group[group][s] for s in STATES}, stats_by_group.get(group))
         for group in sorted(per_group, key=summary.order)
     )
-    return StudyStatus(study, settings, {s: overall[s] for s in STATES}, groups, summary)
+    return StudyStatus(study, settings, {s: overall[s] for s in STATES}, groups, summary, race,
+                       task)

@@ -25,6 +25,7 @@ from ..exceptions import EmptyStudyError
 from ..grid import BASELINE_PLACEMENT, Cell, Group
 from ..objective import Objective
 from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
+from ..storage.records import failure_reasons
 from .stats import ALPHA, NAN_INTERVAL, Interval, holm, mean_ci, paired_test, t_quantile
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class SweepSummary:
     objective: Objective = Objective()
     failures: tuple[tuple[Cell, str], ...] = ()
     """Failed cells (not interrupted, not superseded) with their fail_reason, by cell."""
+    leader: Group | None = None  # a race's best, even if a tie on fewer seeds has a higher mean
 
     def order(self, group: Group) -> tuple[float, int, str, float]:
         return group_order(group, self.placement_order)
@@ -115,7 +117,9 @@ class SweepSummary:
     @property
     def best(self) -> GroupStats | None:
         """The group with the best mean compared metric (highest, or lowest when minimized;
-        ties: the first in :meth:`order`)."""
+        ties: the first in :meth:`order`); in a race, the race's best."""
+        if self.leader is not None and (led := self.get(self.leader)) is not None:
+            return led
         sign = self.objective.sign
         return max(self.groups, key=lambda g: sign * g.test.mean, default=None)
 
@@ -188,25 +192,19 @@ def summarize(records: Sequence[TrialRecord], task: Task,
         tuple(groups), len(done), n_cells=sum(states.values()), n_running=states[RUNNING],
         n_pending=states[PENDING], n_failed=states[FAILED], placement_order=order,
         reference=task.reference_group, objective=objective,
-        failures=_failures(records, cell_state),
+        failures=failure_reasons(records, cell_state),
     )
-
-
-def _failures(records: Sequence[TrialRecord],
-              states: dict[Cell, str]) -> tuple[tuple[Cell, str], ...]:
-    """Each failed cell's latest reason (cells failed only as interrupted are retried by the
-    next run, so they are listed too: their reason says so)."""
-    latest: dict[Cell, str] = {}
-    for record in sorted(records, key=lambda r: r.number):
-        if states.get(record.cell) == FAILED and record.fail_reason:
-            latest[record.cell] = record.fail_reason
-    return tuple(sorted(latest.items(), key=lambda item: item[0].key))
 
 
 def study_summary(sweep_study: SweepStudy) -> SweepSummary:
     """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
     saying why there is none (all failed, or none finished yet)."""
-    summary = summarize(sweep_study.records(), sweep_study.task, sweep_study.objective)
+    from ..rounds import race_state
+
+    records = sweep_study.records()
+    race = race_state(sweep_study, records)
+    summary = replace(summarize(records, sweep_study.task, sweep_study.objective),
+                      leader=None if race is None else race.best)
     if summary.n_complete:
         return summary
     waiting = summary.n_running + summary.n_pending

@@ -121,6 +121,10 @@ def status_text(status: StudyStatus, storage: str) -> str:
     lines.append(table(("rate", "placement", "max_norm", *STATES, mean_header(objective),
                         "95% CI"), rows))
     lines.append(best_line(status.summary.best, objective))
+    if status.race is not None and status.task is not None:
+        from .race import race_lines
+
+        lines += race_lines(status.race, status.task, objective)
     lines += failure_lines(status.summary)
     if status.counts[STALE]:
         lines.append(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending "

@@ -107,3 +107,14 @@ def completed(records: Sequence[TrialRecord]) -> dict[Cell, TrialRecord]:
         if record.state == COMPLETE:
             result.setdefault(record.cell, record)
     return result
+
+
+def failure_reasons(records: Sequence[TrialRecord],
+                    states: dict[Cell, str]) -> tuple[tuple[Cell, str], ...]:
+    """Each failed cell's latest reason, by cell key (cells failed only as interrupted are
+    retried by the next run, so they are listed too: their reason says so)."""
+    latest: dict[Cell, str] = {}
+    for record in sorted(records, key=lambda r: r.number):
+        if states.get(record.cell) == FAILED and record.fail_reason:
+            latest[record.cell] = record.fail_reason
+    return tuple(sorted(latest.items(), key=lambda item: item[0].key))

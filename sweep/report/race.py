@@ -1,0 +1,275 @@
+"""What a race decided, from its stored trials: rounds, each group's fate, the answer to "does
+the best dropout group beat no dropout?", and the cells it used against a fixed design.
+
+Compute (:func:`race_report`: plain data, replayed by :func:`sweep.rounds.race_state`), then
+render (:func:`race_lines` for the terminal and the report's text, :func:`race_html` for the
+report's section).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..grid import Group
+from ..racing import RaceSettings, RaceState, Versus
+from ..rounds import race_groups, race_state, stored_race
+from .stats import Interval
+from .text import fmt_ci, group_label, p_phrase
+
+if TYPE_CHECKING:
+    from ..objective import Objective
+    from ..storage import SweepStudy
+    from ..tasks import Task
+
+Fate = tuple[str, Versus | None]
+"""("best" | "eliminated" | "tied" | "racing" | "undecided", the decision's comparison)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The race's answer to "does the best dropout group beat no dropout?"."""
+
+    verdict: str  # "yes" | "no" | "tie" | "undecided" | "pending"
+    dropout: Group | None
+    baseline: Group | None
+    difference: Interval | None  # dropout - baseline, paired over their shared seeds
+    p_holm: float
+    round: int | None  # the round (1-based) that decided it
+
+
+@dataclass(frozen=True)
+class RaceReport:
+    settings: RaceSettings
+    state: RaceState
+    groups: tuple[Group, ...]
+    fates: dict[Group, Fate]
+    seeds: dict[Group, int]
+    answer: Answer
+    cells_used: int
+
+    @property
+    def fixed_cells(self) -> int:
+        """A fixed design giving every group the seeds the race's last look had: the fixed
+        sweep that reaches the same decisions at the same seed counts."""
+        last = self.state.looks[-1].seeds if self.state.looks else self.settings.n0
+        return len(self.groups) * last
+
+
+def race_report(sweep_study: SweepStudy) -> RaceReport | None:
+    """The study's race, replayed from its trials (``None``: a fixed-seed study)."""
+    settings = stored_race(sweep_study.settings, sweep_study.objective)
+    if settings is None:
+        return None
+    records = sweep_study.records()
+    state = race_state(sweep_study, records)
+    assert state is not None
+    groups = tuple(race_groups(sweep_study.settings))
+    fates = _fates(state, groups)
+    seeds = {g: _seeds_of(g, state, settings) for g in groups}
+    return RaceReport(settings, state, groups, fates, seeds, _answer(state, fates),
+                      sum(seeds.values()))
+
+
+def _seeds_of(group: Group, state: RaceState, settings: RaceSettings) -> int:
+    """The seeds a group was given: the last look it raced in (or the round running now)."""
+    looked = [look.seeds for look in state.looks if group in look.racing]
+    if group in state.racing and state.next_seeds is not None:
+        return state.next_seeds
+    return max(looked, default=settings.n0)
+
+
+def _fates(state: RaceState, groups: tuple[Group, ...]) -> dict[Group, Fate]:
+    fates: dict[Group, Fate] = {g: ("racing", None) for g in groups}
+    for look in state.looks:
+        for versus in look.eliminated:
+            fates[versus.group] = ("eliminated", versus)
+        for versus in look.tied:
+            fates[versus.group] = ("tied", versus)
+    if state.next_seeds is None and state.looks:
+        last = state.looks[-1]
+        for versus in last.undecided:
+            fates[versus.group] = ("undecided", versus)
+        fates[last.best] = ("best", None)
+    return fates
+
+
+def _root(group: Group, fates: dict[Group, Fate]) -> tuple[Group, str]:
+    """Follow ties to the group that raced on for them; its fate is theirs."""
+    seen = set()
+    while fates[group][0] == "tied" and group not in seen:
+        seen.add(group)
+        versus = fates[group][1]
+        assert versus is not None
+        group = versus.against
+    return group, fates[group][0]
+
+
+def _round_of(versus: Versus, state: RaceState) -> int:
+    for look in state.looks:
+        if versus in (*look.eliminated, *look.tied, *look.undecided):
+            return look.round + 1
+    return len(state.looks)
+
+
+def _answer(state: RaceState, fates: dict[Group, Fate]) -> Answer:
+    best = state.best
+    if best is None or state.next_seeds is not None:
+        return Answer("pending", None, None, None, math.nan, None)
+    if best.is_baseline:
+        return _baseline_won(state, fates, best)
+    return _dropout_won(state, fates, best)
+
+
+def _decisions(groups: list[Group], fates: dict[Group, Fate], fate: str) -> list[Versus]:
+    """The decisions of the groups whose fate (through their ties) is ``fate``."""
+    return [v for g in groups if _root(g, fates)[1] == fate and (v := fates[g][1]) is not None]
+
+
+def _baseline_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Answer:
+    """No dropout is best: was every dropout group eliminated against it, or tied?"""
+    dropout = [g for g in fates if not g.is_baseline]
+    if open_ := _decisions(dropout, fates, "undecided"):
+        return Answer("undecided", open_[0].group, best, open_[0].difference,
+                      open_[0].p_holm, None)
+    if tied := _decisions(dropout, fates, "best"):
+        return Answer("tie", tied[0].group, best, tied[0].difference, tied[0].p_holm,
+                      _round_of(tied[0], state))
+    eliminated = [v for g in dropout if fates[g][0] == "eliminated"
+                  and (v := fates[g][1]) is not None]
+    if not eliminated:  # a grid of no-dropout groups only
+        return Answer("undecided", None, best, None, math.nan, None)
+    closest = max(eliminated, key=lambda v: v.p_holm)
+    return Answer("no", closest.group, best, closest.difference, closest.p_holm,
+                  _round_of(closest, state))
+
+
+def _dropout_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Answer:
+    """A dropout group is best: the fate of the strongest no-dropout group answers."""
+    baselines = [g for g in fates if g.is_baseline]
+    if not baselines:
+        return Answer("undecided", best, None, None, math.nan, None)
+    if tied := _decisions(baselines, fates, "best"):
+        return Answer("tie", best, tied[0].group, _flip(tied[0].difference), tied[0].p_holm,
+                      _round_of(tied[0], state))
+    if open_ := [v for g in baselines if (root := _root(g, fates))[1] == "undecided"
+                 and (v := fates[root[0]][1]) is not None]:
+        return Answer("undecided", best, open_[0].group, _flip(open_[0].difference),
+                      open_[0].p_holm, None)
+    roots = {_root(g, fates)[0] for g in baselines}
+    eliminated = [v for g in roots if (v := fates[g][1]) is not None]
+    last = max(eliminated, key=lambda v: (v.group.is_baseline, v.p_holm))
+    return Answer("yes", last.against, last.group, _flip(last.difference), last.p_holm,
+                  _round_of(last, state))
+
+
+def _flip(interval: Interval) -> Interval:
+    return Interval(-interval.mean, interval.std, -interval.high, -interval.low)
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+
+def settings_line(report: RaceReport, objective: Objective) -> str:
+    s = report.settings
+    looks = len(s.schedule)
+    return (f"Race over seeds (--seeds auto): every group starts with {s.n0} seeds, racing "
+            f"groups double them up to {s.max_seeds} ({looks} looks); a group worse than the "
+            f"look's best by a paired t-test, Holm-corrected over the look's comparisons, at "
+            f"alpha {s.alpha:g} / {looks} looks = {s.look_alpha:.4g}, is eliminated; groups "
+            f"within +-{s.margin:g} {objective.label} of each other (paired CI) are ties.")
+
+
+def answer_line(report: RaceReport, task: Task, objective: Objective) -> str:
+    a = report.answer
+    question = "Does the best dropout group beat no dropout?"
+    if a.verdict == "pending":
+        return f"{question} Not yet: the race is in round {len(report.state.looks) + 1}."
+    numbers = ""
+    if a.difference is not None:
+        numbers = (f" (difference {a.difference.mean:+.3f} {objective.label}, "
+                   f"{fmt_ci(a.difference, signed=True)}, Holm {p_phrase(a.p_holm)}"
+                   + (f", round {a.round}" if a.round else "") + ")")
+    dropout = "" if a.dropout is None else group_label(a.dropout, task)
+    baseline = "" if a.baseline is None else group_label(a.baseline, task)
+    if a.verdict == "yes":
+        return (f"{question} Yes: {dropout} beats {baseline} beyond seed noise{numbers}.")
+    if a.verdict == "no":
+        return (f"{question} No: {baseline} is best; every dropout group was eliminated "
+                f"against it or tied, the closest being {dropout}{numbers}.")
+    if a.verdict == "tie":
+        return (f"{question} A tie: {dropout} and {baseline} are equivalent within "
+                f"+-{report.settings.margin:g}{numbers}.")
+    return (f"{question} Undecided at {report.settings.max_seeds} seeds: {dropout} against "
+            f"{baseline}{numbers}; raise --max-seeds or widen --margin to decide it.")
+
+
+def race_lines(report: RaceReport, task: Task, objective: Objective) -> list[str]:
+    """The race in a few lines: rounds, how it ended, the answer, cells used."""
+    lines = [settings_line(report, objective)]
+    for look in report.state.looks:
+        over = look is report.state.looks[-1] and report.state.next_seeds is None
+        left = (f"{len(look.undecided)} undecided" if over
+                else f"{len(look.undecided) + 1} go on")
+        lines.append(f"round {look.round + 1} ({look.seeds} seeds, {len(look.racing)} groups "
+                     f"racing): {len(look.eliminated)} eliminated, {len(look.tied)} tied, {left}")
+    state = report.state
+    if state.next_seeds is not None:
+        lines.append(f"round {len(state.looks) + 1} runs: {len(state.racing)} groups to "
+                     f"{state.next_seeds} seeds")
+    elif state.best is not None:
+        best = state.best
+        ties = [g for g, (fate, v) in report.fates.items()
+                if fate == "tied" and v is not None and v.against == best]
+        ended = {"separated": "with one group left, every other eliminated or tied",
+                 "equivalent": "with one group left, every other eliminated or tied",
+                 "max_seeds": f"at {report.settings.max_seeds} seeds"}[state.ended]
+        lines.append(f"The race ended {ended}. Best: {group_label(best, task)}"
+                     + (f", tied with {len(ties)} group(s) giving the same results within the "
+                        "margin" if ties else "") + ".")
+    lines.append(answer_line(report, task, objective))
+    lines.append(f"Cells: {report.cells_used:,} raced; a fixed design with the same seeds for "
+                 f"every group ({report.fixed_cells // max(1, len(report.groups))}) would "
+                 f"train {report.fixed_cells:,}.")
+    return lines
+
+
+def _fate_text(group: Group, report: RaceReport, task: Task) -> str:
+    fate, versus = report.fates[group]
+    if versus is None:
+        return {"best": "best", "racing": "racing"}.get(fate, fate)
+    round_ = _round_of(versus, report.state)
+    against = group_label(versus.against, task)
+    if fate == "eliminated":
+        return (f"eliminated in round {round_} against {against}: "
+                f"{fmt_ci(versus.difference, signed=True)}, Holm {p_phrase(versus.p_holm)}")
+    if fate == "tied":
+        return f"tied with {against} in round {round_}: {fmt_ci(versus.equivalence, signed=True)}"
+    return (f"{fate} against {against}: {fmt_ci(versus.difference, signed=True)}, Holm "
+            f"{p_phrase(versus.p_holm)}")
+
+
+def race_headline(report: RaceReport, task: Task, objective: Objective) -> tuple[str, str]:
+    """The report's headline for a race: its colour (``better``: dropout beats no dropout,
+    ``worse``, ``neutral``) and the race's answer."""
+    kind = {"yes": "better", "no": "worse"}.get(report.answer.verdict, "neutral")
+    return kind, answer_line(report, task, objective)
+
+
+def race_html(report: RaceReport, task: Task, objective: Objective) -> str:
+    esc = html.escape
+    lines = "".join(f'<p class="status">{esc(line)}</p>'
+                    for line in race_lines(report, task, objective))
+    order = {"best": 0, "racing": 1, "undecided": 2, "tied": 3, "eliminated": 4}
+    rows = sorted(report.groups, key=lambda g: (order[report.fates[g][0]], -report.seeds[g]))
+    body = "".join(
+        f'<tr class="{"best" if report.fates[g][0] == "best" else ""}">'
+        f'<td class="l">{esc(group_label(g, task))}</td><td>{report.seeds[g]}</td>'
+        f'<td class="l reason">{esc(_fate_text(g, report, task))}</td></tr>' for g in rows)
+    return ('<section id="section-race"><h2>The race over seeds</h2>' + lines +
+            '<div class="table-wrap"><table id="race"><thead><tr><th class="l">group</th>'
+            '<th>seeds</th><th class="l">decision (difference from the group named, paired '
+            f"over seeds)</th></tr></thead><tbody>{body}</tbody></table></div></section>")
+
