@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from sweep.racing import RaceSettings, replay
 from sweep.storage.schema import SETTINGS_ATTR
 
 from .conftest import REPO, assert_error_line, cell_key, poll_trials, run_cli
+from .report.test_html import render_in_chromium, rendered_svgs, sections
 
 GRID = ("--rates", "0,0.2,0.4,0.8", "--placements", "hidden,input", "--max-norms", "none,3",
         "--engine", "population", "--no-progress")
@@ -86,6 +88,11 @@ def test_a_race_runs_its_rounds_and_reports_what_it_decided(workdir: Path) -> No
     page = (workdir / "dashboards" / "race.html").read_text()
     assert 'id="section-race"' in page and page.count("<tr") >= GROUPS
     assert "Does the best dropout group beat no dropout?" in page.split("section-race")[0]
+    dom, log = render_in_chromium(workdir / "dashboards" / "race.html", workdir / "profile")
+    found = sections(dom)
+    assert found["race"].count("<tr") == GROUPS + 1  # the header and one row per group
+    assert len(re.findall(r'<tr class="best"', found["race"])) == 1
+    assert rendered_svgs(found["rate-vs-test"]) >= 1 and "Uncaught" not in log
     # run again: the race is over, nothing is trained, the decision is the same
     again = run_cli("run", "--study", "race", *GRID, *RACE, "--epochs", "150", cwd=workdir,
                     check=True)
@@ -195,8 +202,6 @@ def test_toml_seeds_auto(workdir: Path) -> None:
 def race_block_lines() -> list[str]:
     """The command lines of the README's block under "## Racing over seeds", continuations
     joined, comments dropped."""
-    import re
-
     text = (REPO / "README.md").read_text()
     section = text[text.index("## Racing over seeds"):]
     block = re.search(r"```bash\n(.*?)```", section, re.S)

@@ -79,8 +79,13 @@ def best_line(stats: GroupStats | None, objective: Objective) -> str:
 
 def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupStats]:
     """What ``run`` ends with: the ``top`` best groups, the best group's no-dropout baseline,
-    the plain baseline and the task's reference group (each once, best first)."""
-    wanted = list(summary.ranked[:top])
+    the plain baseline and the task's reference group (each once, best first). In a race, the
+    best groups of those raced to the most seeds (a tie that stopped early on few seeds can
+    show a higher mean)."""
+    pool = summary.ranked
+    if summary.leader is not None:
+        pool = tuple(g for g in pool if g.n == summary.max_n)
+    wanted = list(pool[:top])
     best = summary.best
     extra = [baseline_group(None), summary.reference]
     if best is not None:
