@@ -79,6 +79,12 @@ def test_a_race_runs_its_rounds_and_reports_what_it_decided(workdir: Path) -> No
             result.stdout)
     assert "Does the best dropout group beat no dropout?" in result.stdout
     assert f"Cells: {sum(per_group.values()):,} raced" in result.stdout
+    status = run_cli("status", "--study", "race", cwd=workdir, check=True).stdout
+    assert "race (round, against, Holm p)" in status
+    eliminated = [v for look in looks for v in look.eliminated]
+    assert status.count(" eliminated r") == len(eliminated)
+    for look in looks:  # each elimination under its round
+        assert status.count(f" eliminated r{look.round + 1} vs ") == len(look.eliminated)
     assert "race: round 1 gives 14 groups 3 seeds each" in result.stderr
     stored = optuna.load_study(study_name="race", storage=f"sqlite:///{workdir}/studies/race.db")
     race = stored.user_attrs[SETTINGS_ATTR]["race"]

@@ -17,7 +17,7 @@ from ..grid import Group
 from ..racing import RaceSettings, RaceState, Versus
 from ..rounds import race_groups, race_state, stored_race
 from .stats import Interval
-from .text import fmt_ci, group_label, p_phrase
+from .text import fmt_ci, fmt_norm, group_label, p_phrase
 
 if TYPE_CHECKING:
     from ..objective import Objective
@@ -249,6 +249,21 @@ def _fate_text(group: Group, report: RaceReport, task: Task) -> str:
         return f"tied with {against} in round {round_}: {fmt_ci(versus.equivalence, signed=True)}"
     return (f"{fate} against {against}: {fmt_ci(versus.difference, signed=True)}, Holm "
             f"{p_phrase(versus.p_holm)}")
+
+
+def short_fate(group: Group, report: RaceReport) -> str:
+    """A group's fate in a table cell: ``eliminated r2 vs 0.2/hidden/1 p=0.003`` (the
+    round, the group it lost to, the Holm-corrected p)."""
+    fate, versus = report.fates[group]
+    if versus is None:
+        return fate
+    other = versus.against
+    against = f"{other.rate:g}/{other.placement}/{fmt_norm(other.max_norm)}"
+    round_ = _round_of(versus, report.state)
+    if fate == "tied":
+        return f"tied r{round_} with {against}"
+    word = "eliminated" if fate == "eliminated" else fate
+    return f"{word} r{round_} vs {against} {p_phrase(versus.p_holm).replace(' ', '')}"
 
 
 def race_headline(report: RaceReport, task: Task, objective: Objective) -> tuple[str, str]:

@@ -109,6 +109,7 @@ def closing_table(summary: SweepSummary) -> str:
 def status_text(status: StudyStatus, storage: str) -> str:
     """``sweep status``: counts overall, the settings, per group counts and mean, the best,
     the failed cells with their reasons."""
+    from .race import race_lines, short_fate
     from .status import STALE, STATES
 
     objective = status.summary.objective
@@ -116,20 +117,21 @@ def status_text(status: StudyStatus, storage: str) -> str:
     counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
     lines = [f"study {status.study!r} ({storage}): {status.total} cells: {counts}",
              "settings: " + ", ".join(f"{k}={v}" for k, v in status.settings.items())]
+    race = status.race
     rows = []
     for g in status.groups:
         stats = g.stats
         rows.append([f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm),
                      *(str(g.counts[s]) for s in STATES),
                      "-" if stats is None else f"{stats.test.mean:.3f}",
-                     "-" if stats is None else fmt_ci(stats.test, bounded=objective.bounded)])
+                     "-" if stats is None else fmt_ci(stats.test, bounded=objective.bounded),
+                     *([short_fate(g.group, race)] if race and g.group in race.fates else
+                       ["-"] if race else [])])
     lines.append(table(("rate", "placement", "max_norm", *STATES, mean_header(objective),
-                        "95% CI"), rows))
+                        "95% CI", *(["race (round, against, Holm p)"] if race else [])), rows))
     lines.append(best_line(status.summary.best, objective))
-    if status.race is not None and status.task is not None:
-        from .race import race_lines
-
-        lines += race_lines(status.race, status.task, objective)
+    if race is not None and status.task is not None:
+        lines += race_lines(race, status.task, objective)
     lines += failure_lines(status.summary)
     if status.counts[STALE]:
         lines.append(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending "
