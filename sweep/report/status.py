@@ -5,7 +5,8 @@ cells.
 ``compared_on``); per group and for ``best`` the compared metric as ``value`` (``n``, ``mean``,
 ``std``, ``low``, ``high``: its 95% t-interval), also under its old name ``test_accuracy`` when
 the objective is accuracy on test, and ``held_out_test`` (the test metric) when it is compared
-on validation; ``failures``: every failed cell's key and fail_reason.
+on validation; ``failures``: every failed cell's key and fail_reason; for a ``--seeds auto``
+study, ``race`` (:func:`race_json`).
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def race_json(race: RaceReport) -> dict[str, Any]:
         "fixed_cells": race.fixed_cells,
         "groups": [{**(group(g) or {}), "seeds": race.seeds[g], "fate": race.fates[g][0],
                     "against": group(v.against) if (v := race.fates[g][1]) else None,
-                    "p_holm": _clean(v.p_holm) if v else None} for g in race.groups],
+                    "p_holm": _clean(v.p_holm) if v and race.fates[g][0] != "tied" else None}
+                   for g in race.groups],
     }
 
 
