@@ -158,7 +158,7 @@ def _dropout_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Ans
                  and (v := fates[root[0]][1]) is not None]:
         return Answer("undecided", best, open_[0].group, _flip(open_[0].difference),
                       open_[0].p_holm, None)
-    roots = {_root(g, fates)[0] for g in baselines}
+    roots = list(dict.fromkeys(_root(g, fates)[0] for g in baselines))  # in the grid's order
     eliminated = [v for g in roots if (v := fates[g][1]) is not None]
     last = max(eliminated, key=lambda v: (v.group.is_baseline, v.p_holm))
     return Answer("yes", last.against, last.group, _flip(last.difference), last.p_holm,
