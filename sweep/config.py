@@ -31,12 +31,13 @@ class SweepConfig:
     """One sweep, fully resolved and checked. ``storage=None`` means
     ``sqlite:///studies/<study>.db``; empty ``placements`` or ``max_norms`` mean the task's
     own (all its placements; its default max-norms); ``study=None`` means ``tutorial`` for the
-    circles task and the task's name for any other. ``task`` is a built-in task's name, a
-    ``.py`` file that defines ``TASK``, or ``package.module:attribute``. Values may be given
-    in any form the TOML file accepts (``rates="0:0.9:0.1"``, ``seeds=5``,
-    ``max_norms=[None, 3]``...). ``seeds="auto"`` races the groups over seeds
-    (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with
-    ties within ``margin``; those four are errors with a fixed list of seeds."""
+    circles task and the task's name for any other (``-race`` appended for ``seeds="auto"``).
+    ``task`` is a built-in task's name, a ``.py`` file that defines ``TASK``, or
+    ``package.module:attribute``. Values may be given in any form the TOML file accepts
+    (``rates="0:0.9:0.1"``, ``seeds=5``, ``max_norms=[None, 3]``...). ``seeds="auto"`` races
+    the groups over seeds (:mod:`sweep.racing`), bounded by ``first_seeds`` and
+    ``max_seeds``, at ``alpha`` with ties within ``margin``; those four are errors with a
+    fixed list of seeds."""
 
     study: str | None = None
     storage: str | None = None
@@ -65,7 +66,7 @@ class SweepConfig:
             object.__setattr__(self, f.name, PARSERS[f.name](value))
         task = get_task(self.task)
         if self.study is None:
-            object.__setattr__(self, "study", _default_study(task.name))
+            object.__setattr__(self, "study", _default_study(task.name, self.seeds == AUTO))
         if not self.placements:
             object.__setattr__(self, "placements", task.placements)
         if not self.max_norms:
@@ -140,13 +141,15 @@ class SweepConfig:
 KEYS = tuple(f.name for f in fields(SweepConfig))
 
 
-def _default_study(task: str) -> str:
+def _default_study(task: str, race: bool = False) -> str:
     """``tutorial`` for the circles task, else the task's name (it must make a valid study
-    name, else the user gives one)."""
+    name, else the user gives one); a race's (``seeds = "auto"``) gets ``-race`` after it, so
+    it never meets the fixed sweep's study."""
+    suffix = "-race" if race else ""
     if task == "circles":
-        return "tutorial"
+        return "tutorial" + suffix
     try:
-        return check_study_name(task)
+        return check_study_name(task + suffix)
     except ConfigError:
         raise ConfigError(
             f"study: the task's name {task!r} is not a valid study name; give --study NAME"

@@ -197,6 +197,15 @@ def test_a_fixed_run_cannot_join_a_race_nor_a_race_a_fixed_study(workdir: Path) 
                       "race: study has None")
 
 
+def test_a_race_has_its_own_default_study() -> None:
+    """`python -m sweep run --seeds auto` after the default sweep must not meet its study."""
+    from sweep.config import SweepConfig
+
+    assert SweepConfig(seeds="auto").study_name == "tutorial-race"
+    assert SweepConfig().study_name == "tutorial"
+    assert SweepConfig(task="digits-cnn", seeds="auto").study_name == "digits-cnn-race"
+
+
 def test_toml_seeds_auto(workdir: Path) -> None:
     config = workdir / "raced.toml"
     config.write_text('rates = "0,0.8"\nplacements = ["input"]\nmax_norms = ["none"]\n'
@@ -228,7 +237,7 @@ def test_the_readme_race_demo_as_written(clone: Path) -> None:
 
     demo, status, default = race_block_lines()
     assert "--study race-demo" in demo and "--study race-demo --json" in status
-    assert default.endswith("run --seeds auto --study tutorial-race")
+    assert default.endswith("run --seeds auto")
     out = run_line(demo, clone)
     assert "Does the best dropout group beat no dropout?" in out
     race = json.loads(run_line(status, clone))["race"]
