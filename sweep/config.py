@@ -17,7 +17,7 @@ from typing import Any
 
 from .engines import check_engine_name
 from .exceptions import ConfigError
-from .grid import Cell, Group, expand, normalize_rate
+from .grid import Cell, Group, expand, grid_groups, normalize_rate
 from .racing import RaceSettings
 from .tasks import get_task
 from .values import AUTO, PARSERS, check_study_name
@@ -134,8 +134,7 @@ class SweepConfig:
         return expand(self.rates, self.placements, self.max_norms, self.seed_list)
 
     def groups(self) -> list[Group]:
-        return list(dict.fromkeys(cell.group for cell in expand(
-            self.rates, self.placements, self.max_norms, (0,))))
+        return grid_groups(self.rates, self.placements, self.max_norms)
 
 
 KEYS = tuple(f.name for f in fields(SweepConfig))

@@ -81,6 +81,13 @@ def expand(
     return list(cells.values())
 
 
+def grid_groups(
+    rates: Iterable[float], placements: Sequence[str], max_norms: Iterable[float | None]
+) -> list[Group]:
+    """A grid's groups (baseline deduplicated), in :func:`expand`'s order."""
+    return [cell.group for cell in expand(rates, placements, max_norms, (0,))]
+
+
 def count_cells(
     rates: Sequence[float],
     placements: Sequence[str],

@@ -11,10 +11,9 @@ complete enqueues the next one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .grid import Cell, Group, expand
+from .grid import Cell, Group, grid_groups
 from .racing import RaceSettings, RaceState, Values, replay
 
 if TYPE_CHECKING:
@@ -50,8 +49,7 @@ def stored_race(settings: Mapping[str, Any], objective: Objective) -> RaceSettin
 def race_groups(settings: Mapping[str, Any]) -> list[Group]:
     """The groups a study races (every group of its stored grid)."""
     race = settings[RACE_KEY]
-    cells = expand(race["rates"], race["placements"], race["max_norms"], (0,))
-    return list(dict.fromkeys(cell.group for cell in cells))
+    return grid_groups(race["rates"], race["placements"], race["max_norms"])
 
 
 def race_values(records: Sequence[TrialRecord], groups: Sequence[Group]) -> Values:
@@ -97,6 +95,3 @@ def round_line(state: RaceState) -> str:
         return f"race over {decided}"
     return f"race {decided}; round {last.round + 2} gives them {state.next_seeds} seeds each"
 
-
-def with_direction(race: RaceSettings, objective: Objective) -> RaceSettings:
-    return replace(race, maximize=objective.maximize)

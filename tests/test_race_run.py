@@ -215,15 +215,9 @@ def test_toml_seeds_auto(workdir: Path) -> None:
 
 
 def race_block_lines() -> list[str]:
-    """The command lines of the README's block under "## Racing over seeds", continuations
-    joined, comments dropped."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Racing over seeds"):]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block is not None
-    joined = block.group(1).replace("\\\n", " ")
-    return [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    from .test_readme import block_lines
+
+    return block_lines("## Racing over seeds")
 
 
 @pytest.fixture

@@ -26,10 +26,15 @@ from .conftest import REPO
 
 
 def using_it_lines() -> list[str]:
-    """The command lines of the README's first block under "## Using it", continuations
+    """The command lines of the README's first block under "## Using it"."""
+    return block_lines("## Using it")
+
+
+def block_lines(heading: str) -> list[str]:
+    """The command lines of the README's first bash block under ``heading``, continuations
     joined, comments dropped."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Using it"):]
+    section = text[text.index(heading):]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block is not None
     joined = block.group(1).replace("\\\n", " ")
