@@ -42,8 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
         "the same command again resumes. " + PRECEDENCE))
     _study_args(run)
     run.add_argument("--task", help=(
-        "circles (default), digits-cnn, sequence-lstm, your own: a .py file that defines TASK, "
-        "or package.module:attribute"))
+        "circles (default), digits-cnn, sequence-lstm, tabular (with --data and --target), your "
+        "own: a .py file that defines TASK, or package.module:attribute"))
+    run.add_argument("--data", help="--task tabular: the table, a CSV (or .npz, .parquet) file")
+    run.add_argument("--target", help="--task tabular: the column to predict")
+    run.add_argument("--hidden-units", dest="hidden_units",
+                     help="--task tabular: hidden layer widths (default: 64,64)")
+    run.add_argument("--target-kind", dest="target_kind", help=(
+        "--task tabular: classification or regression (default: decided from the target)"))
+    run.add_argument("--split-column", dest="split_column", help=(
+        "--task tabular: a column of train/test labels to split by (default: a seeded "
+        "stratified 70/30 split)"))
     run.add_argument("--engine", help="population or keras (default: the task's first engine)")
     run.add_argument("--rates", help="comma list (0,0.4) or inclusive range start:stop:step")
     run.add_argument("--placements", help="comma list of the task's placements (default: all)")
@@ -130,7 +139,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .report.terminal import closing_table
 
     config = _config_from_args(args, (
-        "study", "storage", "task", "engine", "rates", "placements", "max_norms", "seeds",
+        "study", "storage", "task", "data", "target", "hidden_units", "target_kind",
+        "split_column", "engine", "rates", "placements", "max_norms", "seeds",
         "first_seeds", "max_seeds", "alpha", "margin", "epochs", "batch_size", "cells_per_claim",
         "heartbeat_seconds", "workers", "allow_large"))
     summary = run(config, progress=not args.no_progress, log=_stderr)

@@ -20,6 +20,8 @@ from .exceptions import ConfigError
 from .grid import Cell, Group, expand, grid_groups, normalize_rate
 from .racing import RaceSettings
 from .tasks import get_task
+from .tasks.tabular import OPTIONS as TABULAR_OPTIONS
+from .tasks.tabular import is_tabular, tabular_reference
 from .values import AUTO, PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
@@ -33,15 +35,22 @@ class SweepConfig:
     own (all its placements; its default max-norms); ``study=None`` means ``tutorial`` for the
     circles task and the task's name for any other (``-race`` appended for ``seeds="auto"``).
     ``task`` is a built-in task's name, a ``.py`` file that defines ``TASK``, or
-    ``package.module:attribute``. Values may be given in any form the TOML file accepts
-    (``rates="0:0.9:0.1"``, ``seeds=5``, ``max_norms=[None, 3]``...). ``seeds="auto"`` races
-    the groups over seeds (:mod:`sweep.racing`), bounded by ``first_seeds`` and
-    ``max_seeds``, at ``alpha`` with ties within ``margin``; those four are errors with a
-    fixed list of seeds."""
+    ``package.module:attribute``, or ``tabular`` with ``data`` (a table file) and ``target``
+    (its column), optionally ``hidden_units``, ``target_kind`` and ``split_column``
+    (:mod:`sweep.tasks.tabular`); ``task`` then becomes that table's reference. Values may be
+    given in any form the TOML file accepts (``rates="0:0.9:0.1"``, ``seeds=5``,
+    ``max_norms=[None, 3]``...). ``seeds="auto"`` races the groups over seeds
+    (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with ties
+    within ``margin``; those four are errors with a fixed list of seeds."""
 
     study: str | None = None
     storage: str | None = None
     task: str = "circles"
+    data: str | None = None
+    target: str | None = None
+    hidden_units: tuple[int, ...] | None = None
+    target_kind: str | None = None
+    split_column: str | None = None
     engine: str | None = None
     rates: tuple[float, ...] = DEFAULT_RATES
     placements: tuple[str, ...] = ()
@@ -64,6 +73,7 @@ class SweepConfig:
             if value is None or (f.name in ("placements", "max_norms") and value == ()):
                 continue
             object.__setattr__(self, f.name, PARSERS[f.name](value))
+        _resolve_tabular(self)
         task = get_task(self.task)
         if self.study is None:
             object.__setattr__(self, "study", _default_study(task.name, self.seeds == AUTO))
@@ -138,6 +148,19 @@ class SweepConfig:
 
 
 KEYS = tuple(f.name for f in fields(SweepConfig))
+
+
+def _resolve_tabular(config: SweepConfig) -> None:
+    """``task="tabular"`` and its options become the table's task reference; the options are
+    errors with any other task."""
+    given = [name for name in TABULAR_OPTIONS if getattr(config, name) is not None]
+    if config.task == "tabular":
+        reference = tabular_reference(config.data, config.target, config.hidden_units,
+                                      config.target_kind, config.split_column)
+        object.__setattr__(config, "task", reference)
+    elif given and not is_tabular(config.task):
+        raise ConfigError(f"{given[0]}: only the tabular task reads a table; use --task tabular "
+                          f"--data FILE --target COLUMN, or drop {given[0]}")
 
 
 def _default_study(task: str, race: bool = False) -> str:
@@ -215,7 +238,7 @@ def validate(config: SweepConfig) -> None:
     task = get_task(config.task)
     if config.engine is not None:
         check_engine_name(config.engine)
-        if config.engine not in task.engines:
+        if task.engines and config.engine not in task.engines:
             raise ConfigError(
                 f"engine: {config.engine!r} cannot train task {task.name!r}; "
                 f"use one of: {', '.join(task.engines)}"

@@ -8,11 +8,12 @@ so running the same command again resumes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .budget import WorkEstimate, check_budget, estimate, machine_workers
 from .config import SweepConfig
-from .engines import TrainSettings, get_engine
+from .engines import TrainSettings, get_engine, pick_engine
 from .grid import Cell
 from .launcher import work_in_processes
 from .progress import Progress
@@ -33,18 +34,18 @@ class RunOutcome:
     work: WorkEstimate
 
 
-def plan(config: SweepConfig) -> tuple[WorkEstimate, int, list[str]]:
+def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]]:
     """Check the run's size, and a user's task (its data, its first cell's model), before
-    anything is written: (estimate, workers, notices)."""
+    anything is written: (the config with its engine chosen, estimate, workers, notices)."""
     task = get_task(config.task)
     task_facts(task)
     if task.is_users:
         check_first_cell(task, config.cells()[0])
-    engine = get_engine(config.resolved_engine)
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size)
-    engine.check(task, settings, config.placements)
+    engine, chosen = pick_engine(task, settings, config.engine, config.placements)
+    config = dataclasses.replace(config, engine=engine.name)
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
-    notices = []
+    notices = [] if chosen is None else [chosen]
     work = estimate(config, per_claim, config.workers)
     check_budget(work, config.allow_large)
     workers = min(config.workers, machine_workers(work.worker_bytes))
@@ -55,7 +56,7 @@ def plan(config: SweepConfig) -> tuple[WorkEstimate, int, list[str]]:
             f"{work.worker_bytes / 2**30:.1f} GiB"
         )
         work = estimate(config, per_claim, workers)
-    return work, workers, notices
+    return config, work, workers, notices
 
 
 def _cores_and_memory() -> str:
@@ -83,7 +84,7 @@ def run_sweep(
 ) -> RunOutcome:
     """Run every pending cell of ``config``'s grid; completed cells are skipped (resume)."""
     with stop_on_signals() as stop:
-        work_estimate, workers, notices = plan(config)
+        config, work_estimate, workers, notices = plan(config)
         for notice in notices:
             log(notice)
         sweep_study = open_for_run(config)

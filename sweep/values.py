@@ -274,11 +274,29 @@ def _flag(value: Any, what: str) -> bool:
     raise ConfigError(f"{what}: {value!r} is not true or false")
 
 
+def parse_hidden_units(value: Any) -> tuple[int, ...]:
+    """Layer widths, e.g. ``64,64`` (TOML ``[64, 64]``); one number is one layer."""
+    items = _items(value)
+    try:
+        units = tuple(int(u) for u in items if not isinstance(u, bool) and float(u) == int(u))
+    except (TypeError, ValueError):
+        units = ()
+    if not items or len(units) != len(items) or any(u < 1 for u in units):
+        raise ConfigError(f"hidden_units: {value!r} is not a list of layer widths >= 1; give "
+                          "e.g. --hidden-units 64,64 (TOML: hidden_units = [64, 64])")
+    return units
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "study": check_study_name,
     "storage": lambda v: _name(v, "storage"),
     "task": lambda v: _name(v, "task"),
     "engine": lambda v: _name(v, "engine"),
+    "data": lambda v: _name(v, "data"),
+    "target": lambda v: _name(v, "target"),
+    "hidden_units": parse_hidden_units,
+    "target_kind": lambda v: _name(v, "target_kind"),
+    "split_column": lambda v: _name(v, "split_column"),
     "rates": parse_rates,
     "placements": parse_placements,
     "max_norms": parse_max_norms,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import SweepConfig
-from .engines import Engine, TrainSettings, get_engine
+from .engines import Engine, TrainSettings, pick_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
 from .progress import Progress
@@ -76,10 +76,9 @@ def run_worker(
                                  access="work", heartbeat_seconds=config.heartbeat_seconds)
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
-        engine = get_engine(config.engine or sweep_study.task.default_engine)
         stored = sweep_study.settings
-        engine.check(sweep_study.task, TrainSettings(int(stored["epochs"]),
-                                                     int(stored["batch_size"])), None)
+        engine, _ = pick_engine(sweep_study.task, TrainSettings(
+            int(stored["epochs"]), int(stored["batch_size"])), config.engine, None)
         log(f"worker on study {sweep_study.name!r} with the {engine.name} engine")
         if progress is not None:
             return work(sweep_study, engine, config, None, stop=stop, progress=progress, log=log)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Sequence
 
 from ..exceptions import ConfigError
+from ..tasks import Task
 from ._base import (
     NO_CONTROL,
     CellResult,
@@ -18,7 +20,7 @@ from ._base import (
 
 __all__ = [
     "NO_CONTROL", "CellResult", "Curves", "Engine", "TrainControl", "TrainSettings",
-    "engine_names", "get_engine", "train_all",
+    "engine_names", "get_engine", "pick_engine", "train_all",
 ]
 
 _ENGINES: dict[str, tuple[str, str]] = {
@@ -45,3 +47,24 @@ def get_engine(name: str) -> Engine:
     module_name, class_name = _ENGINES[name]
     engine: Engine = getattr(importlib.import_module(module_name), class_name)()
     return engine
+
+
+def pick_engine(task: Task, settings: TrainSettings, asked: str | None,
+                placements: Sequence[str] | None) -> tuple[Engine, str | None]:
+    """The engine to train ``task`` with, checked (:class:`ConfigError` before any write), and a
+    notice when it was chosen for the user: the one asked for, else the task's first engine;
+    a task that names no engines gets the population engine where its model stacks (a
+    Dense/Dropout chain), else the Keras engine, with the population engine's reason."""
+    name = asked or (task.engines[0] if task.engines else None)
+    if name is not None:
+        engine = get_engine(name)
+        engine.check(task, settings, placements)
+        return engine, None
+    population = get_engine("population")
+    try:
+        population.check(task, settings, placements)
+    except ConfigError as e:
+        keras = get_engine("keras")
+        keras.check(task, settings, placements)
+        return keras, f"training with model.fit (the Keras engine): {e}"
+    return population, None

@@ -40,6 +40,7 @@ from ..grid import Cell
 from ..tasks import Dataset, Task
 from ..tasks.circles import on_hidden, on_input
 from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
+from ._chain_train import check_chain, train_chain
 from ._population_graph import CHUNK_EPOCHS, Population, PopulationRun, PopulationTraining
 from ._population_init import InitialWeights, MemberWeights, dense_mlp_initial_weights
 from ._population_rng import member_key
@@ -110,10 +111,14 @@ class PopulationEngine:
     def check(
         self, task: Task, settings: TrainSettings, placements: Sequence[str] | None
     ) -> None:
-        """The task, its data's shape, the batch size and the placements, before any write."""
+        """The task's model, its data's shape, the batch size and the placements, before any
+        write."""
         try:
-            dense = _dense_task(task)
-            _check_data(task, dense, task.load_data(), settings)
+            data = task.load_data()
+            if _hand_written(task, data, settings) is None:
+                check_chain(task, data, settings, placements)
+                return
+            _check_data(task, _dense_task(task), data, settings)
         except EngineError as e:
             raise ConfigError(str(e)) from None
         unknown = [p for p in placements or () if p not in PLACEMENTS]
@@ -126,7 +131,6 @@ class PopulationEngine:
     def cells_per_claim(self, task: Task, settings: TrainSettings) -> int:
         """:data:`CELLS_PER_CLAIM`, fewer (down to one population) when so many epochs make
         a claim's learning curves bigger than :data:`CLAIM_CURVE_BYTES`."""
-        _dense_task(task)
         fits = CLAIM_CURVE_BYTES // (settings.epochs * CURVE_BYTES_PER_EPOCH)
         return int(max(MEMBERS, min(CELLS_PER_CLAIM, fits // MEMBERS * MEMBERS)))
 
@@ -140,8 +144,12 @@ class PopulationEngine:
         """Check the task, settings and cells now (an :class:`EngineError` is raised by this
         call, not by the first ``next``), then train population by population as the caller
         iterates."""
-        dense = _dense_task(task)
         data = task.load_data()
+        dense = _hand_written(task, data, settings)
+        if dense is None:
+            check_chain(task, data, settings, None)
+            return train_chain(task, list(cells), data, settings, control, ChunkPacer(),
+                               MEMBERS, padded_size, self.name)
         _check_data(task, dense, data, settings)
         for cell in cells:
             if cell.placement not in PLACEMENTS:
@@ -206,6 +214,14 @@ class ChunkPacer:
 def padded_size(count: int) -> int:
     """The population size ``count`` members are padded to."""
     return next(size for size in PADDED_SIZES if size >= count)
+
+
+def _hand_written(task: Task, data: Dataset, settings: TrainSettings) -> DenseTask | None:
+    """The hand-written program's view of ``task`` where it applies (circles, one batch per
+    epoch), else None: the general chain program trains it."""
+    if task.name in _DENSE_TASKS and not task.is_users and settings.batch_size >= len(data.train_x):
+        return _dense_task(task)
+    return None
 
 
 def _dense_task(task: Task) -> DenseTask:

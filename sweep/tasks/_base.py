@@ -6,7 +6,7 @@ The same contract serves the built-in tasks and a user's own (:mod:`sweep.tasks.
                       load_data=load_data, build_model=build_model, epochs=100, batch_size=32)
 
 Everything else has a default: metric ``accuracy`` (its direction: maximize), no max-norm, the
-Keras engine.
+population engine where the model is a Dense/Dropout chain, else the Keras engine.
 """
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ class Task:
 
     ``metric`` is any key the compiled model reports (``accuracy``, ``auc``, ``loss``, ``mse``
     ...); ``direction`` defaults to the known metric's obvious one. ``engines``: the engines
-    that can train it faithfully, the default first. ``epoch_seconds`` estimates, per engine,
-    the seconds one model-epoch takes on a 2-core machine (for the run's time estimate).
+    that can train it faithfully, the default first (none named: the population engine where
+    the built model is a Dense/Dropout chain it can stack, else the Keras engine).
+    ``epoch_seconds`` estimates, per engine, the seconds one model-epoch takes on a 2-core
+    machine (for the run's time estimate).
     ``reference`` is a group the terminal and the report always show (rate, placement,
     max-norm), named ``reference_label``. The report's words: ``placement_words`` complete the
     sentence "dropout rate 0.4 ..." (e.g. "on the hidden layer"), ``baseline_label`` names the
@@ -97,7 +99,7 @@ class Task:
     direction: Direction | None = None
     supports_max_norm: bool = False
     default_max_norms: tuple[float | None, ...] = (None,)
-    engines: tuple[str, ...] = ("keras",)
+    engines: tuple[str, ...] = ()
     description: str = ""
     optimizer: str = ""
     epoch_seconds: Mapping[str, float] = field(default_factory=dict)
@@ -143,8 +145,10 @@ class Task:
 
     @property
     def default_engine(self) -> str:
-        """The engine used when none is asked for: the first of :attr:`engines`."""
-        return self.engines[0]
+        """The engine used when none is asked for: the first of :attr:`engines`; with none
+        named, the population engine (where the model stacks: see
+        :func:`sweep.engines.pick_engine`)."""
+        return self.engines[0] if self.engines else "population"
 
     @property
     def is_users(self) -> bool:

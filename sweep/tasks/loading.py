@@ -23,6 +23,7 @@ from typing import Any
 
 from ..exceptions import ConfigError, TaskError
 from ._base import Task
+from .tabular import is_tabular, load_tabular, tabular_options
 
 _LOADED: dict[str, Task] = {}
 _SWEEP_DIR = str(Path(__file__).resolve().parents[1])
@@ -30,14 +31,21 @@ _ATTRIBUTE = "TASK"
 
 
 def is_reference(name: str) -> bool:
-    """A file path or ``module:attribute``, not a registered name."""
-    return name.endswith(".py") or "/" in name or os.sep in name or ":" in name
+    """A file path, ``module:attribute`` or a tabular task's reference, not a registered
+    name."""
+    return (name.endswith(".py") or "/" in name or os.sep in name or ":" in name
+            or is_tabular(name))
 
 
 def load_task(reference: str, registered: dict[str, Task]) -> Task:
     """The task ``reference`` names (see the module docstring)."""
     if reference in registered:
         return registered[reference]
+    if is_tabular(reference):  # its file's bytes, as a user task's source
+        key = f"{reference}|{source_stamp(tabular_options(reference).get('data'))}"
+        if key not in _LOADED:
+            _LOADED[key] = load_tabular(reference)
+        return _LOADED[key]
     if not is_reference(reference):
         close = difflib.get_close_matches(reference, registered, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
