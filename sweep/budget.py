@@ -39,6 +39,14 @@ batch of a small dense model here, plus :data:`EVAL_SECONDS` per epoch for the v
 pass and :data:`CELL_SECONDS` per cell to build, compile and evaluate the model."""
 EVAL_SECONDS = 0.02
 CELL_SECONDS = 2.5
+POPULATION_STEP_SECONDS = 6e-5
+"""The population engine's cost of one member's batch step of a small dense model, its share
+of validation included (measured here, ``benchmarks/bench_dense.py``: 50-65 us for 64,64 MLPs
+at batch 32), and :data:`POPULATION_CELL_SECONDS` per cell for its initial weights."""
+POPULATION_CELL_SECONDS = 0.01
+POPULATION_COMPILE_SECONDS = 8.0
+"""Once per run: tracing and compiling a population's program, and the Keras model built once
+per group (measured here: 6-9 s for the tabular MLPs)."""
 
 
 @dataclass(frozen=True)
@@ -101,14 +109,18 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
     engine = config.resolved_engine
     epochs = config.resolved_epochs
     cells = count_cells(config.rates, config.placements, config.max_norms, config.most_seeds)
-    per_cell = 0.0
+    per_cell = once = 0.0
     per_epoch = task.epoch_seconds.get(engine)
     if per_epoch is None:  # not measured: from the training rows and the batch size
         rows = int(task_facts(task).shapes["train_x"][0][0])
-        per_epoch = STEP_SECONDS * math.ceil(rows / config.resolved_batch_size) + EVAL_SECONDS
-        per_cell = CELL_SECONDS
+        steps = math.ceil(rows / config.resolved_batch_size)
+        if engine == "population":
+            per_epoch, per_cell = POPULATION_STEP_SECONDS * steps, POPULATION_CELL_SECONDS
+            once = POPULATION_COMPILE_SECONDS
+        else:
+            per_epoch, per_cell = STEP_SECONDS * steps + EVAL_SECONDS, CELL_SECONDS
     parallel = workers if engine == "keras" else 1
-    seconds = cells * (epochs * per_epoch + per_cell) / max(1, min(parallel, cores()))
+    seconds = once + cells * (epochs * per_epoch + per_cell) / max(1, min(parallel, cores()))
     return WorkEstimate(cells, epochs, engine, workers, seconds,
                         worker_memory(engine, epochs, min(cells_per_claim, cells)))
 

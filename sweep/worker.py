@@ -17,14 +17,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from .config import SweepConfig
-from .engines import Engine, TrainSettings, pick_engine
+from .engines import CellResult, Engine, TrainSettings, pick_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
 from .progress import Progress
 from .rounds import race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
-from .storage import COMPLETE, FAILED, RUNNING, SweepStudy, cell_states, heartbeat, open_study
+from .storage import (
+    COMPLETE,
+    FAILED,
+    RUNNING,
+    Claim,
+    SweepStudy,
+    cell_states,
+    heartbeat,
+    open_study,
+)
 
 Log = Callable[[str], None]
 
@@ -86,6 +97,24 @@ def run_worker(
             return work(sweep_study, engine, config, None, stop=stop, progress=bar, log=log)
 
 
+def _split_diverged(claims: list[Claim], results: list[CellResult]
+                    ) -> tuple[list[tuple[Claim, CellResult]], list[tuple[Claim, str]]]:
+    """Results to record, and the claims whose training loss became NaN or infinite (a
+    population engine's member: the Keras engine raises for its one cell instead)."""
+    kept, diverged = [], []
+    for claim, result in zip(claims, results, strict=True):
+        losses = result.curves.train_loss
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size or not np.isfinite(result.value):
+            where = f"at epoch {bad[0] + 1}" if bad.size else "in the final evaluation"
+            value = losses[bad[0]] if bad.size else result.value
+            diverged.append((claim, f"FloatingPointError: the training loss became {value} "
+                                    f"{where}"))
+        else:
+            kept.append((claim, result))
+    return kept, diverged
+
+
 def raise_if_stopped(stop: StopRequest, completed: int, interrupted: int) -> None:
     if stop.requested:
         raise SweepInterrupted(
@@ -133,7 +162,13 @@ def work(
             with heartbeat(sweep_study, claims, config.heartbeat_seconds):
                 for batch in engine.train(task, [c.cell for c in claims], settings, control):
                     finished, unfinished = unfinished[:len(batch)], unfinished[len(batch):]
-                    done_in_claim += sweep_study.record(finished, batch)
+                    kept, diverged = _split_diverged(finished, batch)
+                    done_in_claim += sweep_study.record([c for c, _ in kept],
+                                                        [r for _, r in kept])
+                    for claim, reason in diverged:  # one member of a population: that cell
+                        sweep_study.record_failure([claim], reason)
+                        failed_here.add(claim.cell)
+                        log(f"failed 1 cell(s): {reason}")
         except KeyboardInterrupt:  # a second signal: stop now
             sweep_study.record_failure(unfinished, f"interrupted by {stop.signal_name}")
             raise_if_stopped(stop, completed_now + done_in_claim, len(unfinished))

@@ -40,6 +40,10 @@ _LOSS_NAMES = {
 }
 _UNSUPPORTED_OPTIMIZER_KEYS = ("clipnorm", "global_clipnorm", "clipvalue", "loss_scale_factor")
 FIX = "train it with --engine keras"
+_METRIC_CLASSES = {"MeanSquaredError": "mean_squared_error",
+                   "MeanAbsoluteError": "mean_absolute_error", "BinaryAccuracy": "binary_accuracy",
+                   "CategoricalAccuracy": "categorical_accuracy",
+                   "SparseCategoricalAccuracy": "sparse_categorical_accuracy"}
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,11 @@ def _metrics(metrics: Any) -> tuple[str, ...]:
         return ()
     names = []
     for metric in metrics if isinstance(metrics, list | tuple) else [metrics]:
+        if isinstance(metric, Mapping) and metric.get("class_name") in _METRIC_CLASSES:
+            metric = str((metric.get("config") or {}).get("name") or
+                         _METRIC_CLASSES[metric["class_name"]])
         if not isinstance(metric, str):
-            raise _refuse(f"metric {metric!r}", "give metrics by name (e.g. 'accuracy')")
+            raise _refuse(f"metric {metric!r}", "give metrics by name (e.g. 'accuracy') or as "
+                          f"one of {', '.join(_METRIC_CLASSES)}")
         names.append(metric)
     return tuple(names)

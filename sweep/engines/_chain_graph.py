@@ -46,6 +46,7 @@ class Shape:
     activations: tuple[str, ...]
     use_bias: tuple[bool, ...]
     dropout: tuple[bool, ...]  # a Dropout before Dense i for any member
+    constrained: tuple[bool, ...]  # a MaxNorm on Dense i's kernel for any member
     rule: Rule
     loss: str
     metric: str
@@ -218,7 +219,7 @@ def _compiled_program(shape: Shape) -> Any:
         for j in range(count):
             state = tuple(slots[s * count + j] for s in range(shape.rule.slots))
             weight, state = shape.rule.apply(t, weights[j], gradients[j], state)
-            if j < shape.layers:  # a kernel: its constraint after the update
+            if j < shape.layers and shape.constrained[j]:  # MaxNorm after the update
                 norms = tf.sqrt(tf.reduce_sum(tf.square(weight), axis=1, keepdims=True))
                 scaled = weight * (tf.clip_by_value(norms, 0.0, max_norms[j])
                                    / (MAX_NORM_EPSILON + norms))

@@ -19,7 +19,7 @@ from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
 from ._base import CellResult, Curves, TrainControl, TrainSettings
 from ._chain_graph import ChainTraining
-from ._chain_members import Member, build_member, population_shape, stack
+from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
 
 
 class Pacer(Protocol):
@@ -51,10 +51,11 @@ def train_chain(task: Task, cells: Sequence[Cell], data: Dataset, settings: Trai
                 engine: str) -> Iterator[list[CellResult]]:
     """Each population's results, in the cells' order, as it finishes."""
     batch: list[Member] = []
+    build = MemberBuilder(task)
     for cell in cells:
         if control.should_stop():
             return
-        member = build_member(task, cell)
+        member = build(cell)
         if batch and (member.structure != batch[0].structure or len(batch) == most):
             results = _train(task, batch, data, settings, control, pacer, padded, engine)
             if results is None:

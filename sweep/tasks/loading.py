@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .._keras import import_keras
 from ..exceptions import ConfigError, TaskError
 from ._base import Task
 from .tabular import is_tabular, load_tabular, tabular_options
@@ -55,6 +56,7 @@ def load_task(reference: str, registered: dict[str, Task]) -> Task:
         )
     key = f"{reference}|{source_stamp(reference if reference.endswith('.py') else None)}"
     if key not in _LOADED:  # a file edited since (e.g. from a notebook) is imported again
+        import_keras()  # first: a file's own `import keras` gets the TensorFlow backend, quiet
         _LOADED[key] = (_from_file(reference) if reference.endswith(".py")
                         else _from_module(reference))
     return _LOADED[key]

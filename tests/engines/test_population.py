@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from sweep._keras import import_keras
 from sweep.engines import CellResult, TrainSettings, get_engine, train_all
 from sweep.engines import population as population_module
 from sweep.engines._population_graph import CHUNK_EPOCHS
@@ -237,17 +238,33 @@ def test_dropout_uniforms_are_uniform_and_independent() -> None:
     np.testing.assert_array_equal(again, steps[3])
 
 
-def test_unsupported_settings_are_engine_errors() -> None:
-    """Raised by the call itself, before the first result is asked for."""
+def test_circles_with_mini_batches_trains_on_the_general_chain_program() -> None:
+    """The hand-written program serves one full batch per epoch; with batch 16 (two batches,
+    reshuffled every epoch) the tutorial's model trains on the general chain program, and
+    without dropout and shuffles alike its trajectory is model.fit's (tested in
+    test_chain_equivalence); here: it trains, in order, and differs from the full batch."""
     engine = PopulationEngine()
-    cell = _baseline(0)
-    with pytest.raises(EngineError, match="batch_size 16 .* batch_size >= 30"):
-        engine.train(TASK, [cell], TrainSettings(FAST_EPOCHS, 16))
-    other_task = replace(TASK, name="mnist")
-    with pytest.raises(EngineError, match="'mnist' is not supported.*circles"):
-        engine.train(other_task, [cell], TrainSettings(FAST_EPOCHS, 32))
-    with pytest.raises(EngineError, match="circles"):
-        engine.cells_per_claim(other_task, TrainSettings(FAST_EPOCHS, 32))
+    cells = [_baseline(0), Cell(0.4, "hidden", None, 1)]
+    small = train_all(engine, TASK, cells, TrainSettings(FAST_EPOCHS, 16))
+    full = train_all(engine, TASK, cells, TrainSettings(FAST_EPOCHS, 32))
+    assert [r.cell for r in small] == cells
+    assert all(r.curves.epochs == FAST_EPOCHS for r in small)
+    assert small[0].test_loss != full[0].test_loss
+
+
+def test_a_model_it_cannot_stack_is_refused_in_one_line() -> None:
+    """Raised by the call itself, before the first result is asked for."""
+
+    def build_model(cell: Cell) -> object:
+        keras = import_keras()
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4),
+                                  keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    other_task = replace(TASK, name="normalised", build_model=build_model)
+    with pytest.raises(EngineError, match="BatchNormalization.*--engine keras"):
+        PopulationEngine().train(other_task, [_baseline(0)], TrainSettings(FAST_EPOCHS, 32))
 
 
 def test_populations_are_padded_to_a_few_sizes() -> None:
