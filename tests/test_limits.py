@@ -47,7 +47,6 @@ def _with(flag: str, value: str) -> list[str]:
         ("--seeds", "0,4294967296", "4294967296 is above 2147483647"),
         ("--seeds", "2147483648,1", "2147483648 is above 2147483647"),
         ("--epochs", "2147483648", "2,147,483,648 is more than 1,000,000"),
-        ("--batch-size", "16", "batch_size 16 splits the 30 training rows"),
         ("--heartbeat-seconds", "1e300", "heartbeat_seconds: 1e+300 is outside [1, 3600]"),
         ("--heartbeat-seconds", "nan", "is not a finite number"),
         ("--cells-per-claim", "100000", "cells_per_claim: 100,000 is more than 4,096"),

@@ -15,8 +15,11 @@ program runs chunks of epochs sized to take about :data:`CHUNK_SECONDS` each; be
 engine reports progress and honours a stop request (the unfinished population is dropped). The
 chunks change nothing: results are bit-identical to one long run.
 
-Only one full batch per epoch is supported (batch_size >= training rows, as in the tutorial:
-30 rows, batch 32); with several batches Keras shuffles every epoch, which is not reproduced.
+That hand-written program serves the circles task with one full batch per epoch (batch_size >=
+training rows, as in the tutorial: 30 rows, batch 32). Every other task whose model is a
+Dense/Dropout chain, and circles with mini-batches, trains on the general chain program
+(:mod:`._chain_train`, :mod:`._chain_graph`): any depth, optimizer and loss Keras' ``fit`` runs
+that the chain reader accepts, with mini-batches reshuffled every epoch.
 
 Measured on the project's 2-core machine (``benchmarks/bench_engines.py``, load average about 1):
 ``model.fit`` 56-57 ms per epoch; this engine 22-27 us per model-epoch once compiled (2,100-2,600x),
@@ -235,13 +238,7 @@ def _hand_written(task: Task, data: Dataset, settings: TrainSettings) -> DenseTa
 
 
 def _dense_task(task: Task) -> DenseTask:
-    try:
-        return _DENSE_TASKS[task.name]()
-    except KeyError:
-        raise EngineError(
-            f"population engine: task {task.name!r} is not supported; it trains "
-            f"{', '.join(sorted(_DENSE_TASKS))} (use --engine keras for other tasks)"
-        ) from None
+    return _DENSE_TASKS[task.name]()
 
 
 def _check_data(task: Task, dense: DenseTask, data: Dataset, settings: TrainSettings) -> None:
@@ -249,15 +246,6 @@ def _check_data(task: Task, dense: DenseTask, data: Dataset, settings: TrainSett
         raise EngineError(
             f"population engine: task {task.name!r} has inputs of shape "
             f"{data.train_x.shape[1:]}, expected ({dense.features},)"
-        )
-    rows = int(data.train_x.shape[0])
-    if settings.batch_size < rows:
-        batches = -(-rows // settings.batch_size)
-        raise EngineError(
-            f"population engine: batch_size {settings.batch_size} splits the {rows} training "
-            f"rows of {task.name!r} into {batches} batches per epoch, which Keras shuffles every "
-            f"epoch; this engine trains one full batch per epoch only. Use batch_size >= {rows} "
-            "or --engine keras"
         )
     if settings.epochs < 1:
         raise EngineError(f"population engine: epochs must be >= 1, got {settings.epochs}")

@@ -18,10 +18,8 @@ agree in distribution over 20 seeds.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import functools
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,10 +29,11 @@ from sweep._keras import import_keras
 from sweep.engines import CellResult, TrainSettings, train_all
 from sweep.engines._chain_graph import ChainTraining
 from sweep.engines._chain_members import build_member, population_shape, stack
-from sweep.engines.keras_fit import KerasFitEngine
 from sweep.engines.population import PopulationEngine
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Dataset, Task
+
+from ._reference import FinalFit, final_fits
 
 TRAJECTORY_EPOCHS = 8
 LOSS_TOLERANCE = 1e-4
@@ -200,25 +199,19 @@ DROPOUT_CELLS = {"multiclass": (0.3, "hidden"), "regression": (0.2, "hidden"),
                  "sgd": (0.3, "input")}
 
 
-def _fit_part(name: str, cells: list[Cell]) -> list[CellResult]:
-    return train_all(KerasFitEngine(), TASKS[name], cells,
-                     TrainSettings(DISTRIBUTION_EPOCHS, BATCH))
+def task_named(name: str) -> Task:
+    return TASKS[name]
 
 
-def _distribution(name: str) -> tuple[list[CellResult], list[CellResult]]:
-    """Both engines' results for 20 seeds; model.fit on two processes where there are two
-    cores."""
+def _distribution(name: str) -> tuple[list[CellResult], list[FinalFit]]:
+    """Both engines' results for 20 seeds."""
     rate, placement = DROPOUT_CELLS[name]
     max_norm = 1.0 if name == "sgd" else None
     cells = [Cell(rate, placement, max_norm, seed) for seed in range(DISTRIBUTION_SEEDS)]
     population = train_all(PopulationEngine(), TASKS[name], cells,
                            TrainSettings(DISTRIBUTION_EPOCHS, BATCH))
-    processes = min(2, os.cpu_count() or 1)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        parts = [pool.submit(_fit_part, name, cells[i::processes]) for i in range(processes)]
-        by_cell = {r.cell: r for part in parts for r in part.result()}
-    return population, [by_cell[cell] for cell in cells]
+    keras = final_fits(functools.partial(task_named, name), cells, DISTRIBUTION_EPOCHS, BATCH)
+    return population, keras
 
 
 @pytest.mark.slow
@@ -230,11 +223,13 @@ def test_with_dropout_and_shuffles_the_engines_agree_in_distribution(name: str) 
     from scipy.stats import mannwhitneyu, ttest_ind
 
     population, keras = _distribution(name)
-    for what, pick in (("test loss", lambda r: r.test_loss),
-                       ("test metric", lambda r: r.test_metric),
-                       ("last train loss", lambda r: float(r.curves.train_loss[-1]))):
-        ours = np.array([pick(r) for r in population])
-        theirs = np.array([pick(r) for r in keras])
+    for what, mine, reference in (
+        ("test loss", [r.test_loss for r in population], [k.test_loss for k in keras]),
+        ("test metric", [r.test_metric for r in population], [k.test_metric for k in keras]),
+        ("last train loss", [float(r.curves.train_loss[-1]) for r in population],
+         [k.last_train_loss for k in keras]),
+    ):
+        ours, theirs = np.array(mine), np.array(reference)
         welch = ttest_ind(ours, theirs, equal_var=False).pvalue
         rank = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
         print(f"{name} {what}: population {ours.mean():.4f} +- {ours.std(ddof=1):.4f}, "
