@@ -236,3 +236,45 @@ def test_with_dropout_and_shuffles_the_engines_agree_in_distribution(name: str) 
               f"keras {theirs.mean():.4f} +- {theirs.std(ddof=1):.4f}; Welch p={welch:.3g}, "
               f"Mann-Whitney p={rank:.3g}")
         assert welch >= ALPHA and rank >= ALPHA, f"{name} {what}"
+
+
+def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
+    """One real build per group, the other seeds replayed: bit for bit the real model's."""
+    from sweep.engines._chain_members import MemberBuilder
+
+    for name in ("multiclass", "regression", "sgd"):
+        task = TASKS[name]
+        build = MemberBuilder(task)
+        placement = task.placements[0]
+        groups = [(0.0, BASELINE_PLACEMENT, None), (0.3, placement, None), (0.3, placement, 2.0)]
+        for rate, where, max_norm in groups:
+            for seed in (0, 5, 123_456):
+                cell = Cell(rate, where, max_norm, seed)
+                ours, real = build(cell), build_member(task, cell)
+                assert ours.cell == cell and ours.rates == real.rates
+                for mine, theirs in zip(ours.kernels + ours.biases, real.kernels + real.biases,
+                                        strict=True):
+                    assert np.array_equal(mine, theirs), f"{name} {cell.key}"
+        assert all(template is not None for template in build._templates.values())
+
+
+def test_a_model_whose_construction_cannot_be_replayed_is_built_for_every_seed() -> None:
+    """He-normal kernels draw differently from the replay: every seed gets its real model."""
+    from sweep.engines._chain_members import MemberBuilder
+
+    def build_model(cell: Cell) -> Any:
+        keras = import_keras()
+        model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(
+            8, activation="relu", kernel_initializer="he_normal"),
+            keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    task = _task("he", _cancer, build_model, "input")
+    build = MemberBuilder(task)
+    cells = [Cell(0.0, BASELINE_PLACEMENT, None, seed) for seed in (0, 1, 2)]
+    members = [build(cell) for cell in cells]
+    assert list(build._templates.values()) == [None]
+    for member, cell in zip(members, cells, strict=True):
+        assert np.array_equal(member.kernels[0], build_member(task, cell).kernels[0])
+    assert not np.array_equal(members[0].kernels[0], members[1].kernels[0])
