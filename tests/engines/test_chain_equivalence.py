@@ -278,3 +278,21 @@ def test_a_model_whose_construction_cannot_be_replayed_is_built_for_every_seed()
     for member, cell in zip(members, cells, strict=True):
         assert np.array_equal(member.kernels[0], build_member(task, cell).kernels[0])
     assert not np.array_equal(members[0].kernels[0], members[1].kernels[0])
+
+
+def test_chunked_training_is_bit_identical_to_one_call() -> None:
+    """Shuffles, masks and the optimizer's step are keyed on the global epoch and step."""
+    task = TASKS["multiclass"]
+    data = task.load_data()
+    cells = [Cell(0.3, "hidden", None, seed) for seed in (0, 1)]
+    members = [build_member(task, cell) for cell in cells]
+    shape = population_shape(members, 2, task.metric, len(data.train_x), BATCH)
+    runs = []
+    for chunks in ((6,), (2, 3, 1)):
+        training = ChainTraining(shape, stack(members, 2), (data.train_x, data.train_y),
+                                 (data.test_x, data.test_y), 6)
+        for chunk in chunks:
+            training.train(chunk)
+        runs.append((training.curves.copy(), training.evaluate(data.test_x, data.test_y)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1][0], runs[1][1][0])
