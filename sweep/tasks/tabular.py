@@ -139,7 +139,8 @@ def _task_name(path: Path) -> str:
 def _description(path: Path, options: Mapping[str, str], table: Table,
                  units: tuple[int, ...]) -> str:
     rows = len(table.dataset.train_x) + len(table.dataset.test_x)
+    mean, sd = table.target_scale
     what = (f"{len(table.classes)}-class classification" if table.kind == "classification"
-            else "regression")
+            else f"regression (target standardised: train mean {mean:.4g}, sd {sd:.4g})")
     return (f"{path.name}: {rows} rows x {len(table.features)} features, {what} of "
             f"{options['target']!r}; MLP {','.join(map(str, units))} (relu), Adam")

@@ -4,9 +4,9 @@ A CSV (or ``.npz`` of named columns; ``.parquet`` when pyarrow is installed) wit
 column. Classification or regression is decided from the target (text, or at most
 :data:`MAX_CLASSES` distinct whole numbers: classification) unless given. The split is the
 file's own ``split`` column (values ``train`` / ``test``) when named, else a seeded split,
-stratified by class for classification. Features are standardised with the training rows'
-mean and standard deviation only. Each problem with a file is one :class:`TaskError` line
-naming the column (and a row) and the fix; nothing is guessed.
+stratified by class for classification. Features, and a regression target, are standardised
+with the training rows' mean and standard deviation only. Each problem with a file is one
+:class:`TaskError` line naming the column (and a row) and the fix; nothing is guessed.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Table:
     kind: Kind
     features: tuple[str, ...]
     classes: tuple[str, ...]  # classification: the class of each label 0..k-1; else ()
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: the train mean and sd removed
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -84,10 +85,14 @@ def load_table(path: Path, target: str, *, kind: Kind | None = None,
     std = x[train].std(axis=0)
     std[std == 0] = 1.0
     scaled = ((x - mean) / std).astype(np.float32)
+    scale = (0.0, 1.0)
+    if kind == "regression":  # in training standard deviations, as the features
+        scale = (float(labels[train].mean()), float(labels[train].std()) or 1.0)
+        labels = (labels - scale[0]) / scale[1]
     dtype = np.float32 if kind == "regression" or len(classes) == 2 else np.int64
     y = labels.astype(dtype)
     dataset = Dataset(scaled[train], y[train], scaled[test], y[test])
-    return Table(dataset, kind, tuple(map(str, features)), classes)
+    return Table(dataset, kind, tuple(map(str, features)), classes, scale)
 
 
 def _check_columns(frame: pd.DataFrame, target: str, split_column: str | None) -> None:
@@ -137,7 +142,7 @@ def _labels(target: pd.Series, kind: Kind, name: str) -> tuple[np.ndarray, tuple
     if kind == "regression":
         if not pd.api.types.is_numeric_dtype(target):
             raise TaskError(f"data: target {name!r} is not numeric, so it cannot be regressed; "
-                            "drop --kind regression or give a numeric target")
+                            "drop --target-kind regression or give a numeric target")
         return target.to_numpy(dtype=np.float64), ()
     classes, codes = np.unique(target.astype(str).to_numpy(), return_inverse=True)
     if len(classes) < 2:

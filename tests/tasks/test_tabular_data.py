@@ -46,6 +46,14 @@ def test_regression_and_multi_class_are_decided_from_the_target(tmp_path: Path) 
     table = load_table(path, "target")
     assert table.kind == "regression" and table.classes == ()
     assert table.dataset.train_y.dtype == np.float32
+    # the target is standardised on the training rows too; the scale removed is kept
+    assert table.dataset.train_y.mean() == pytest.approx(0.0, abs=1e-5)
+    assert table.dataset.train_y.std() == pytest.approx(1.0, abs=1e-4)
+    mean, sd = table.target_scale
+    raw = diabetes["target"].to_numpy()
+    assert 100 < mean < 200 and 50 < sd < 100
+    restored = np.sort(np.concatenate([table.dataset.train_y, table.dataset.test_y]) * sd + mean)
+    assert restored == pytest.approx(np.sort(raw), abs=1e-3)
     frame = pd.DataFrame({"a": np.arange(30.0), "b": np.arange(30.0) ** 2,
                           "kind": ["x", "y", "z"] * 10})
     frame.to_csv(tmp_path / "three.csv", index=False)
