@@ -158,3 +158,40 @@ def test_a_config_object_resolves_the_reference(tmp_path: Path) -> None:
     assert config.placements == ("input", "hidden") and config.max_norms == (None,)
     assert len(config.cells()) == 190
     assert pd.read_csv(path).shape == (569, 31)
+
+
+def test_a_diverging_population_member_fails_its_own_cell(tmp_path: Path) -> None:
+    """On the population engine a member whose loss becomes infinite or NaN fails alone, with
+    the epoch named; its population's other cells are recorded."""
+    (tmp_path / "hot.py").write_text('''
+import numpy as np
+import sweep
+
+def load_data():
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    y = (1e3 * x[:, 0]).astype("float32")
+    return sweep.Dataset(x[:30], y[:30], x[30:], y[30:])
+
+def build_model(cell):
+    import keras
+    layers = [keras.Input((3,)), keras.layers.Dense(8, activation="relu")]
+    layers += [keras.layers.Dropout(cell.rate)] if cell.rate else []
+    model = keras.Sequential(layers + [keras.layers.Dense(1)])
+    rate = 1e6 if cell.placement == "hot" else 1e-3
+    model.compile(optimizer=keras.optimizers.SGD(rate), loss="mse", metrics=["mae"])
+    return model
+
+TASK = sweep.Task(name="hot", placements=("cool", "hot"), load_data=load_data,
+                  build_model=build_model, epochs=5, metric="mae")
+''')
+    result = run_cli("run", "--task", "hot.py", "--rates", "0,0.2", "--seeds", "2",
+                     "--no-progress", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "training with model.fit" not in result.stderr  # the population engine trained it
+    status = json.loads(run_cli("status", "--study", "hot", "--json", cwd=tmp_path,
+                                check=True).stdout)
+    assert status["cells"]["complete"] == 4 and status["cells"]["failed"] == 2
+    reasons = {f["cell"]: f["reason"] for f in status["failures"]}
+    assert set(reasons) == {f"rate=0.2|placement=hot|max_norm=none|seed={s}" for s in (0, 1)}
+    assert all(r.startswith("FloatingPointError: the training loss became ") and " at epoch "
+               in r for r in reasons.values()), reasons
