@@ -200,11 +200,3 @@ def stack(members: Sequence[Member], size: int) -> ChainPopulation:
         keys=np.array([member_key(m.cell.seed) for m in padded], dtype=np.uint32),
     )
 
-
-def by_structure(members: Sequence[Member], most: int) -> list[list[Member]]:
-    """Members grouped by structure (first seen first), in populations of at most ``most``."""
-    groups: dict[Structure, list[Member]] = {}
-    for member in members:
-        groups.setdefault(member.structure, []).append(member)
-    return [group[i : i + most] for group in groups.values()
-            for i in range(0, len(group), most)]

@@ -28,6 +28,32 @@ class Pacer(Protocol):
     def record(self, epochs: int, seconds: float) -> None: ...
 
 
+class Chunked(Protocol):
+    """A population's training, a chunk of epochs per call (either program)."""
+
+    epochs_done: int
+
+    @property
+    def remaining(self) -> int: ...
+
+    def train(self, epochs: int) -> None: ...
+
+
+def train_in_chunks(training: Chunked, pacer: Pacer, control: TrainControl, members: int,
+                    epochs: int) -> bool:
+    """Train to the end, a paced chunk at a time, reporting progress; False when a stop was
+    requested between chunks (the population is then dropped)."""
+    while training.remaining:
+        if training.epochs_done and control.should_stop():
+            return False
+        chunk = pacer.next_chunk(training.remaining)
+        began = time.perf_counter()
+        training.train(chunk)
+        pacer.record(chunk, time.perf_counter() - began)
+        control.advance(members * chunk / epochs)
+    return True
+
+
 def check_chain(task: Task, data: Dataset, settings: TrainSettings,
                 placements: Sequence[str] | None) -> None:
     """Build one cell per placement (and the baseline) and read them: an :class:`EngineError`
@@ -77,14 +103,8 @@ def _train(task: Task, members: list[Member], data: Dataset, settings: TrainSett
     shape = population_shape(members, size, task.metric, len(data.train_x), settings.batch_size)
     training = ChainTraining(shape, stack(members, size), (data.train_x, data.train_y),
                              data.compared, settings.epochs)
-    while training.remaining:
-        if training.epochs_done and control.should_stop():
-            return None
-        chunk = pacer.next_chunk(training.remaining)
-        chunk_began = time.perf_counter()
-        training.train(chunk)
-        pacer.record(chunk, time.perf_counter() - chunk_began)
-        control.advance(len(members) * chunk / settings.epochs)
+    if not train_in_chunks(training, pacer, control, len(members), settings.epochs):
+        return None
     train = training.evaluate(data.train_x, data.train_y)
     test = training.evaluate(data.test_x, data.test_y)
     validation = (None if data.validation_x is None or data.validation_y is None

@@ -43,7 +43,7 @@ from ..grid import Cell
 from ..tasks import Dataset, Task
 from ..tasks.circles import on_hidden, on_input
 from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
-from ._chain_train import check_chain, train_chain
+from ._chain_train import check_chain, train_chain, train_in_chunks
 from ._population_graph import CHUNK_EPOCHS, Population, PopulationRun, PopulationTraining
 from ._population_init import InitialWeights, MemberWeights, dense_mlp_initial_weights
 from ._population_rng import member_key
@@ -192,14 +192,8 @@ class PopulationEngine:
                 _population(members, [initial_weights(c) for c in members]),
                 data.train_x, data.train_y, data.test_x, data.test_y, settings.epochs,
             )
-            while training.remaining:
-                if training.epochs_done and control.should_stop():
-                    return  # this population is dropped; the ones yielded stay yielded
-                chunk = pacer.next_chunk(training.remaining)
-                chunk_began = time.perf_counter()
-                training.train(chunk)
-                pacer.record(chunk, time.perf_counter() - chunk_began)
-                control.advance(len(members) * chunk / settings.epochs)
+            if not train_in_chunks(training, pacer, control, len(members), settings.epochs):
+                return  # this population is dropped; the ones yielded stay yielded
             share = (time.perf_counter() - began) / len(members)
             yield _results(members, training.run(), share, self.name)
 

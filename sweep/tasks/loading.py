@@ -42,8 +42,8 @@ def load_task(reference: str, registered: dict[str, Task]) -> Task:
     """The task ``reference`` names (see the module docstring)."""
     if reference in registered:
         return registered[reference]
-    if is_tabular(reference):  # its file's bytes, as a user task's source
-        key = f"{reference}|{source_stamp(tabular_options(reference).get('data'))}"
+    if is_tabular(reference):  # read again once the file changed (its fingerprint: its bytes)
+        key = f"{reference}|{_file_stat(tabular_options(reference).get('data'))}"
         if key not in _LOADED:
             _LOADED[key] = load_tabular(reference)
         return _LOADED[key]
@@ -70,6 +70,16 @@ def source_stamp(path: str | None) -> str:
         return hashlib.sha1(Path(path).read_bytes()).hexdigest()
     except OSError:
         return ""
+
+
+def _file_stat(path: str | None) -> str:
+    """A table's size and modification time: a cheap change check on every lookup, where
+    hashing a large file each time a task is looked up would not be ("" if unreadable)."""
+    try:
+        stat = Path(path or "").stat()
+    except OSError:
+        return ""
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _from_file(reference: str) -> Task:

@@ -46,10 +46,7 @@ def tabular_reference(data: str | None, target: str | None,
                           "--data my.csv --target y (TOML: data = \"my.csv\", target = \"y\")")
     if target_kind is not None and target_kind not in KINDS:
         raise ConfigError(f"target_kind: {target_kind!r} is not one of {', '.join(KINDS)}")
-    units = DEFAULT_HIDDEN_UNITS if hidden_units is None else hidden_units
-    if not units or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units):
-        raise ConfigError(f"hidden_units: {units!r} is not a list of layer widths >= 1; "
-                          "give e.g. --hidden-units 64,64")
+    units = DEFAULT_HIDDEN_UNITS if hidden_units is None else hidden_units  # parsed already
     options = {"data": data, "target": target, "hidden_units": ",".join(map(str, units))}
     if target_kind:
         options["target_kind"] = target_kind
