@@ -1,9 +1,10 @@
-"""The training program for K stacked members of any dense chain (:mod:`._chain`).
+"""The training program for K stacked members of any chain (:mod:`._chain`).
 
-Member k is ``x -> [Dropout(r0[k])] -> Dense_0 -> [Dropout(r1[k])] -> Dense_1 -> ...``, each
-Dense with its activation, bias and (per member) MaxNorm; the optimizer, loss and metric are
-shared by the population (:mod:`._chain_math`). Gradients come from a ``GradientTape`` of the
-members' summed mean losses (each member's gradient is exactly its own), inside one XLA program.
+Member k is ``x -> [dropout] -> layer_0 -> [dropout] -> layer_1 -> ...``
+(:mod:`._chain_forward`), with per-member dropout rates of each kind at each layer and a
+MaxNorm per member on each kernel; the optimizer, loss and metric are shared by the population
+(:mod:`._chain_math`). Gradients come from a ``GradientTape`` of the members' summed mean
+losses (each member's gradient is exactly its own), inside one XLA program.
 
 Keras' ``fit`` semantics, reproduced: each epoch reshuffles the training rows (one shuffle stream
 per member, from its seed's key; a full shuffle as Keras' array adapter does), then takes
@@ -23,54 +24,22 @@ and chunked training is bit-identical to one long run.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._chain_math import Rule, activate, loss_per_row, metric_per_row
+from ._chain_forward import Keeps, forward, keep_multipliers
+from ._chain_layers import KINDS
+from ._chain_math import loss_per_row, metric_per_row
+from ._chain_shape import ChainPopulation, Shape
 from ._population_graph import CHUNK_EPOCHS, dropout_scale
 from ._population_rng import dropout_counters, dropout_step_key, dropout_uniform
 
 MAX_NORM_EPSILON = np.float32(1e-7)
 _SHUFFLE_SALT = np.uint32(0x5BD1E995)
-_SLOT_OFFSET = 0x10000000  # each dropout slot's counters start at slot x this
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What one compiled program is specialised on (hashable)."""
-
-    members: int
-    units: tuple[int, ...]  # features, then every Dense layer's units
-    activations: tuple[str, ...]
-    use_bias: tuple[bool, ...]
-    dropout: tuple[bool, ...]  # a Dropout before Dense i for any member
-    constrained: tuple[bool, ...]  # a MaxNorm on Dense i's kernel for any member
-    rule: Rule
-    loss: str
-    metric: str
-    rows: int
-    batch_size: int
-    shuffle: bool
-    sparse_labels: bool
-
-    @property
-    def layers(self) -> int:
-        return len(self.activations)
-
-
-@dataclass(frozen=True)
-class ChainPopulation:
-    """K members' initial weights (per Dense layer: kernels (K, in, out), biases (K, out) or
-    None) and per-member settings: dropout rate before each Dense layer, MaxNorm of each."""
-
-    kernels: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray | None, ...]
-    rates: tuple[np.ndarray, ...]
-    max_norms: tuple[np.ndarray, ...]  # 0 where has_max_norm is False
-    has_max_norm: tuple[np.ndarray, ...]
-    keys: np.ndarray
+EVALUATION_ELEMENTS = 2**26
+"""Floats per evaluated block of rows (256 MB): the compared split is evaluated in blocks of
+rows whose largest activation, over all members, stays under this."""
 
 
 class ChainTraining:
@@ -82,14 +51,15 @@ class ChainTraining:
 
         self._shape = shape
         self._program = _compiled_program(shape)
-        weights = [tf.constant(k, tf.float32) for k in population.kernels]
-        weights += [tf.constant(b, tf.float32) for b in population.biases if b is not None]
+        weights = [tf.constant(w, tf.float32) for w in population.weights]
         slots = [tf.zeros_like(w) for _ in range(shape.rule.slots) for w in weights]
         self._state: tuple[Any, ...] = (*weights, *slots)
         column = (shape.members, 1, 1)
         self._settings = (
-            tuple(tf.constant(r.astype(np.float32).reshape(column)) for r in population.rates),
-            tuple(tf.constant(dropout_scale(r).reshape(column)) for r in population.rates),
+            tuple(tuple(tf.constant(r.astype(np.float32).reshape(column)) for r in layer)
+                  for layer in population.rates),
+            tuple(tuple(tf.constant(dropout_scale(r).reshape(column)) for r in layer)
+                  for layer in population.rates),
             tuple(tf.constant(c.astype(np.float32).reshape(shape.members, 1, 1))
                   for c in population.max_norms),
             tuple(tf.constant(h.astype(bool).reshape(shape.members, 1, 1))
@@ -138,44 +108,62 @@ class ChainTraining:
 
 
 def _tensor(array: Any, shape: Shape, labels: bool) -> Any:
-    """Inputs as float32 (rows, features); labels as (rows, outputs) floats, or (rows,) int32
-    for sparse labels."""
+    """Inputs as float32 (rows, ...one row's shape); labels as (rows, outputs) floats, or
+    (rows,) int32 for sparse labels."""
     import tensorflow as tf
 
     array = np.asarray(array)
     if not labels:
-        return tf.constant(array.reshape(len(array), -1), tf.float32)
+        return tf.constant(array.reshape(len(array), *shape.input_shape), tf.float32)
     if shape.sparse_labels:
         return tf.constant(array.reshape(len(array)).astype(np.int32))
     return tf.constant(array.reshape(len(array), -1).astype(np.float32))
 
 
-def _forward(shape: Shape, weights: tuple[Any, ...], x: Any, keeps: tuple[Any, ...] | None
-             ) -> tuple[Any, Any]:
-    """(logits, outputs) of the last layer for (K, rows, features) inputs; ``keeps`` are each
-    slot's dropout multipliers (None: dropout off)."""
-    import tensorflow as tf
-
-    kernels = weights[: shape.layers]
-    biases = iter(weights[shape.layers :])
-    h = x
-    z = x
-    for i in range(shape.layers):
-        if keeps is not None and shape.dropout[i]:
-            h = h * keeps[i]
-        z = tf.einsum("kri,kio->kro", h, kernels[i])
-        if shape.use_bias[i]:
-            z = z + next(biases)[:, None, :]
-        h = activate(shape.activations[i], z)
-    return z, h
-
-
 def _losses(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any,
-            keeps: tuple[Any, ...] | None) -> tuple[Any, Any]:
+            keeps: Keeps | None) -> tuple[Any, Any]:
     """(K, rows) losses and metric values."""
-    logits, outputs = _forward(shape, weights, x, keeps)
+    logits, outputs = forward(shape.specs, shape.counts, weights, x, keeps)
     rows_loss = loss_per_row(shape.loss, logits, outputs, y)
     return rows_loss, metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
+
+
+def _evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
+    """Every member's dropout-off mean loss and metric over all rows of ``x`` (shared by the
+    members), in blocks of rows sized by :data:`EVALUATION_ELEMENTS`."""
+    import tensorflow as tf
+
+    rows = int(x.shape[0])
+    most = max(1, min(rows, EVALUATION_ELEMENTS // (shape.members * shape.widest)))
+    blocks = -(-rows // most)
+    block = -(-rows // blocks)  # equal blocks: the least padding
+
+    def sums(xs: Any, ys: Any, real: Any = None) -> tuple[Any, Any]:
+        shared = tf.broadcast_to(xs[None], (shape.members, *xs.shape))
+        rows_loss, rows_metric = _losses(shape, weights, shared, ys[None], None)
+        if real is not None:
+            rows_loss, rows_metric = rows_loss * real, rows_metric * real
+        return tf.reduce_sum(rows_loss, axis=1), tf.reduce_sum(rows_metric, axis=1)
+
+    if blocks == 1:
+        loss, metric = sums(x, y)
+        return loss / rows, metric / rows
+    padding = blocks * block - rows  # the last block padded with zero rows at weight 0
+    x = tf.pad(x, [[0, padding]] + [[0, 0]] * (x.shape.rank - 1))
+    y = tf.pad(y, [[0, padding]] + [[0, 0]] * (y.shape.rank - 1))
+    real_rows = tf.constant((np.arange(rows + padding) < rows).astype(np.float32)[None])
+
+    def body(b: Any, loss: Any, metric: Any) -> tuple[Any, Any, Any]:
+        start = b * block
+        more = sums(tf.slice(x, [start, *[0] * (x.shape.rank - 1)], [block, *x.shape[1:]]),
+                    tf.slice(y, [start, *[0] * (y.shape.rank - 1)], [block, *y.shape[1:]]),
+                    tf.slice(real_rows, [0, start], [1, block]))
+        return b + 1, loss + more[0], metric + more[1]
+
+    zeros = tf.zeros(shape.members)
+    _, loss, metric = tf.while_loop(lambda b, *_: b < blocks, body,
+                                    (tf.constant(0), zeros, zeros))
+    return loss / rows, metric / rows
 
 
 @functools.cache
@@ -184,9 +172,7 @@ def _compiled_evaluation(shape: Shape) -> Any:
 
     @tf.function(jit_compile=True, reduce_retracing=False)
     def evaluate(weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
-        shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
-        rows_loss, rows_metric = _losses(shape, weights, shared, y[None], None)
-        return tf.reduce_mean(rows_loss, axis=1), tf.reduce_mean(rows_metric, axis=1)
+        return _evaluated(shape, weights, x, y)
 
     return evaluate
 
@@ -199,31 +185,39 @@ def _compiled_program(shape: Shape) -> Any:
     single = shape.batch_size >= shape.rows  # one batch per epoch: no order to shuffle
     steps_per_epoch = full_batches + (last > 0)
 
+    def keeps_of(rows: int, step_key: Any, rates: Any, scales: Any) -> Keeps:
+        per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
+        return tuple(
+            tuple(keep_multipliers(spec, kind, i, shape.in_shapes[i], rows, step_key,
+                                   rates[i][kind], scales[i][kind], per_gate[i])
+                  if shape.dropout[i][kind] else None for kind in range(len(KINDS)))
+            for i, spec in enumerate(shape.specs))
+
     def step(t: Any, weights: tuple[Any, ...], slots: tuple[Any, ...], settings: tuple[Any, ...],
              x: Any, y: Any) -> tuple[Any, ...]:
         rates, scales, max_norms, has_max_norm, keys = settings
-        rows = int(x.shape[1])
-        step_key = dropout_step_key(keys, t)
-        keeps = tuple(
-            tf.where(dropout_uniform(dropout_counters(rows, shape.units[i], i * _SLOT_OFFSET),
-                                     step_key) >= rates[i], scales[i], 0.0)
-            if shape.dropout[i] else None for i in range(shape.layers))
+        keeps = keeps_of(int(x.shape[1]), dropout_step_key(keys, t), rates, scales)
         with tf.GradientTape() as tape:
             tape.watch(weights)
             rows_loss, rows_metric = _losses(shape, weights, x, y, keeps)
             total = tf.reduce_sum(tf.reduce_mean(rows_loss, axis=1))
         gradients = tape.gradient(total, weights)
         count = len(weights)
+        constrained = {shape.kernels[i]: i for i in range(shape.layers) if shape.constrained[i]}
         updated = []
         new_slots: list[list[Any]] = [[] for _ in range(shape.rule.slots)]
         for j in range(count):
             state = tuple(slots[s * count + j] for s in range(shape.rule.slots))
             weight, state = shape.rule.apply(t, weights[j], gradients[j], state)
-            if j < shape.layers and shape.constrained[j]:  # MaxNorm after the update
-                norms = tf.sqrt(tf.reduce_sum(tf.square(weight), axis=1, keepdims=True))
-                scaled = weight * (tf.clip_by_value(norms, 0.0, max_norms[j])
+            if j in constrained:  # MaxNorm after the update, over all axes but the last
+                i = constrained[j]
+                axes = list(range(1, weight.shape.rank - 1))
+                norms = tf.sqrt(tf.reduce_sum(tf.square(weight), axis=axes, keepdims=True))
+                column = (shape.members, *[1] * (weight.shape.rank - 1))
+                limit = tf.reshape(max_norms[i], column)
+                scaled = weight * (tf.clip_by_value(norms, 0.0, limit)
                                    / (MAX_NORM_EPSILON + norms))
-                weight = tf.where(has_max_norm[j], scaled, weight)
+                weight = tf.where(tf.reshape(has_max_norm[i], column), scaled, weight)
             updated.append(weight)
             for s in range(shape.rule.slots):
                 new_slots[s].append(state[s])
@@ -279,10 +273,8 @@ def _compiled_program(shape: Shape) -> Any:
                     weights, slots, loss_sum, metric_sum = step(
                         t0 + full_batches, weights, slots, settings, x, y)
                     sums = (sums[0] + loss_sum, sums[1] + metric_sum)
-            shared = tf.broadcast_to(compared_x[None], (members, *compared_x.shape))
-            rows_loss, rows_metric = _losses(shape, weights, shared, compared_y[None], None)
-            row = tf.stack([sums[0] / shape.rows, sums[1] / shape.rows,
-                            tf.reduce_mean(rows_loss, axis=1), tf.reduce_mean(rows_metric, axis=1)])
+            compared = _evaluated(shape, weights, compared_x, compared_y)
+            row = tf.stack([sums[0] / shape.rows, sums[1] / shape.rows, *compared])
             return i + 1, weights, slots, curves.write(i, row)
 
         curves = tf.TensorArray(tf.float32, size=CHUNK_EPOCHS, element_shape=(4, members))

@@ -1,19 +1,21 @@
-"""Cells of any dense task as population members, starting where the Keras engine starts.
+"""Cells of any stackable task as population members, starting where the Keras engine starts.
 
 For a cell, ``clear_session``, ``set_random_seed(cell.seed)`` and the task's own
 ``build_model(cell)`` give the real model (30-60 ms): its initial weights are exactly the Keras
 engine's for that seed, and :func:`._chain.read_chain` reads what it is. Cells whose models
-share a structure (layer sizes, activations, biases, optimizer, loss) stack into one population;
+share a structure (input shape, computing layers, optimizer, loss) stack into one population;
 their dropout rates and MaxNorm limits are per member (rate 0 where a cell's model has no
-Dropout at that place).
+dropout of that kind at that place).
 
 :class:`MemberBuilder` builds one real model per group (rate, placement, max-norm) and replays
-the other seeds in about a millisecond, as :mod:`._population_init` does for circles: Keras'
-``set_random_seed`` seeds Python's ``random``, and in construction order each Dropout with a
-rate above 0 draws ``randint(1, 10**9)`` for its seed generator and each default
-``GlorotUniform`` kernel initializer one for its seed; biases start at zero. The replay is used
-for a group only when it reproduces that group's real model bit for bit (else every cell of the
-group is built for real), so a model whose construction draws otherwise is never mistrained.
+the other seeds in about a millisecond per weight: Keras' ``set_random_seed`` seeds Python's
+``random``, and every random initializer built without a seed draws ``randint(1, 10**9)`` when
+it is constructed (as does each dropout's seed generator). The template build shows which draw
+each weight's initializer took; another seed's weights are that initializer rebuilt with the
+same draw of the other seed's sequence, and weights from fixed initializers (zeros, ones, an
+LSTM's unit-forget bias) are copied. The replay is used for a group only when it reproduces
+that group's real model bit for bit (else every cell of the group is built for real), so a model
+whose construction draws otherwise is never mistrained.
 """
 
 from __future__ import annotations
@@ -29,20 +31,24 @@ from .._keras import import_keras
 from ..exceptions import EngineError
 from ..grid import Cell, Group
 from ..tasks import Task
-from ._chain import FIX, Chain, DenseLayer, DropoutLayer, read_chain
-from ._chain_graph import ChainPopulation, Shape
+from ._chain import FIX, Chain, ComputeLayer, DropoutLayer, read_chain
+from ._chain_layers import KINDS, DenseSpec, Spec, output_shape
 from ._chain_math import Rule, check_loss, check_metric, optimizer_rule
+from ._chain_shape import ChainPopulation, Shape
 from ._population_init import KERAS_SEED_RANGE
 from ._population_rng import member_key
+
+_FIXED = ("Zeros", "Ones", "Constant")
+_DRAWS = 256
+"""How far into a seed's sequence of draws the replay looks for an initializer's seed."""
 
 
 @dataclass(frozen=True)
 class Structure:
     """What members of one population share (hashable)."""
 
-    units: tuple[int, ...]
-    activations: tuple[str, ...]
-    use_bias: tuple[bool, ...]
+    input_shape: tuple[int, ...]
+    specs: tuple[Spec, ...]
     rule: Rule
     loss: str
 
@@ -51,10 +57,19 @@ class Structure:
 class Member:
     cell: Cell
     structure: Structure
-    kernels: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray | None, ...]
-    rates: tuple[float, ...]  # the dropout rate before each Dense layer (0: none)
-    max_norms: tuple[float | None, ...]
+    weights: tuple[np.ndarray, ...]  # every computing layer's, in order
+    rates: tuple[tuple[float, ...], ...]  # per computing layer, per kind (KINDS); 0: none
+    max_norms: tuple[float | None, ...]  # per computing layer
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How to make one weight for another seed: rebuild ``initializer`` with that seed's
+    ``position``-th draw, or (``initializer`` None) copy the template's."""
+
+    initializer: Any
+    position: int
+    shape: tuple[int, ...]
 
 
 def build_member(task: Task, cell: Cell) -> Member:
@@ -63,34 +78,63 @@ def build_member(task: Task, cell: Cell) -> Member:
     return _built(task, cell)[0]
 
 
-def _built(task: Task, cell: Cell) -> tuple[Member, Chain, bool]:
-    """The member, its chain, and whether its construction can be replayed (default
-    initializers: GlorotUniform kernels without a seed, zero biases)."""
+def _built(task: Task, cell: Cell) -> tuple[Member, tuple[_Recipe, ...] | None]:
+    """The member, and how to replay its weights for other seeds (None: cannot)."""
     keras = import_keras()
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(cell.seed)
     model = task.build_model(cell)
     chain = read_chain(model)
     structure, rates = _structure(chain, task.metric)
-    kernels, biases = [], []
-    replayable = True
-    for layer in chain.dense:
+    draws = _draws(cell.seed)
+    weights: list[np.ndarray] = []
+    recipes: list[_Recipe] | None = []
+    for layer in chain.computing:
         built = model.get_layer(layer.name)
-        config = built.get_config()
-        replayable = replayable and _is(config["kernel_initializer"], "GlorotUniform") and (
-            not layer.use_bias or _is(config["bias_initializer"], "Zeros"))
-        kernels.append(np.asarray(built.kernel.numpy(), np.float32))
-        biases.append(np.asarray(built.bias.numpy(), np.float32) if layer.use_bias else None)
-    member = Member(cell, structure, tuple(kernels), tuple(biases), rates,
-                    tuple(layer.max_norm for layer in chain.dense))
-    return member, chain, replayable
+        for variable, initializer in zip(built.weights, _initializers(built), strict=True):
+            value = np.asarray(variable.numpy(), np.float32)
+            weights.append(value)
+            recipe = _recipe(initializer, value.shape, draws)
+            recipes = None if recipes is None or recipe is None else [*recipes, recipe]
+    member = Member(cell, structure, tuple(weights), rates,
+                    tuple(layer.max_norm for layer in chain.computing))
+    return member, None if recipes is None else tuple(recipes)
 
 
-def _is(initializer: Any, name: str) -> bool:
-    if not isinstance(initializer, dict):
-        return False
-    config = initializer.get("config") or {}
-    return bool(initializer.get("class_name") == name and config.get("seed") is None)
+def _initializers(layer: Any) -> list[Any]:
+    """The initializers of ``layer.weights``, in order (None for a computed one)."""
+    owner = getattr(layer, "cell", layer)
+    if not layer.weights:
+        return []
+    found = [owner.kernel_initializer]
+    if hasattr(owner, "recurrent_initializer"):
+        found.append(owner.recurrent_initializer)
+    if getattr(owner, "use_bias", False):
+        forget = getattr(owner, "unit_forget_bias", False)
+        found.append(None if forget else owner.bias_initializer)
+    return found
+
+
+def _draws(seed: int) -> list[int]:
+    sequence = random.Random(seed)
+    return [sequence.randint(*KERAS_SEED_RANGE) for _ in range(_DRAWS)]
+
+
+def _recipe(initializer: Any, shape: tuple[int, ...], draws: list[int]) -> _Recipe | None:
+    """A fixed weight (an LSTM's unit-forget bias, a constant initializer, or a random one given
+    its own seed) is copied; a random one is rebuilt from its draw; None for anything else
+    (an initializer that is not Keras', a seed not among the draws)."""
+    if initializer is None or type(initializer).__name__ in _FIXED:
+        return _Recipe(None, -1, shape)
+    keras = import_keras()
+    seed = getattr(initializer, "seed", None)
+    if not isinstance(initializer, keras.initializers.Initializer) or not isinstance(seed, int):
+        return None
+    if getattr(initializer, "_init_seed", None) is not None:
+        return _Recipe(None, -1, shape)
+    if seed not in draws:
+        return None
+    return _Recipe(initializer, draws.index(seed), shape)
 
 
 class MemberBuilder:
@@ -99,13 +143,13 @@ class MemberBuilder:
 
     def __init__(self, task: Task) -> None:
         self._task = task
-        self._templates: dict[Group, tuple[Member, Chain] | None] = {}
+        self._templates: dict[Group, tuple[Member, tuple[_Recipe, ...]] | None] = {}
 
     def __call__(self, cell: Cell) -> Member:
         if cell.group not in self._templates:
-            member, chain, replayable = _built(self._task, cell)
-            fits = replayable and _same(_replayed(member, chain, cell.seed), member)
-            self._templates[cell.group] = (member, chain) if fits else None
+            member, recipes = _built(self._task, cell)
+            fits = recipes is not None and _same(_replayed(member, recipes, cell.seed), member)
+            self._templates[cell.group] = (member, recipes) if fits and recipes else None
             return member
         template = self._templates[cell.group]
         if template is None:
@@ -113,90 +157,100 @@ class MemberBuilder:
         return replace(_replayed(*template, cell.seed), cell=cell)
 
 
-def _replayed(template: Member, chain: Chain, seed: int) -> Member:
-    keras = import_keras()
-    draws = random.Random(seed)
-    kernels: list[np.ndarray] = []
-    for layer in chain.layers:
-        if isinstance(layer, DropoutLayer):
-            if layer.rate > 0:
-                draws.randint(*KERAS_SEED_RANGE)
+def _replayed(template: Member, recipes: tuple[_Recipe, ...], seed: int) -> Member:
+    draws = _draws(seed)
+    weights = []
+    for recipe, value in zip(recipes, template.weights, strict=True):
+        if recipe.initializer is None:
+            weights.append(value)
             continue
-        draw = draws.randint(*KERAS_SEED_RANGE)
-        shape = template.kernels[len(kernels)].shape
-        kernel = keras.initializers.GlorotUniform(seed=draw)(shape, dtype="float32")
-        kernels.append(np.asarray(kernel, np.float32))
-    biases = tuple(None if b is None else np.zeros_like(b) for b in template.biases)
-    return replace(template, kernels=tuple(kernels), biases=biases)
+        config = {**recipe.initializer.get_config(), "seed": draws[recipe.position]}
+        made = type(recipe.initializer).from_config(config)(recipe.shape, dtype="float32")
+        weights.append(np.asarray(made, np.float32))
+    return replace(template, weights=tuple(weights))
 
 
 def _same(a: Member, b: Member) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(a.kernels, b.kernels, strict=True)) and all(
-        (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
-        for x, y in zip(a.biases, b.biases, strict=True))
+    return all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights, strict=True))
 
 
-def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[float, ...]]:
-    rates: list[float] = []
-    pending: float | None = None
+def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float, ...], ...]]:
+    rates: list[tuple[float, ...]] = []
+    pending = [0.0] * len(KINDS)
+    shape = chain.input_shape
     for layer in chain.layers:
         if isinstance(layer, DropoutLayer):
-            if pending is not None:
-                raise EngineError(f"the population engine cannot stack layer {layer.name!r} "
-                                  f"(Dropout): two Dropout layers in a row; {FIX}")
-            pending = layer.rate
-        else:
-            rates.append(pending or 0.0)
-            pending = None
-    if pending is not None:
+            kind = 1 if layer.spatial else 0
+            if pending[kind]:
+                raise EngineError(f"the population engine cannot stack layer {layer.name!r}: "
+                                  f"two {'spatial ' if kind else ''}dropouts in a row; {FIX}")
+            if layer.spatial and len(shape) != 3:
+                raise EngineError(f"the population engine cannot stack layer {layer.name!r}: "
+                                  f"SpatialDropout2D needs (height, width, channels) inputs, not "
+                                  f"{shape}; {FIX}")
+            pending[kind] = layer.rate
+            continue
+        pending[2:] = layer.inner_rates
+        rates.append(tuple(pending))
+        pending = [0.0] * len(KINDS)
+        shape = _checked_shape(layer, shape)
+    if any(pending):
         raise EngineError("the population engine cannot stack a Dropout after the output "
                           f"layer; {FIX}")
-    dense: tuple[DenseLayer, ...] = chain.dense
-    check_loss(chain.loss, chain.from_logits, dense[-1].activation)
+    check_loss(chain.loss, chain.from_logits, chain.last_activation)
     check_metric(metric, chain.loss, chain.outputs)
     structure = Structure(
-        units=(chain.inputs, *(layer.units for layer in dense)),
-        activations=tuple(layer.activation for layer in dense),
-        use_bias=tuple(layer.use_bias for layer in dense),
+        input_shape=chain.input_shape,
+        specs=tuple(layer.spec for layer in chain.computing),
         rule=optimizer_rule(chain.optimizer.name, chain.optimizer.config),
         loss=chain.loss,
     )
     return structure, tuple(rates)
 
 
+def _checked_shape(layer: ComputeLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return output_shape(layer.spec, shape)
+    except ValueError as e:
+        raise EngineError(f"the population engine cannot stack layer {layer.name!r}: {e}; "
+                          f"{FIX}") from e
+
+
 def population_shape(members: Sequence[Member], size: int, metric: str, rows: int,
-                     batch_size: int, shuffle: bool = True) -> Shape:
+                     batch_size: int, shuffle: bool = True,
+                     peers: Sequence[Member] = ()) -> Shape:
+    """The program for ``members`` padded to ``size``: it masks and constrains wherever any
+    of them, or of ``peers`` (members of other populations that should share the program),
+    has dropout or a MaxNorm. A member with rate 0 where the program masks is multiplied by
+    exactly 1, so the extra places change no result."""
     structure = members[0].structure
+    members = [*members, *peers]
+    layers = range(len(structure.specs))
+    last = structure.specs[-1]
+    outputs = last.units if isinstance(last, DenseSpec) else 1
     return Shape(
-        members=size, units=structure.units, activations=structure.activations,
-        use_bias=structure.use_bias,
-        dropout=tuple(any(m.rates[i] > 0 for m in members)
-                      for i in range(len(structure.activations))),
-        constrained=tuple(any(m.max_norms[i] is not None for m in members)
-                          for i in range(len(structure.activations))),
+        members=size, input_shape=structure.input_shape, specs=structure.specs,
+        dropout=tuple(tuple(any(m.rates[i][kind] > 0 for m in members)
+                            for kind in range(len(KINDS))) for i in layers),
+        constrained=tuple(any(m.max_norms[i] is not None for m in members) for i in layers),
         rule=structure.rule, loss=structure.loss, metric=metric, rows=rows,
         batch_size=batch_size, shuffle=shuffle,
         sparse_labels=structure.loss == "sparse_categorical_crossentropy"
-        or (structure.units[-1] > 1 and metric == "sparse_categorical_accuracy"),
+        or (outputs > 1 and metric == "sparse_categorical_accuracy"),
     )
 
 
 def stack(members: Sequence[Member], size: int) -> ChainPopulation:
     """The members stacked, padded to ``size`` with copies of the first (results dropped)."""
     padded = list(members) + [members[0]] * (size - len(members))
-    layers = range(len(padded[0].kernels))
-
-    def bias(i: int) -> np.ndarray | None:
-        biases = [m.biases[i] for m in padded]
-        return None if biases[0] is None else np.stack(biases)  # type: ignore[arg-type]
-
+    layers = range(len(padded[0].max_norms))
     return ChainPopulation(
-        kernels=tuple(np.stack([m.kernels[i] for m in padded]) for i in layers),
-        biases=tuple(bias(i) for i in layers),
-        rates=tuple(np.array([m.rates[i] for m in padded]) for i in layers),
+        weights=tuple(np.stack([m.weights[j] for m in padded])
+                      for j in range(len(padded[0].weights))),
+        rates=tuple(tuple(np.array([m.rates[i][kind] for m in padded])
+                          for kind in range(len(KINDS))) for i in layers),
         max_norms=tuple(np.array([m.max_norms[i] or 0.0 for m in padded]) for i in layers),
         has_max_norm=tuple(np.array([m.max_norms[i] is not None for m in padded])
                            for i in layers),
         keys=np.array([member_key(m.cell.seed) for m in padded], dtype=np.uint32),
     )
-

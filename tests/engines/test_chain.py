@@ -1,4 +1,4 @@
-"""Reading a built Keras model as a dense chain (what the population engine can stack), and
+"""Reading a built Keras model as a chain (what the population engine can stack), and
 refusing, in one line naming it, the first layer, optimizer or loss that it cannot."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from sweep._keras import import_keras
-from sweep.engines._chain import DenseLayer, DropoutLayer, read_chain
+from sweep.engines._chain import ComputeLayer, DropoutLayer, read_chain
+from sweep.engines._chain_layers import ConvSpec, DenseSpec, FlattenSpec, LSTMSpec, PoolSpec
 from sweep.exceptions import EngineError
 from sweep.grid import Cell
 from sweep.tasks import get_task
@@ -24,13 +25,12 @@ def keras() -> Any:
 def test_the_tutorial_model_is_a_chain() -> None:
     task = get_task("circles")
     chain = read_chain(task.build_model(Cell(0.4, "both", 3.0, 0)))
-    assert chain.inputs == 2 and chain.outputs == 1
-    assert [type(layer) for layer in chain.layers] == [DropoutLayer, DenseLayer, DropoutLayer,
-                                                       DenseLayer]
-    hidden, output = chain.dense
-    assert (hidden.units, hidden.activation, hidden.use_bias, hidden.max_norm) == (
-        500, "relu", True, 3.0)
-    assert (output.units, output.activation, output.max_norm) == (1, "sigmoid", None)
+    assert chain.input_shape == (2,) and chain.outputs == 1
+    assert [type(layer) for layer in chain.layers] == [DropoutLayer, ComputeLayer, DropoutLayer,
+                                                       ComputeLayer]
+    hidden, output = chain.computing
+    assert (hidden.spec, hidden.max_norm) == (DenseSpec(500, "relu", True), 3.0)
+    assert (output.spec, output.max_norm) == (DenseSpec(1, "sigmoid", True), None)
     assert [layer.rate for layer in chain.layers if isinstance(layer, DropoutLayer)] == [
         pytest.approx(0.4)] * 2
     assert chain.optimizer.name == "adam"
@@ -42,11 +42,11 @@ def test_the_tutorial_model_is_a_chain() -> None:
 def test_a_users_functional_model_is_a_chain() -> None:
     task = get_task(str(REPO / "examples" / "two_sites.py"))
     chain = read_chain(task.build_model(Cell(0.3, "input", 1.0, 0)))
-    assert chain.inputs == 30
+    assert chain.input_shape == (30,)
     assert [(type(layer).__name__, layer.name) for layer in chain.layers] == [
-        ("DropoutLayer", "input_dropout"), ("DenseLayer", "hidden_1"),
-        ("DenseLayer", "hidden_2"), ("DenseLayer", "output")]
-    assert [d.max_norm for d in chain.dense] == [1.0, 1.0, None]
+        ("DropoutLayer", "input_dropout"), ("ComputeLayer", "hidden_1"),
+        ("ComputeLayer", "hidden_2"), ("ComputeLayer", "output")]
+    assert [d.max_norm for d in chain.computing] == [1.0, 1.0, None]
 
 
 def test_multi_class_sgd_with_momentum_no_bias_from_logits(keras: Any) -> None:
@@ -57,8 +57,8 @@ def test_multi_class_sgd_with_momentum_no_bias_from_logits(keras: Any) -> None:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     chain = read_chain(model)
-    assert (chain.inputs, chain.outputs) == (8, 10)
-    assert chain.dense[0].use_bias is False and chain.dense[0].activation == "tanh"
+    assert (chain.input_shape, chain.outputs) == ((8,), 10)
+    assert chain.computing[0].spec == DenseSpec(16, "tanh", False)
     assert chain.optimizer.name == "sgd" and chain.optimizer.config["nesterov"] is True
     assert chain.optimizer.config["momentum"] == pytest.approx(0.9)
     assert (chain.loss, chain.from_logits) == ("sparse_categorical_crossentropy", True)
@@ -81,15 +81,67 @@ def _sequential(keras: Any, *layers: Any, **compile_args: Any) -> Any:
     return model
 
 
+def test_the_digits_cnn_and_the_sequence_lstm_are_chains() -> None:
+    cnn = read_chain(get_task("digits-cnn").build_model(Cell(0.3, "both", 2.0, 0)))
+    assert cnn.input_shape == (8, 8, 1)
+    conv = ConvSpec(32, (3, 3), (1, 1), "valid", "relu", True)
+    assert [(type(layer).__name__, getattr(layer, "spec", None)) for layer in cnn.layers] == [
+        ("ComputeLayer", conv), ("ComputeLayer", conv), ("DropoutLayer", None),
+        ("ComputeLayer", PoolSpec((2, 2), (2, 2), "valid")), ("DropoutLayer", None),
+        ("ComputeLayer", FlattenSpec()), ("ComputeLayer", DenseSpec(10, "softmax", True))]
+    assert [layer.max_norm for layer in cnn.computing] == [2.0, 2.0, None, None, None]
+    spatial, plain = (layer for layer in cnn.layers if isinstance(layer, DropoutLayer))
+    assert (spatial.spatial, plain.spatial) == (True, False)
+    lstm = read_chain(get_task("sequence-lstm").build_model(Cell(0.25, "variational", None, 0)))
+    assert lstm.input_shape == (15, 6)
+    first, last = lstm.computing
+    assert first.spec == LSTMSpec(32, "tanh", "sigmoid", True, False)
+    assert first.inner_rates == (0.25, 0.25) and last.spec == DenseSpec(1, "sigmoid", True)
+
+
+def _images(keras: Any, *layers: Any) -> Any:
+    model = keras.Sequential([keras.Input((6, 6, 2)), *layers, keras.layers.Flatten(),
+                              keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def _steps(keras: Any, *layers: Any) -> Any:
+    model = keras.Sequential([keras.Input((5, 3)), *layers, keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize(("build", "fragment"), [
+    (lambda k: _images(k, k.layers.Conv2D(4, 3, kernel_constraint=k.constraints.MaxNorm(2))),
+     "kernel constraint 'MaxNorm' is not MaxNorm over the input axes (axis=[0, 1, 2])"),
+    (lambda k: _images(k, k.layers.Conv2D(4, 3, dilation_rate=2)),
+     "dilation_rate and groups are not supported"),
+    (lambda k: _images(k, k.layers.AveragePooling2D(2)),
+     "layer 1 'average_pooling2d' (AveragePooling2D): only Dense"),
+    (lambda k: _steps(k, k.layers.LSTM(4, go_backwards=True)), "go_backwards=True is not"),
+    (lambda k: _steps(k, k.layers.LSTM(4, recurrent_activation="hard_sigmoid")),
+     "recurrent activation 'hard_sigmoid' is not one of"),
+    (lambda k: _steps(k, k.layers.GRU(4)), "(GRU): only Dense"),
+])
+def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
+        keras: Any, build: Any, fragment: str) -> None:
+    with pytest.raises(EngineError) as caught:
+        read_chain(build(keras))
+    assert fragment in str(caught.value) and str(caught.value).endswith(
+        "train it with --engine keras")
+
+
 @pytest.mark.parametrize(("build", "fragment"), [
     (lambda k: _sequential(k, k.layers.Reshape((6, 1)), k.layers.Flatten()),
-     "cannot stack layer 1 'reshape' (Reshape): only Dense and Dropout layers are stacked"),
+     "cannot stack layer 1 'reshape' (Reshape): only Dense, Dropout, Conv2D, SpatialDropout2D, "
+     "MaxPooling2D, Flatten, LSTM layers are stacked"),
     (lambda k: _sequential(k, k.layers.Dense(4, activation="selu")),
      "activation 'selu' is not one of relu, tanh, sigmoid, softmax, linear, gelu, elu"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_regularizer="l2")),
      "its kernel_regularizer is not supported"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_constraint=k.constraints.NonNeg())),
-     "kernel constraint 'NonNeg' is not MaxNorm over the input axis"),
+     "kernel constraint 'NonNeg' is not MaxNorm over the input axes (axis=0)"),
     (lambda k: _sequential(k, k.layers.Dropout(0.2, noise_shape=(None, 1))),
      "a noise_shape is not supported"),
     (lambda k: _sequential(k, optimizer=k.optimizers.Adam(amsgrad=True)),

@@ -31,7 +31,7 @@ from sweep.engines._chain_graph import ChainTraining
 from sweep.engines._chain_members import build_member, population_shape, stack
 from sweep.engines.population import PopulationEngine
 from sweep.grid import BASELINE_PLACEMENT, Cell
-from sweep.tasks import Dataset, Task
+from sweep.tasks import Dataset, Task, get_task
 
 from ._reference import FinalFit, final_fits
 
@@ -238,46 +238,67 @@ def test_with_dropout_and_shuffles_the_engines_agree_in_distribution(name: str) 
         assert welch >= ALPHA and rank >= ALPHA, f"{name} {what}"
 
 
+def _replays_exactly(task: Task, groups: list[tuple[float, str, float | None]]) -> None:
+    from sweep.engines._chain_members import MemberBuilder
+
+    build = MemberBuilder(task)
+    for rate, where, max_norm in groups:
+        for seed in (0, 5, 123_456):
+            cell = Cell(rate, where, max_norm, seed)
+            ours, real = build(cell), build_member(task, cell)
+            assert ours.cell == cell and ours.rates == real.rates
+            for mine, theirs in zip(ours.weights, real.weights, strict=True):
+                assert np.array_equal(mine, theirs), f"{task.name} {cell.key}"
+    assert all(template is not None for template in build._templates.values())
+
+
 def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
-    """One real build per group, the other seeds replayed: bit for bit the real model's."""
-    from sweep.engines._chain_members import MemberBuilder
-
+    """One real build per group, the other seeds replayed: bit for bit the real model's
+    (glorot-uniform kernels, zero biases; convolutions; an LSTM's orthogonal recurrent kernel
+    and unit-forget bias)."""
     for name in ("multiclass", "regression", "sgd"):
-        task = TASKS[name]
-        build = MemberBuilder(task)
-        placement = task.placements[0]
-        groups = [(0.0, BASELINE_PLACEMENT, None), (0.3, placement, None), (0.3, placement, 2.0)]
-        for rate, where, max_norm in groups:
-            for seed in (0, 5, 123_456):
-                cell = Cell(rate, where, max_norm, seed)
-                ours, real = build(cell), build_member(task, cell)
-                assert ours.cell == cell and ours.rates == real.rates
-                for mine, theirs in zip(ours.kernels + ours.biases, real.kernels + real.biases,
-                                        strict=True):
-                    assert np.array_equal(mine, theirs), f"{name} {cell.key}"
-        assert all(template is not None for template in build._templates.values())
+        placement = TASKS[name].placements[0]
+        _replays_exactly(TASKS[name], [(0.0, BASELINE_PLACEMENT, None), (0.3, placement, None),
+                                       (0.3, placement, 2.0)])
+    _replays_exactly(get_task("digits-cnn"), [(0.0, BASELINE_PLACEMENT, None),
+                                              (0.3, "both", 2.0), (0.3, "spatial", None)])
+    _replays_exactly(get_task("sequence-lstm"), [(0.0, BASELINE_PLACEMENT, None),
+                                                 (0.3, "variational", None), (0.3, "input", None)])
 
 
-def test_a_model_whose_construction_cannot_be_replayed_is_built_for_every_seed() -> None:
-    """He-normal kernels draw differently from the replay: every seed gets its real model."""
-    from sweep.engines._chain_members import MemberBuilder
-
+def _he_normal_or(initializer: Any) -> Callable[[Cell], Any]:
     def build_model(cell: Cell) -> Any:
         keras = import_keras()
         model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(
-            8, activation="relu", kernel_initializer="he_normal"),
+            8, activation="relu", kernel_initializer=initializer),
             keras.layers.Dense(1, activation="sigmoid")])
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
         return model
 
-    task = _task("he", _cancer, build_model, "input")
+    return build_model
+
+
+def test_any_keras_random_initializer_is_replayed() -> None:
+    _replays_exactly(_task("he", _cancer, _he_normal_or("he_normal"), "input"),
+                     [(0.0, BASELINE_PLACEMENT, None)])
+
+
+def test_a_model_whose_construction_cannot_be_replayed_is_built_for_every_seed() -> None:
+    """A kernel initializer that is not Keras' (here NumPy's generator, which
+    ``set_random_seed`` seeds too): every seed gets its real model."""
+    from sweep.engines._chain_members import MemberBuilder
+
+    def numpy_normal(shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return np.random.normal(0.0, 0.1, shape).astype(np.float32)
+
+    task = _task("numpy", _cancer, _he_normal_or(numpy_normal), "input")
     build = MemberBuilder(task)
     cells = [Cell(0.0, BASELINE_PLACEMENT, None, seed) for seed in (0, 1, 2)]
     members = [build(cell) for cell in cells]
     assert list(build._templates.values()) == [None]
     for member, cell in zip(members, cells, strict=True):
-        assert np.array_equal(member.kernels[0], build_member(task, cell).kernels[0])
-    assert not np.array_equal(members[0].kernels[0], members[1].kernels[0])
+        assert np.array_equal(member.weights[0], build_member(task, cell).weights[0])
+    assert not np.array_equal(members[0].weights[0], members[1].weights[0])
 
 
 def test_chunked_training_is_bit_identical_to_one_call() -> None:

@@ -22,10 +22,10 @@ TASK = get_task("digits-cnn")
 Layer = tuple[str, Any]
 
 
-def test_registered_with_its_placements_and_keras_only() -> None:
+def test_registered_with_its_placements_and_the_population_engine_first() -> None:
     assert TASK is digits_cnn.DIGITS_CNN
     assert TASK.placements == ("pooling", "spatial", "both")
-    assert TASK.engines == ("keras",)
+    assert TASK.engines == ("population", "keras")
     assert TASK.supports_max_norm
 
 
@@ -112,10 +112,9 @@ def test_config_defaults_and_rejects_other_placements() -> None:
         build_config({"task": "digits-cnn", "placements": "hidden"})
 
 
-def test_only_the_keras_engine_is_accepted() -> None:
-    assert build_config({"task": "digits-cnn"}).resolved_engine == "keras"
-    with pytest.raises(ConfigError, match="engine"):
-        build_config({"task": "digits-cnn", "engine": "population"})
+def test_the_population_engine_is_the_default_and_keras_is_accepted() -> None:
+    assert build_config({"task": "digits-cnn"}).resolved_engine == "population"
+    assert build_config({"task": "digits-cnn", "engine": "keras"}).resolved_engine == "keras"
 
 
 def test_keras_engine_trains_a_few_epochs() -> None:
@@ -139,6 +138,7 @@ def test_cli_run_writes_the_report(tmp_path: Path) -> None:
                      "--epochs", "2", "--no-progress", cwd=tmp_path, check=True)
     assert "2 cell(s) trained now" in result.stdout
     assert "spatial" in result.stdout and "95% CI" in result.stdout
+    assert "on the population engine" in result.stderr
     assert (tmp_path / "dashboards" / "digits.html").stat().st_size > 0
 
 

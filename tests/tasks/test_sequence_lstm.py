@@ -20,10 +20,10 @@ from ..conftest import assert_error_line, run_cli
 TASK = get_task("sequence-lstm")
 
 
-def test_registered_with_its_placements_and_keras_only() -> None:
+def test_registered_with_its_placements_and_the_population_engine_first() -> None:
     assert TASK is sequence_lstm.SEQUENCE_LSTM
     assert TASK.placements == ("input", "output", "variational")
-    assert TASK.engines == ("keras",)
+    assert TASK.engines == ("population", "keras")
     assert not TASK.supports_max_norm
 
 
@@ -101,10 +101,9 @@ def test_max_norm_is_refused() -> None:
         TASK.build_model(Cell(0.3, "output", 2.0, 0))
 
 
-def test_only_the_keras_engine_is_accepted() -> None:
-    assert build_config({"task": "sequence-lstm"}).resolved_engine == "keras"
-    with pytest.raises(ConfigError, match="engine"):
-        build_config({"task": "sequence-lstm", "engine": "population"})
+def test_the_population_engine_is_the_default_and_keras_is_accepted() -> None:
+    assert build_config({"task": "sequence-lstm"}).resolved_engine == "population"
+    assert build_config({"task": "sequence-lstm", "engine": "keras"}).resolved_engine == "keras"
 
 
 def test_keras_engine_trains_a_few_epochs() -> None:
@@ -126,6 +125,7 @@ def test_cli_run_writes_the_report(tmp_path: Path) -> None:
                      "--no-progress", cwd=tmp_path, check=True)
     assert "2 cell(s) trained now" in result.stdout
     assert "variational" in result.stdout and "95% CI" in result.stdout
+    assert "on the population engine" in result.stderr
     assert (tmp_path / "dashboards" / "lstm.html").stat().st_size > 0
 
 

@@ -1,0 +1,222 @@
+"""K stacked members' forward pass, layer by layer, and their dropout masks.
+
+Activations carry a leading member axis: (K, rows, ...one row's shape). Each member has its own
+weights (a leading K on every weight), so every layer is a batched computation:
+
+- Dense: one batched matmul over the last axis (``einsum kri,kio->kro``).
+- Conv2D: the image patches of every output pixel (gathered in the kernel's (row, column,
+  channel) order) times the member's kernel reshaped to (kh kw C, F): a batched matmul. XLA's
+  CPU backend runs this far faster than ``feature_group_count`` grouped convolutions, whose
+  backward pass took seconds per step here (``benchmarks/bench_stacked_layers.py``). ``same``
+  padding pads as TensorFlow does (the odd pixel after).
+- MaxPooling2D: ``tf.nn.max_pool2d`` (Keras' own op) with the members folded into the batch.
+- LSTM: inputs through the kernel for all steps at once, then one unrolled step per time step:
+  ``z = x_t W + h U + b``, gates (i, f, c, o) in Keras' order, ``c = f c + i act(c~)``,
+  ``h = o act(c)``. With an input or recurrent dropout mask per gate (Keras' implementation 1,
+  used whenever ``recurrent_dropout`` > 0) each gate's inputs are masked apart.
+
+Masks (Keras' inverted dropout: keep where uniform >= rate, scale 1 / (1 - rate)) come from
+:mod:`._population_rng`'s hash, keyed on member, step, layer and kind: ``Dropout`` has one value
+per element, ``SpatialDropout2D`` one per (row, channel), an LSTM's masks one per (row, gate,
+feature) held for every time step of the sequence, as Keras' ``DropoutRNNCell`` caches them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._chain_layers import ConvSpec, DenseSpec, FlattenSpec, LSTMSpec, PoolSpec, Spec
+from ._chain_math import activate
+from ._population_rng import dropout_counters, dropout_uniform
+
+KIND_OFFSETS = (0, 0x4000000, 0x8000000, 0xC000000)
+"""Counter offsets of each dropout kind within a layer's slot (plain, spatial, input,
+recurrent); layer i's slot starts at i x :data:`SLOT_OFFSET`."""
+SLOT_OFFSET = 0x10000000
+
+Keeps = tuple[tuple[Any, ...], ...]
+"""Per computing layer, per kind: a multiplier tensor or None."""
+
+
+def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One row's mask shape for dropout kind ``kind`` before/inside a layer taking ``shape``."""
+    if kind == 0:
+        return shape
+    if kind == 1:
+        return (1, 1, shape[-1])
+    assert isinstance(spec, LSTMSpec)
+    return (4, shape[-1] if kind == 2 else spec.units)
+
+
+def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int,
+                     step_key: Any, rate: Any, scale: Any, per_gate: Any) -> Any:
+    """(K, rows, *mask) multipliers: ``scale`` where a member keeps a value, else 0.
+    ``rate``/``scale`` are (K, 1, 1); ``per_gate`` (K, 1, 1, 1) says which members draw one
+    input mask per gate (their LSTM has recurrent dropout) rather than one for all gates."""
+    import tensorflow as tf
+
+    dims = mask_shape(spec, kind, shape)
+    size = 1
+    for n in dims:
+        size *= n
+    offset = layer * SLOT_OFFSET + KIND_OFFSETS[kind]
+    uniform = dropout_uniform(dropout_counters(rows, size, offset), step_key)
+    keep = tf.where(uniform >= rate, scale, 0.0)
+    keep = tf.reshape(keep, (-1, rows, *dims))
+    if kind == 2:
+        keep = tf.where(per_gate, keep, keep[:, :, :1])
+    return keep
+
+
+def forward(specs: Sequence[Spec], counts: Sequence[int], weights: Sequence[Any], x: Any,
+            keeps: Keeps | None) -> tuple[Any, Any]:
+    """(logits, outputs) of the last layer for (K, rows, ...) inputs; ``counts`` is each
+    layer's number of weights; ``keeps`` None runs with dropout off."""
+    h = x
+    z = x
+    position = 0
+    for i, spec in enumerate(specs):
+        keep = keeps[i] if keeps is not None else (None, None, None, None)
+        for multiplier in keep[:2]:
+            if multiplier is not None:
+                h = h * multiplier
+        own = weights[position : position + counts[i]]
+        position += counts[i]
+        z, h = _layer(spec, own, h, keep[2], keep[3])
+    return z, h
+
+
+def _layer(spec: Spec, weights: Sequence[Any], h: Any, input_keep: Any, recurrent_keep: Any
+           ) -> tuple[Any, Any]:
+    import tensorflow as tf
+
+    if isinstance(spec, DenseSpec):
+        shape = h.shape
+        flat = tf.reshape(h, (shape[0], -1, shape[-1]))
+        z = tf.einsum("kri,kio->kro", flat, weights[0])
+        if spec.use_bias:
+            z = z + weights[1][:, None, :]
+        z = tf.reshape(z, (*shape[:-1], spec.units))
+        return z, activate(spec.activation, z)
+    if isinstance(spec, ConvSpec):
+        z = _convolution(spec, h, weights)
+        return z, activate(spec.activation, z)
+    if isinstance(spec, PoolSpec):
+        k, rows, height, width, channels = h.shape
+        pooled = tf.nn.max_pool2d(tf.reshape(h, (k * rows, height, width, channels)),
+                                  spec.pool_size, spec.strides, spec.padding.upper())
+        out = tf.reshape(pooled, (k, rows, *pooled.shape[1:]))
+        return out, out
+    if isinstance(spec, FlattenSpec):
+        out = tf.reshape(h, (h.shape[0], h.shape[1], -1))
+        return out, out
+    out = _lstm(spec, weights, h, input_keep, recurrent_keep)
+    return out, out
+
+
+def _convolution(spec: ConvSpec, h: Any, weights: Sequence[Any]) -> Any:
+    import tensorflow as tf
+
+    kh, kw = spec.kernel_size
+    if spec.padding == "same":
+        h = tf.pad(h, [[0, 0], [0, 0], _same_pad(h.shape[2], kh, spec.strides[0]),
+                       _same_pad(h.shape[3], kw, spec.strides[1]), [0, 0]])
+    k, rows, height, width, channels = h.shape
+    out_h = (height - kh) // spec.strides[0] + 1
+    out_w = (width - kw) // spec.strides[1] + 1
+    patches = _patches(h, _patch_tables(height, width, spec.kernel_size, spec.strides))
+    patches = tf.reshape(patches, (k, rows * out_h * out_w, kh * kw * channels))
+    kernel = tf.reshape(weights[0], (k, kh * kw * channels, spec.filters))
+    z = tf.reshape(tf.linalg.matmul(patches, kernel), (k, rows, out_h, out_w, spec.filters))
+    if spec.use_bias:
+        z = z + weights[1][:, None, None, None, :]
+    return z
+
+
+@functools.cache
+def _patch_tables(height: int, width: int, window: tuple[int, int], strides: tuple[int, int]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each patch value comes from (flat pixel indices, output pixel-major then the
+    kernel's row and column), and for each input pixel the patch values it feeds (padded with
+    the index one past the last, which reads a zero)."""
+    (kh, kw), (sh, sw) = window, strides
+    out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+    source = np.array([(i * sh + a) * width + (j * sw + b)
+                       for i in range(out_h) for j in range(out_w)
+                       for a in range(kh) for b in range(kw)], np.int32)
+    feeds: list[list[int]] = [[] for _ in range(height * width)]
+    for position, pixel in enumerate(source):
+        feeds[pixel].append(position)
+    most = max(1, *(len(f) for f in feeds))
+    table = np.array([f + [len(source)] * (most - len(f)) for f in feeds], np.int32)
+    return source, table
+
+
+def _patches(h: Any, tables: tuple[np.ndarray, np.ndarray]) -> Any:
+    """(K, rows, out pixels x window, C) patch values: a gather, whose gradient is a gather
+    too (each input pixel sums the patch values it fed). XLA's CPU backend runs these gathers
+    several times faster than the concatenated shifted slices or the scatter-add that
+    ``tf.gather``'s own gradient is (``benchmarks/bench_stacked_layers.py``)."""
+    import tensorflow as tf
+
+    source, table = tables
+    k, rows, height, width, channels = h.shape
+
+    @tf.custom_gradient
+    def gathered(pixels: Any) -> Any:
+        def gradient(upstream: Any) -> Any:
+            padded = tf.concat([upstream, tf.zeros((k, rows, 1, channels))], axis=2)
+            fed = tf.gather(padded, table.reshape(-1), axis=2)
+            summed = tf.reduce_sum(tf.reshape(fed, (k, rows, *table.shape, channels)), axis=3)
+            return tf.reshape(summed, (k, rows, height, width, channels))
+
+        flat = tf.reshape(pixels, (k, rows, height * width, channels))
+        return tf.gather(flat, source, axis=2), gradient
+
+    return gathered(h)
+
+
+def _same_pad(size: int, window: int, stride: int) -> list[int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return [total // 2, total - total // 2]
+
+
+def _lstm(spec: LSTMSpec, weights: Sequence[Any], x: Any, input_keep: Any,
+          recurrent_keep: Any) -> Any:
+    import tensorflow as tf
+
+    kernel, recurrent = weights[0], weights[1]
+    k, rows, steps, features = x.shape
+    units = spec.units
+    if input_keep is None:
+        projected = tf.einsum("krtf,kfg->krtg", x, kernel)
+    else:  # a mask per gate: (K, rows, 4, F), the same for every step
+        gated = x[:, :, :, None, :] * input_keep[:, :, None]
+        projected = tf.reshape(
+            tf.einsum("krtgf,kfgu->krtgu", gated, tf.reshape(kernel, (k, features, 4, units))),
+            (k, rows, steps, 4 * units))
+    if spec.use_bias:
+        projected = projected + weights[2][:, None, None, :]
+    gate_kernel = tf.reshape(recurrent, (k, units, 4, units))
+    h = tf.zeros((k, rows, units))
+    c = tf.zeros((k, rows, units))
+    outputs = []
+    for t in range(steps):
+        if recurrent_keep is None:
+            carried = tf.einsum("kru,kug->krg", h, recurrent)
+        else:
+            masked = h[:, :, None, :] * recurrent_keep
+            carried = tf.reshape(tf.einsum("krga,kagb->krgb", masked, gate_kernel),
+                                 (k, rows, 4 * units))
+        i, f, candidate, o = tf.split(projected[:, :, t] + carried, 4, axis=-1)
+        i = activate(spec.recurrent_activation, i)
+        f = activate(spec.recurrent_activation, f)
+        c = f * c + i * activate(spec.activation, candidate)
+        h = activate(spec.recurrent_activation, o) * activate(spec.activation, c)
+        outputs.append(h)
+    return tf.stack(outputs, axis=2) if spec.return_sequences else h

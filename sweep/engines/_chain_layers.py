@@ -1,0 +1,232 @@
+"""The layers a stacked population can hold, read from built Keras layers.
+
+Each computing layer is read as a hashable spec (what members of one population share) plus
+what may differ per member: a MaxNorm limit, and an LSTM's own ``dropout`` and
+``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
+computing layer (plain ``Dropout`` or ``SpatialDropout2D``) is per member too.
+
+Supported, with Keras' own semantics (``docs/keras-semantics.md``):
+
+- ``Dense`` (any input rank: it acts on the last axis), ``Conv2D`` (channels last, ``valid`` or
+  ``same`` padding, any strides, no dilation or groups), ``MaxPooling2D``, ``Flatten``, and
+  ``LSTM`` (one layer's last output or whole sequence; Keras' gate order and activations,
+  ``unit_forget_bias``, input and recurrent dropout);
+- activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
+  ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1, 2]`` for Conv2D:
+  each unit's or filter's whole incoming weights);
+- ``Dropout`` without ``noise_shape`` and ``SpatialDropout2D`` (one mask per feature map).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import EngineError
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
+KINDS = ("plain", "spatial", "input", "recurrent")
+"""A member's dropout before/inside a computing layer: ``Dropout`` before it,
+``SpatialDropout2D`` before it, an LSTM's ``dropout`` and its ``recurrent_dropout``."""
+FIX = "train it with --engine keras"
+LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM")
+
+
+@dataclass(frozen=True)
+class DenseSpec:
+    units: int
+    activation: str
+    use_bias: bool
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    filters: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int]
+    padding: str  # "valid" or "same"
+    activation: str
+    use_bias: bool
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    pool_size: tuple[int, int]
+    strides: tuple[int, int]
+    padding: str
+
+
+@dataclass(frozen=True)
+class FlattenSpec:
+    pass
+
+
+@dataclass(frozen=True)
+class LSTMSpec:
+    units: int
+    activation: str
+    recurrent_activation: str
+    use_bias: bool
+    return_sequences: bool
+
+
+Spec = DenseSpec | ConvSpec | PoolSpec | FlattenSpec | LSTMSpec
+
+
+@dataclass(frozen=True)
+class ComputeLayer:
+    """A layer with a spec; its weights' initializers (for replaying other seeds) are read from
+    the built layer when needed."""
+
+    name: str
+    spec: Spec
+    max_norm: float | None = None  # on the kernel, per member
+    inner_rates: tuple[float, float] = (0.0, 0.0)  # an LSTM's dropout, recurrent_dropout
+
+
+@dataclass(frozen=True)
+class DropoutLayer:
+    name: str
+    rate: float
+    spatial: bool = False
+
+
+def refuse(what: str, why: str) -> EngineError:
+    return EngineError(f"the population engine cannot stack {what}: {why}; {FIX}")
+
+
+def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
+    kind = type(layer).__name__
+    config = layer.get_config()
+    what = f"layer {index} {layer.name!r} ({kind})"
+    if kind not in LAYERS:
+        raise refuse(what, f"only {', '.join(LAYERS)} layers are stacked")
+    if kind in ("Dropout", "SpatialDropout2D"):
+        if config.get("noise_shape") is not None:
+            raise refuse(what, "a noise_shape is not supported")
+        if kind == "SpatialDropout2D" and config.get("data_format") == "channels_first":
+            raise refuse(what, "channels_first is not supported")
+        return DropoutLayer(layer.name, float(config["rate"]), kind == "SpatialDropout2D")
+    if config.get("data_format", "channels_last") != "channels_last":
+        raise refuse(what, "channels_first is not supported")
+    if kind == "Flatten":
+        return ComputeLayer(layer.name, FlattenSpec())
+    if kind == "MaxPooling2D":
+        return ComputeLayer(layer.name, PoolSpec(_pair(config["pool_size"]),
+                                                 _pair(config["strides"] or config["pool_size"]),
+                                                 str(config["padding"])))
+    activation = _activation(config, "activation", what)
+    for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                "bias_constraint", "recurrent_regularizer", "recurrent_constraint"):
+        if config.get(key) is not None:
+            raise refuse(what, f"its {key} is not supported")
+    if kind == "Dense":
+        spec: Spec = DenseSpec(int(config["units"]), activation, bool(config["use_bias"]))
+        return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 1))
+    if kind == "Conv2D":
+        if _pair(config.get("dilation_rate", 1)) != (1, 1) or config.get("groups", 1) != 1:
+            raise refuse(what, "dilation_rate and groups are not supported")
+        spec = ConvSpec(int(config["filters"]), _pair(config["kernel_size"]),
+                        _pair(config["strides"]), str(config["padding"]), activation,
+                        bool(config["use_bias"]))
+        return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 3))
+    return _lstm(layer.name, config, what, activation)
+
+
+def _lstm(name: str, config: Mapping[str, Any], what: str, activation: str) -> ComputeLayer:
+    for key in ("go_backwards", "stateful", "return_state", "unroll"):
+        if config.get(key):
+            raise refuse(what, f"{key}=True is not supported")
+    if config.get("kernel_constraint") is not None:
+        raise refuse(what, "a kernel_constraint is not supported on an LSTM")
+    spec = LSTMSpec(int(config["units"]), activation,
+                    _activation(config, "recurrent_activation", what),
+                    bool(config.get("use_bias", True)), bool(config.get("return_sequences")))
+    return ComputeLayer(name, spec, None,
+                        (float(config.get("dropout", 0.0)),
+                         float(config.get("recurrent_dropout", 0.0))))
+
+
+def _activation(config: Mapping[str, Any], key: str, what: str) -> str:
+    activation = config[key]
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise refuse(what, f"{key.replace('_', ' ')} {activation!r} is not one of "
+                     f"{', '.join(ACTIVATIONS)}")
+    return activation
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    first, second = value
+    return int(first), int(second)
+
+
+def _max_norm(constraint: Mapping[str, Any] | None, what: str, input_axes: int) -> float | None:
+    """A MaxNorm over every axis of the kernel but the last (Dense ``axis=0``, Conv2D
+    ``axis=[0, 1, 2]``), or None."""
+    if constraint is None:
+        return None
+    name = constraint.get("class_name")
+    axis = constraint.get("config", {}).get("axis", 0)
+    axes = sorted(axis) if isinstance(axis, list | tuple) else [axis]
+    if name != "MaxNorm" or axes != list(range(input_axes)):
+        wanted = "axis=0" if input_axes == 1 else f"axis={list(range(input_axes))}"
+        raise refuse(what, f"kernel constraint {name!r} is not MaxNorm over the input axes "
+                     f"({wanted})")
+    return float(constraint["config"]["max_value"])
+
+
+def output_shape(spec: Spec, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A layer's output shape (rows left out) for input ``shape``, or ValueError."""
+    if isinstance(spec, DenseSpec):
+        return (*shape[:-1], spec.units)
+    if isinstance(spec, FlattenSpec):
+        size = 1
+        for n in shape:
+            size *= n
+        return (size,)
+    if isinstance(spec, LSTMSpec):
+        if len(shape) != 2:
+            raise ValueError(f"an LSTM takes (steps, features), not {shape}")
+        return (shape[0], spec.units) if spec.return_sequences else (spec.units,)
+    if len(shape) != 3:
+        raise ValueError(f"a 2D convolution or pooling takes (height, width, channels), not "
+                         f"{shape}")
+    window = spec.kernel_size if isinstance(spec, ConvSpec) else spec.pool_size
+    sides = tuple(_side(shape[a], window[a], spec.strides[a], spec.padding) for a in (0, 1))
+    channels = spec.filters if isinstance(spec, ConvSpec) else shape[2]
+    return (sides[0], sides[1], channels)
+
+
+def _side(size: int, window: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    return (size - window) // stride + 1
+
+
+def weight_shapes(spec: Spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """The layer's weights' shapes in Keras' order (kernel, [recurrent kernel], [bias])."""
+    if isinstance(spec, DenseSpec):
+        return ((shape[-1], spec.units),) + (((spec.units,),) if spec.use_bias else ())
+    if isinstance(spec, ConvSpec):
+        kernel = (*spec.kernel_size, shape[-1], spec.filters)
+        return (kernel,) + (((spec.filters,),) if spec.use_bias else ())
+    if isinstance(spec, LSTMSpec):
+        gates = 4 * spec.units
+        return ((shape[-1], gates), (spec.units, gates)) + (((gates,),) if spec.use_bias else ())
+    return ()
+
+
+def row_floats(spec: Spec, shape: tuple[int, ...]) -> int:
+    """The most floats one row holds at once inside the stacked layer (its output, a
+    convolution's patches, an LSTM's gate pre-activations for every step)."""
+    size = 1
+    for n in output_shape(spec, shape):
+        size *= n
+    if isinstance(spec, ConvSpec):
+        return size * spec.kernel_size[0] * spec.kernel_size[1] * shape[-1] // spec.filters
+    if isinstance(spec, LSTMSpec):
+        return shape[0] * 4 * max(spec.units, shape[-1])
+    return size
