@@ -87,10 +87,11 @@ def _member_bytes(task: Any, settings: Any) -> float:
     from sweep.grid import BASELINE_PLACEMENT, Cell
 
     member = build_member(task, Cell(0.0, BASELINE_PLACEMENT, None, 0))
-    weights = sum(k.size for k in member.kernels) + sum(
-        b.size for b in member.biases if b is not None)
+    weights = sum(w.size for w in member.weights)
     rows = min(settings.batch_size, len(task.load_data().train_x))
-    activations = 4 * rows * sum(member.structure.units)
+    units = member.structure.input_shape[-1] + sum(
+        getattr(spec, "units", 0) for spec in member.structure.specs)
+    activations = 4 * rows * units
     return 4 * (weights * (1 + member.structure.rule.slots) + activations
                 + 4 * settings.epochs)
 

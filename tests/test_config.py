@@ -79,6 +79,10 @@ def test_shipped_sweeps_are_valid() -> None:
     for path in sorted(studies.glob("*.toml")):
         build_config(read_config_file(path))
     assert len(build_config(read_config_file(studies / "tutorial.toml")).cells()) == 1680
+    for name in ("digits-cnn", "sequence-lstm"):  # the README's default CNN and LSTM sweeps
+        config = build_config(read_config_file(studies / f"{name}.toml"))
+        assert (len(config.cells()), config.resolved_engine, config.resolved_epochs) == (
+            280, "population", 60)
 
 
 def test_a_config_built_in_python_is_parsed_and_checked() -> None:

@@ -183,6 +183,21 @@ def test_sigterm_stops_a_long_population_cell_within_seconds(tmp_path: Path) -> 
     assert sum(t.state == TrialState.FAIL for t in found) == 4
 
 
+def test_sigterm_stops_a_stacked_cnn_population_within_seconds(tmp_path: Path) -> None:
+    """The digits CNN on the chain program (3,000 epochs: minutes of training); the signal
+    comes once its program is compiled (10-25 s here) and training."""
+    url = f"sqlite:///{tmp_path}/studies/demo.db"
+    args = ("run", "--study", "demo", "--task", "digits-cnn", "--rates", "0,0.4",
+            "--placements", "both", "--seeds", "2", "--epochs", "3000", "--allow-large",
+            "--no-progress")
+    process = popen(*args, cwd=tmp_path)
+    wait_for(process, url, lambda found: running(found) == 4)
+    time.sleep(30)  # compiled and inside the epoch loop
+    seconds, err = stop_and_wait(process, signal.SIGTERM)
+    found = assert_stopped_cleanly(process, err, seconds, signal.SIGTERM, url)
+    assert sum(t.state == TrialState.FAIL for t in found) == 4
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_to_the_launcher_stops_every_worker(
     tmp_path: Path, storage_url: str, signum: int

@@ -54,7 +54,7 @@ def pick_engine(task: Task, settings: TrainSettings, asked: str | None,
     """The engine to train ``task`` with, checked (:class:`ConfigError` before any write), and a
     notice when it was chosen for the user: the one asked for, else the task's first engine;
     a task that names no engines gets the population engine where its model stacks (a
-    Dense/Dropout chain), else the Keras engine, with the population engine's reason."""
+    chain of layers it stacks), else the Keras engine, with the population engine's reason."""
     name = asked or (task.engines[0] if task.engines else None)
     if name is not None:
         engine = get_engine(name)

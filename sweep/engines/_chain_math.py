@@ -1,4 +1,4 @@
-"""Keras' arithmetic for a stacked dense chain: activations, losses, metrics and optimizers.
+"""Keras' arithmetic for a stacked chain: activations, losses, metrics and optimizers.
 
 Every function works on K members at once (a leading member axis) and follows Keras 3 on the
 TensorFlow backend, read from its sources (``docs/keras-semantics.md``):

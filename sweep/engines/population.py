@@ -17,7 +17,8 @@ chunks change nothing: results are bit-identical to one long run.
 
 That hand-written program serves the circles task with one full batch per epoch (batch_size >=
 training rows, as in the tutorial: 30 rows, batch 32). Every other task whose model is a
-Dense/Dropout chain, and circles with mini-batches, trains on the general chain program
+chain of the layers it stacks (Dense, Dropout, Conv2D, SpatialDropout2D, MaxPooling2D, Flatten,
+LSTM; the CNN and LSTM tasks), and circles with mini-batches, trains on the general chain program
 (:mod:`._chain_train`, :mod:`._chain_graph`): any depth, optimizer and loss Keras' ``fit`` runs
 that the chain reader accepts, with mini-batches reshuffled every epoch.
 
@@ -80,6 +81,10 @@ time (0.99x the minimum): no measurable cost."""
 
 FIRST_CHUNK_EPOCHS = 32
 """The first call's length, before any timing is known (it also pays for the compilation)."""
+
+FIRST_CHAIN_CHUNK_EPOCHS = 1
+"""The chain program's first call: one epoch of a CNN's or an LSTM's 64 members takes about
+half a second (32 would keep a stop request waiting 15 s after the compilation)."""
 
 PLACEMENTS = ("none", "input", "hidden", "both")
 
@@ -157,7 +162,8 @@ class PopulationEngine:
         dense = _hand_written(task, data, settings)
         if dense is None:
             check_chain(task, data, settings, None)
-            return train_chain(task, list(cells), data, settings, control, ChunkPacer(),
+            return train_chain(task, list(cells), data, settings, control,
+                               ChunkPacer(FIRST_CHAIN_CHUNK_EPOCHS),
                                CHAIN_MEMBERS, _chain_padded_size, self.name)
         _check_data(task, dense, data, settings)
         for cell in cells:
@@ -200,11 +206,11 @@ class PopulationEngine:
 
 class ChunkPacer:
     """Chunk lengths (epochs) that take about :data:`CHUNK_SECONDS` each: the first is
-    :data:`FIRST_CHUNK_EPOCHS`, each next one is scaled by the last one's measured time, never
-    more than :data:`CHUNK_EPOCHS` (the compiled program's buffer)."""
+    ``first``, each next one is scaled by the last one's measured time, never more than
+    :data:`CHUNK_EPOCHS` (the compiled program's buffer)."""
 
-    def __init__(self) -> None:
-        self.epochs = FIRST_CHUNK_EPOCHS
+    def __init__(self, first: int = FIRST_CHUNK_EPOCHS) -> None:
+        self.epochs = first
 
     def next_chunk(self, remaining: int) -> int:
         return min(self.epochs, remaining)

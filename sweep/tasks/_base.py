@@ -6,7 +6,7 @@ The same contract serves the built-in tasks and a user's own (:mod:`sweep.tasks.
                       load_data=load_data, build_model=build_model, epochs=100, batch_size=32)
 
 Everything else has a default: metric ``accuracy`` (its direction: maximize), no max-norm, the
-population engine where the model is a Dense/Dropout chain, else the Keras engine.
+population engine where the model is a chain it can stack, else the Keras engine.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Task:
     ``metric`` is any key the compiled model reports (``accuracy``, ``auc``, ``loss``, ``mse``
     ...); ``direction`` defaults to the known metric's obvious one. ``engines``: the engines
     that can train it faithfully, the default first (none named: the population engine where
-    the built model is a Dense/Dropout chain it can stack, else the Keras engine).
+    the built model is a chain of layers it can stack, else the Keras engine).
     ``epoch_seconds`` estimates, per engine, the seconds one model-epoch takes on a 2-core
     machine (for the run's time estimate).
     ``reference`` is a group the terminal and the report always show (rate, placement,

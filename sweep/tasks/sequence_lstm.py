@@ -30,17 +30,12 @@ matrix, so "the incoming vector of a unit" is not one column and Keras' MaxNorm 
 constrain each gate separately; the tutorial applies max-norm only to a dense hidden layer,
 so it is left out here.
 
-Engines: Keras only. The population engine stacks one-hidden-layer MLPs trained on one full
-batch per epoch; this task trains on 7 shuffled minibatches per epoch and a recurrent loop,
-and reproducing Keras' LSTM (and its per-sequence variational masks on inputs and state) per
-stacked member would mean a hand-written recurrent graph that the Keras engine already is.
-
-Timing (Keras engine, 60 epochs, batch 32, the project's 2-core machine with other jobs running,
-load average 1.6-5): ``sweep run --config studies/sequence-lstm.toml`` (50 cells) took
-9 min 41 s of wall time: ``model.fit`` took 9.7 s per cell without dropout, 10.2 s with
-"input", 9.6 s with "output" and 14.1 s with "variational" (about 45 % dearer than the
-plain LSTM), 11.6 s per cell all in. The default sweep (rates 0-0.9 x 3 placements x 10 seeds
-= 280 cells) projects to about 55 minutes.
+Engines: the population engine by default (``sweep/engines/_chain_forward.py`` runs the members'
+LSTMs as one batched recurrence with Keras' gates, initial weights and per-sequence variational
+masks), the Keras engine with ``--engine keras``. Default sweep (280 cells,
+``studies/sequence-lstm.toml``) on the project's 2-core machine: 3 min 54 s end to end on the
+population engine; ``model.fit`` takes 10-14 s per cell ("variational" about 45 % dearer than
+the plain LSTM), about 55 minutes for the same grid.
 """
 
 from __future__ import annotations
@@ -114,7 +109,7 @@ SEQUENCE_LSTM = Task(
     engines=("population", "keras"),
     load_data=load_data,
     build_model=build_model,
-    epoch_seconds={"keras": 0.2},
+    epoch_seconds={"keras": 0.2, "population": 0.013},
     placement_words={"input": "on the input", "output": "after the LSTM",
                      "variational": "inside the LSTM (variational)"},
 )
