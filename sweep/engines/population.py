@@ -206,11 +206,12 @@ class PopulationEngine:
 
 class ChunkPacer:
     """Chunk lengths (epochs) that take about :data:`CHUNK_SECONDS` each: the first is
-    ``first``, each next one is scaled by the last one's measured time, never more than
-    :data:`CHUNK_EPOCHS` (the compiled program's buffer)."""
+    ``first`` (:data:`FIRST_CHUNK_EPOCHS` if not given), each next one is scaled by the last
+    one's measured time, never more than :data:`CHUNK_EPOCHS` (the compiled program's
+    buffer)."""
 
-    def __init__(self, first: int = FIRST_CHUNK_EPOCHS) -> None:
-        self.epochs = first
+    def __init__(self, first: int | None = None) -> None:
+        self.epochs = FIRST_CHUNK_EPOCHS if first is None else first
 
     def next_chunk(self, remaining: int) -> int:
         return min(self.epochs, remaining)
