@@ -33,13 +33,12 @@ from sweep.engines.population import PopulationEngine
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Dataset, Task, get_task
 
-from ._reference import FinalFit, final_fits
+from ._reference import FinalFit, assert_same_distribution, final_fits, trained_in_order
 
 TRAJECTORY_EPOCHS = 8
 LOSS_TOLERANCE = 1e-4
 DISTRIBUTION_EPOCHS = 15
 DISTRIBUTION_SEEDS = 20
-ALPHA = 0.01
 BATCH = 32
 
 
@@ -163,12 +162,7 @@ def test_without_dropout_a_member_follows_model_fit_epoch_by_epoch(name: str) ->
     cells = [Cell(0.0, BASELINE_PLACEMENT, None, seed) for seed in (0, 1)]
     if name == "sgd":
         cells.append(Cell(0.0, BASELINE_PLACEMENT, 0.5, 2))  # a MaxNorm that binds
-    members = [build_member(task, cell) for cell in cells]
-    shape = population_shape(members, len(members), task.metric, len(data.train_x), BATCH,
-                             shuffle=False)
-    training = ChainTraining(shape, stack(members, len(members)), (data.train_x, data.train_y),
-                             (data.test_x, data.test_y), TRAJECTORY_EPOCHS)
-    training.train(TRAJECTORY_EPOCHS)
+    training = trained_in_order(task, cells, TRAJECTORY_EPOCHS, BATCH)
     final_loss, final_metric = training.evaluate(data.test_x, data.test_y)
     for k, cell in enumerate(cells):
         ours, theirs = training.curves[:, :, k], _fit_history(task, cell, data)
@@ -220,22 +214,8 @@ def test_with_dropout_and_shuffles_the_engines_agree_in_distribution(name: str) 
     """Over 20 seeds: the final test loss and metric (dropout off) and the last epoch's train
     loss (dropout on, the figure most sensitive to the masks): Welch's t and Mann-Whitney at
     alpha 0.01."""
-    from scipy.stats import mannwhitneyu, ttest_ind
-
     population, keras = _distribution(name)
-    for what, mine, reference in (
-        ("test loss", [r.test_loss for r in population], [k.test_loss for k in keras]),
-        ("test metric", [r.test_metric for r in population], [k.test_metric for k in keras]),
-        ("last train loss", [float(r.curves.train_loss[-1]) for r in population],
-         [k.last_train_loss for k in keras]),
-    ):
-        ours, theirs = np.array(mine), np.array(reference)
-        welch = ttest_ind(ours, theirs, equal_var=False).pvalue
-        rank = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
-        print(f"{name} {what}: population {ours.mean():.4f} +- {ours.std(ddof=1):.4f}, "
-              f"keras {theirs.mean():.4f} +- {theirs.std(ddof=1):.4f}; Welch p={welch:.3g}, "
-              f"Mann-Whitney p={rank:.3g}")
-        assert welch >= ALPHA and rank >= ALPHA, f"{name} {what}"
+    assert_same_distribution(name, population, keras)
 
 
 def _replays_exactly(task: Task, groups: list[tuple[float, str, float | None]]) -> None:

@@ -20,20 +20,17 @@ import pytest
 from sweep._keras import import_keras
 from sweep.engines import CellResult, TrainSettings, train_all
 from sweep.engines._chain_forward import keep_multipliers
-from sweep.engines._chain_graph import ChainTraining
 from sweep.engines._chain_layers import ConvSpec, LSTMSpec
-from sweep.engines._chain_members import build_member, population_shape, stack
 from sweep.engines._population_rng import dropout_step_key
 from sweep.engines.population import PopulationEngine
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Task, get_task
 
-from ._reference import FinalFit, final_fits
+from ._reference import FinalFit, assert_same_distribution, final_fits, trained_in_order
 
 TRAJECTORY_EPOCHS = 4
 LOSS_TOLERANCE = 1e-4
 SEEDS = 20
-ALPHA = 0.01
 BATCH = 32
 EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20}
 RATE = 0.5
@@ -58,12 +55,7 @@ def test_without_dropout_a_member_follows_model_fit_epoch_by_epoch(name: str) ->
     cells = [Cell(0.0, BASELINE_PLACEMENT, None, 0), Cell(0.0, BASELINE_PLACEMENT, None, 1)]
     if name == "digits-cnn":
         cells.append(Cell(0.0, BASELINE_PLACEMENT, 0.5, 2))  # binds on every filter
-    members = [build_member(task, cell) for cell in cells]
-    shape = population_shape(members, len(members), task.metric, len(data.train_x), BATCH,
-                             shuffle=False)
-    training = ChainTraining(shape, stack(members, len(members)), (data.train_x, data.train_y),
-                             (data.test_x, data.test_y), TRAJECTORY_EPOCHS)
-    training.train(TRAJECTORY_EPOCHS)
+    training = trained_in_order(task, cells, TRAJECTORY_EPOCHS, BATCH)
     for k, cell in enumerate(cells):
         ours, theirs = training.curves[:, :, k], _history(task, cell)
         np.testing.assert_allclose(ours[[0, 2]], theirs[[0, 2]], rtol=LOSS_TOLERANCE,
@@ -126,21 +118,7 @@ def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: st
     """Over 20 seeds at rate 0.5: the final test loss and accuracy (dropout off) and the last
     epoch's train loss (dropout on, the figure most sensitive to the masks): Welch's t and
     Mann-Whitney at alpha 0.01."""
-    from scipy.stats import mannwhitneyu, ttest_ind
-
     population = _population_results(name)[placement]
     keras: list[FinalFit] = final_fits(functools.partial(get_task, name),
                                        [r.cell for r in population], EPOCHS[name], BATCH)
-    for what, mine, reference in (
-        ("test loss", [r.test_loss for r in population], [k.test_loss for k in keras]),
-        ("test accuracy", [r.test_metric for r in population], [k.test_metric for k in keras]),
-        ("last train loss", [float(r.curves.train_loss[-1]) for r in population],
-         [k.last_train_loss for k in keras]),
-    ):
-        ours, theirs = np.array(mine), np.array(reference)
-        welch = ttest_ind(ours, theirs, equal_var=False).pvalue
-        rank = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
-        print(f"{name} {placement} {what}: population {ours.mean():.4f} +- "
-              f"{ours.std(ddof=1):.4f}, keras {theirs.mean():.4f} +- {theirs.std(ddof=1):.4f}; "
-              f"Welch p={welch:.3g}, Mann-Whitney p={rank:.3g}")
-        assert welch >= ALPHA and rank >= ALPHA, f"{name} {placement} {what}"
+    assert_same_distribution(f"{name} {placement}", population, keras, "accuracy")
