@@ -39,6 +39,7 @@ from ._population_init import KERAS_SEED_RANGE
 from ._population_rng import member_key
 
 _FIXED = ("Zeros", "Ones", "Constant")
+_UNREPLAYABLE = object()
 _DRAWS = 256
 """How far into a seed's sequence of draws the replay looks for an initializer's seed."""
 
@@ -110,8 +111,12 @@ def _initializers(layer: Any) -> list[Any]:
     if hasattr(owner, "recurrent_initializer"):
         found.append(owner.recurrent_initializer)
     if getattr(owner, "use_bias", False):
-        forget = getattr(owner, "unit_forget_bias", False)
-        found.append(None if forget else owner.bias_initializer)
+        bias = owner.bias_initializer
+        if getattr(owner, "unit_forget_bias", False):  # computed: copied if otherwise fixed
+            bias = None if type(bias).__name__ in _FIXED else _UNREPLAYABLE
+        found.append(bias)
+    if len(found) != len(layer.weights):
+        return [_UNREPLAYABLE] * len(layer.weights)
     return found
 
 

@@ -281,6 +281,28 @@ def test_a_model_whose_construction_cannot_be_replayed_is_built_for_every_seed()
     assert not np.array_equal(members[0].weights[0], members[1].weights[0])
 
 
+def test_an_lstm_bias_from_a_random_initializer_is_built_for_every_seed() -> None:
+    """With ``unit_forget_bias`` the LSTM's bias is computed from its initializer: a random
+    one cannot be copied from the group's first cell, so every cell is built for real."""
+    from dataclasses import replace
+
+    from sweep.engines._chain_members import MemberBuilder
+
+    def build_model(cell: Cell) -> Any:
+        keras = import_keras()
+        model = keras.Sequential([keras.Input((15, 6)), keras.layers.LSTM(
+            8, bias_initializer="random_normal"), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    task = replace(get_task("sequence-lstm"), name="random-bias", build_model=build_model)
+    build = MemberBuilder(task)
+    cells = [Cell(0.0, BASELINE_PLACEMENT, None, seed) for seed in (0, 1)]
+    members = [build(cell) for cell in cells]
+    assert list(build._templates.values()) == [None]
+    assert not np.array_equal(members[0].weights[2], members[1].weights[2])
+
+
 def test_chunked_training_is_bit_identical_to_one_call() -> None:
     """Shuffles, masks and the optimizer's step are keyed on the global epoch and step."""
     task = TASKS["multiclass"]
