@@ -64,6 +64,31 @@ def test_without_dropout_a_member_follows_model_fit_epoch_by_epoch(name: str) ->
         assert np.abs(ours[[1, 3]] - theirs[[1, 3]]).max() <= max(one_row, 1 / 200), cell.key
 
 
+def _strided_same_padding_cnn(cell: Cell) -> Any:
+    keras = import_keras()
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh"),
+        keras.layers.Conv2D(5, (2, 3), padding="same", activation="relu", use_bias=False),
+        keras.layers.MaxPooling2D(3, strides=1, padding="same"),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_same_padding_strides_and_odd_kernels_follow_model_fit() -> None:
+    """``same`` padding (the odd pixel after), strides, a 2x3 kernel, no bias, overlapping
+    pooling: as Keras computes them."""
+    from dataclasses import replace
+
+    task = replace(get_task("digits-cnn"), name="same-padding",
+                   build_model=_strided_same_padding_cnn)
+    cells = [Cell(0.0, BASELINE_PLACEMENT, None, 0)]
+    training = trained_in_order(task, cells, TRAJECTORY_EPOCHS, BATCH)
+    np.testing.assert_allclose(training.curves[[0, 2], :, 0], _history(task, cells[0])[[0, 2]],
+                               rtol=LOSS_TOLERANCE, atol=LOSS_TOLERANCE)
+
+
 def _keeps(spec: Any, kind: int, shape: tuple[int, ...], rates: list[float],
            per_gate: list[bool]) -> np.ndarray:
     import tensorflow as tf
