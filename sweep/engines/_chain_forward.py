@@ -24,6 +24,7 @@ feature) held for every time step of the sequence, as Keras' ``DropoutRNNCell`` 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,9 +61,7 @@ def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], 
     import tensorflow as tf
 
     dims = mask_shape(spec, kind, shape)
-    size = 1
-    for n in dims:
-        size *= n
+    size = math.prod(dims)
     offset = layer * SLOT_OFFSET + KIND_OFFSETS[kind]
     uniform = dropout_uniform(dropout_counters(rows, size, offset), step_key)
     keep = tf.where(uniform >= rate, scale, 0.0)

@@ -19,6 +19,7 @@ Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -183,10 +184,7 @@ def output_shape(spec: Spec, shape: tuple[int, ...]) -> tuple[int, ...]:
     if isinstance(spec, DenseSpec):
         return (*shape[:-1], spec.units)
     if isinstance(spec, FlattenSpec):
-        size = 1
-        for n in shape:
-            size *= n
-        return (size,)
+        return (math.prod(shape),)
     if isinstance(spec, LSTMSpec):
         if len(shape) != 2:
             raise ValueError(f"an LSTM takes (steps, features), not {shape}")
@@ -222,9 +220,7 @@ def weight_shapes(spec: Spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], 
 def row_floats(spec: Spec, shape: tuple[int, ...]) -> int:
     """The most floats one row holds at once inside the stacked layer (its output, a
     convolution's patches, an LSTM's gate pre-activations for every step)."""
-    size = 1
-    for n in output_shape(spec, shape):
-        size *= n
+    size = math.prod(output_shape(spec, shape))
     if isinstance(spec, ConvSpec):
         return size * spec.kernel_size[0] * spec.kernel_size[1] * shape[-1] // spec.filters
     if isinstance(spec, LSTMSpec):
