@@ -7,6 +7,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,31 @@ def run_cli(
     return result
 
 
+def cli_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``sweep.cli.main(ARGS)`` in this process, in ``cwd``, its output captured, as the
+    result :func:`run_cli` gives: for the many checks of one bad flag's error line (a real
+    subprocess each costs a Python start). Exit codes, signals and tracebacks of real
+    processes are checked with :func:`run_cli` (``test_cli.py`` keeps both for the same lines).
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from sweep.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse's usage errors, --help
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["sweep", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_error_line(
     result: subprocess.CompletedProcess[str], fragment: str, code: int | None = 2
 ) -> None:
@@ -82,6 +108,20 @@ def assert_error_line(
     assert "Traceback" not in result.stderr
     assert len(lines) == 1, result.stderr
     assert fragment in lines[0], lines[0]
+
+@contextmanager
+def port_held(port: int) -> Iterator[None]:
+    """One test at a time serves on ``port``, across pytest-xdist's processes: for the README's
+    lines that name their port (optuna-dashboard's 8080); every other server gets a free one."""
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / f"sweep-tests-port-{port}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 def sqlite_dump(path: Path) -> list[str]:
     """The logical content of an SQLite file (the bytes change with WAL checkpoints)."""

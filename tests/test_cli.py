@@ -1,4 +1,6 @@
-"""The command line in real subprocesses: help, bad input (exit 2, one line, nothing written)."""
+"""The command line: help, bad input (exit 2, one line, nothing written). Error lines are
+checked in process (``cli_in_process``); one of each kind again in a real subprocess, for its
+exit code and the absence of a traceback."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import assert_error_line, run_cli, sqlite_dump
+from .conftest import assert_error_line, cli_in_process, run_cli, sqlite_dump
 
 SMALL = ("--study", "demo", "--rates", "0,0.4", "--placements", "hidden", "--max-norms", "none",
          "--seeds", "1", "--epochs", "3")
@@ -44,20 +46,42 @@ def _replace(args: tuple[str, ...], flag: str, value: str) -> list[str]:
     ],
 )
 def test_bad_flags(tmp_path: Path, flag: str, value: str, fragment: str) -> None:
-    assert_error_line(run_cli("run", *_replace(SMALL, flag, value), cwd=tmp_path), fragment)
+    result = cli_in_process("run", *_replace(SMALL, flag, value), cwd=tmp_path)
+    assert_error_line(result, fragment)
     assert not (tmp_path / "studies").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ("run", *_replace(SMALL, "--rates", "0,1.0")),
+    ("run", "--config", "missing.toml"),
+    ("run", "--rate", "0.4"),
+    ("fly",),
+    ("status", "--study", "nope"),
+    ("run", *SMALL, "--storage", "redis://localhost/0"),
+])
+def test_error_lines_are_the_same_in_a_real_process(tmp_path: Path, argv: tuple[str, ...]
+                                                     ) -> None:
+    """The process's exit code, stderr and stdout are what ``main`` gives in process."""
+    real = run_cli(*argv, cwd=tmp_path)
+    inside = cli_in_process(*argv, cwd=tmp_path)
+    assert (real.returncode, real.stdout, real.stderr) == (
+        inside.returncode, inside.stdout, inside.stderr)
+    assert real.returncode == 2 and "Traceback" not in real.stderr
+    assert len(real.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_toml_key(tmp_path: Path) -> None:
     (tmp_path / "typo.toml").write_text('rates = [0.4]\nmax_norm = ["none"]\n')
-    result = run_cli("run", "--config", "typo.toml", cwd=tmp_path)
+    result = cli_in_process("run", "--config", "typo.toml", cwd=tmp_path)
     assert_error_line(result, "unknown key 'max_norm'; did you mean 'max_norms'?")
     assert not (tmp_path / "studies").exists()
 
 
 def test_malformed_toml(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text("rates = [0.4\nseeds = 2\n")
-    assert_error_line(run_cli("run", "--config", "broken.toml", cwd=tmp_path), "not valid TOML")
+    result = cli_in_process("run", "--config", "broken.toml", cwd=tmp_path)
+    assert_error_line(result, "not valid TOML")
     assert not (tmp_path / "studies").exists()
 
 
@@ -70,7 +94,7 @@ def test_malformed_toml(tmp_path: Path) -> None:
     ],
 )
 def test_bad_storage_url(tmp_path: Path, url: str, fragment: str) -> None:
-    result = run_cli("run", *SMALL, "--storage", url, cwd=tmp_path)
+    result = cli_in_process("run", *SMALL, "--storage", url, cwd=tmp_path)
     assert_error_line(result, fragment)
     assert list(tmp_path.iterdir()) == []
 
@@ -94,12 +118,13 @@ def test_existing_study_with_other_settings(tmp_path: Path) -> None:
 
 
 def test_unknown_subcommand_and_flag(tmp_path: Path) -> None:
-    assert_error_line(run_cli("fly", cwd=tmp_path), "invalid choice")
-    assert_error_line(run_cli("run", "--rate", "0.4", cwd=tmp_path), "unrecognized arguments")
+    assert_error_line(cli_in_process("fly", cwd=tmp_path), "invalid choice")
+    result = cli_in_process("run", "--rate", "0.4", cwd=tmp_path)
+    assert_error_line(result, "unrecognized arguments")
 
 
 def test_status_of_missing_study(tmp_path: Path) -> None:
-    assert_error_line(run_cli("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
+    assert_error_line(cli_in_process("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
     assert not (tmp_path / "studies").exists()
 
 

@@ -20,7 +20,14 @@ from sweep.config import build_config
 from sweep.runner import run_sweep
 from sweep.storage import open_study
 
-from .conftest import REPO, TINY_EPOCHS, assert_error_line, poll_trials, run_cli
+from .conftest import (
+    REPO,
+    TINY_EPOCHS,
+    assert_error_line,
+    cli_in_process,
+    poll_trials,
+    run_cli,
+)
 
 SMALL = ("--study", "demo", "--rates", "0,0.4", "--placements", "hidden", "--max-norms", "none",
          "--seeds", "1", "--epochs", "3", "--no-progress")
@@ -60,21 +67,21 @@ def _with(flag: str, value: str) -> list[str]:
 def test_bad_settings_are_refused_before_anything_is_written(
     tmp_path: Path, flag: str, value: str, fragment: str
 ) -> None:
-    result = run_cli("run", *_with(flag, value), cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", *_with(flag, value), cwd=tmp_path)
     assert_error_line(result, fragment)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_grid_beyond_the_hard_bound_is_refused_even_when_allowed(tmp_path: Path) -> None:
-    result = run_cli("run", "--study", "huge", "--seeds", "100000", "--allow-large",
-                     cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", "--study", "huge", "--seeds", "100000", "--allow-large",
+                            cwd=tmp_path)
     assert_error_line(result, "the grid has 16,800,000 cells, more than the 1,000,000")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_memory_beyond_the_machine_is_refused(tmp_path: Path) -> None:
-    result = run_cli("run", *_with("--epochs", "1000000"), "--seeds", "4096",
-                     "--cells-per-claim", "4096", "--allow-large", cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", *_with("--epochs", "1000000"), "--seeds", "4096",
+                            "--cells-per-claim", "4096", "--allow-large", cwd=tmp_path)
     assert_error_line(result, "GiB available; use fewer epochs or a smaller --cells-per-claim")
     assert list(tmp_path.iterdir()) == []
 
@@ -95,7 +102,7 @@ def test_a_large_sweep_needs_allow_large(tmp_path: Path, extra: tuple[str, ...],
     if "--engine" in extra:
         args[args.index("--placements") + 1] = "hidden"
         args[args.index("--max-norms") + 1] = "none"
-    result = run_cli(*args, cwd=tmp_path, timeout=120)
+    result = cli_in_process(*args, cwd=tmp_path)
     assert_error_line(result, fragment)
     assert "pass --allow-large (TOML: allow_large = true)" in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -136,7 +143,7 @@ def test_allow_large_runs_it_and_prints_the_estimate(tmp_path: Path) -> None:
 )
 def test_toml_types_are_checked(tmp_path: Path, toml: str, fragment: str) -> None:
     (tmp_path / "sweep.toml").write_text(toml + "epochs = 3\n" * ("epochs" not in toml))
-    result = run_cli("run", "--config", "sweep.toml", cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", "--config", "sweep.toml", cwd=tmp_path)
     assert_error_line(result, fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.toml"]
 
@@ -153,14 +160,14 @@ def test_toml_scalars_are_one_element_lists(tmp_path: Path) -> None:
 
 def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "latin.toml").write_bytes("# d\xe9j\xe0 vu\nseeds = 2\n".encode("latin-1"))
-    result = run_cli("run", "--config", "latin.toml", cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", "--config", "latin.toml", cwd=tmp_path)
     assert_error_line(result, "is not UTF-8 text (byte 3); save it as UTF-8")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latin.toml"]
 
 
 def test_a_config_file_name_that_is_no_study_name(tmp_path: Path) -> None:
     (tmp_path / "my sweep.toml").write_text("seeds = 2\n")
-    result = run_cli("run", "--config", "my sweep.toml", cwd=tmp_path, timeout=120)
+    result = cli_in_process("run", "--config", "my sweep.toml", cwd=tmp_path)
     assert_error_line(result, "set study = \"...\" in the file or pass --study NAME")
 
 

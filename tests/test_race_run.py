@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sweep.grid import Group
 from sweep.racing import RaceSettings, replay
 from sweep.storage.schema import SETTINGS_ATTR
 
-from .conftest import REPO, assert_error_line, cell_key, poll_trials, run_cli
+from .conftest import REPO, assert_error_line, cell_key, cli_in_process, poll_trials, run_cli
 from .report.test_html import render_in_chromium, rendered_svgs, sections
 
 GRID = ("--rates", "0,0.2,0.4,0.8", "--placements", "hidden,input", "--max-norms", "none,3",
@@ -61,10 +60,29 @@ def _replayed(trials: list[optuna.trial.FrozenTrial]) -> tuple[list[Group], obje
     return groups, replay(values, groups, RaceSettings(n0=3, max_seeds=12))
 
 
-def test_a_race_runs_its_rounds_and_reports_what_it_decided(workdir: Path) -> None:
-    result = run_cli("run", "--study", "race", *GRID, *RACE, "--epochs", "150", cwd=workdir,
-                     check=True)
-    trials = _trials(f"sqlite:///{workdir}/studies/race.db", "race")
+@pytest.fixture(scope="module")
+def race_demo(tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The README's race demo (the grid above, 300 epochs), run once as written in a clone's
+    layout; the tests below read its study, its output and its report."""
+    from .test_readme import shell
+
+    root = tmp_path_factory.mktemp("race-demo")
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    demo, _, _ = race_block_lines()
+    result = shell(demo, root)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return root, result
+
+
+@pytest.mark.xdist_group("race-demo")
+def test_a_race_runs_its_rounds_and_reports_what_it_decided(
+    race_demo: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    from .test_readme import shell
+
+    root, result = race_demo
+    trials = _trials(f"sqlite:///{root}/studies/race-demo.db", "race-demo")
     _assert_each_cell_once(trials)
     groups, state = _replayed(trials)
     # every group got the first 3 seeds; only the groups still racing got more
@@ -79,29 +97,31 @@ def test_a_race_runs_its_rounds_and_reports_what_it_decided(workdir: Path) -> No
             result.stdout)
     assert "Does the best dropout group beat no dropout?" in result.stdout
     assert f"Cells: {sum(per_group.values()):,} raced" in result.stdout
-    status = run_cli("status", "--study", "race", cwd=workdir, check=True).stdout
+    status = run_cli("status", "--study", "race-demo", cwd=root, check=True).stdout
     assert "race (round, against, Holm p)" in status
     eliminated = [v for look in looks for v in look.eliminated]
     assert status.count(" eliminated r") == len(eliminated)
     for look in looks:  # each elimination under its round
         assert status.count(f" eliminated r{look.round + 1} vs ") == len(look.eliminated)
     assert "race: round 1 gives 14 groups 3 seeds each" in result.stderr
-    stored = optuna.load_study(study_name="race", storage=f"sqlite:///{workdir}/studies/race.db")
+    stored = optuna.load_study(study_name="race-demo",
+                               storage=f"sqlite:///{root}/studies/race-demo.db")
     race = stored.user_attrs[SETTINGS_ATTR]["race"]
     assert (race["first_seeds"], race["max_seeds"], race["alpha"], race["margin"]) == (
         3, 12, 0.05, 0.005)
     # the report: the race's answer is the headline, and its section lists every group
-    page = (workdir / "dashboards" / "race.html").read_text()
+    page = (root / "dashboards" / "race-demo.html").read_text()
     assert 'id="section-race"' in page and page.count("<tr") >= GROUPS
     assert "Does the best dropout group beat no dropout?" in page.split("section-race")[0]
-    dom, log = render_in_chromium(workdir / "dashboards" / "race.html", workdir / "profile")
+    dom, log = render_in_chromium(root / "dashboards" / "race-demo.html", tmp_path / "profile")
     found = sections(dom)
     assert found["race"].count("<tr") == GROUPS + 1  # the header and one row per group
     assert len(re.findall(r'<tr class="best"', found["race"])) == 1
     assert rendered_svgs(found["rate-vs-test"]) >= 1 and "Uncaught" not in log
     # run again: the race is over, nothing is trained, the decision is the same
-    again = run_cli("run", "--study", "race", *GRID, *RACE, "--epochs", "150", cwd=workdir,
-                    check=True)
+    demo, _, _ = race_block_lines()
+    again = shell(demo, root)
+    assert again.returncode == 0, again.stderr
     assert "0 cell(s) trained now" in again.stdout
     answer = [line for line in result.stdout.splitlines() if line.startswith("Does the best")]
     assert answer and answer[0] in again.stdout
@@ -114,29 +134,24 @@ def _cell(trial: optuna.trial.FrozenTrial):  # type: ignore[no-untyped-def]
 
 
 def test_sigkill_in_the_middle_of_a_round_resumes_in_that_round(workdir: Path) -> None:
+    """The run SIGKILLs itself right after recording its first cells of round 2 (a
+    test-only wrapper, ``tests/_killed_after.py``): the kill lands inside round 2 whatever the
+    machine's load."""
     args = ("run", "--study", "race", *GRID, *RACE, "--epochs", "400", "--cells-per-claim", "2",
             "--heartbeat-seconds", "1")
     url = f"sqlite:///{workdir}/studies/race.db"
-    process = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=workdir,
-                               env={**os.environ, "PYTHONPATH": str(REPO)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first_round = GROUPS * 3
-    deadline = time.monotonic() + 300
-    while True:  # into round 2: more than the first round's cells complete
-        trials = poll_trials(url, "race") if (workdir / "studies" / "race.db").exists() else None
-        done = sum(t.state == TrialState.COMPLETE for t in trials or [])
-        if done > first_round:
-            break
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, f"no second round: {done} complete"
-        time.sleep(0.1)
-    process.kill()
-    process.communicate()
+    process = subprocess.run(
+        [sys.executable, "-m", "tests._killed_after", str(first_round), *args], cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+        timeout=600)
+    assert process.returncode == -9, process.stderr
     killed = _trials(url, "race")
     _, state = _replayed(killed)
     assert len(state.looks) == 1 and state.next_seeds == 6  # type: ignore[attr-defined]
     second = {cell_key(t) for t in killed if t.state != TrialState.COMPLETE}
     assert second, "the kill left round 2 unfinished"
+    assert sum(t.state == TrialState.COMPLETE for t in killed) == first_round + 2  # one claim
 
     rerun = run_cli(*args, cwd=workdir, check=True)
     trials = _trials(url, "race")
@@ -180,7 +195,7 @@ def test_a_race_with_worker_processes_on_postgresql(postgres: object, tmp_path: 
      "a race needs at least two groups"),
 ])
 def test_race_settings_errors(workdir: Path, flags: tuple[str, ...], fragment: str) -> None:
-    result = run_cli("run", "--study", "bad", *flags, cwd=workdir)
+    result = cli_in_process("run", "--study", "bad", *flags, cwd=workdir)
     assert_error_line(result, fragment)
     assert not (workdir / "studies" / "bad.db").exists()
 
@@ -226,15 +241,18 @@ def clone(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_readme_race_demo_as_written(clone: Path) -> None:
+@pytest.mark.xdist_group("race-demo")
+def test_the_readme_race_demo_as_written(
+    race_demo: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
     from .test_readme import run_line
 
+    root, result = race_demo
     demo, status, default = race_block_lines()
     assert "--study race-demo" in demo and "--study race-demo --json" in status
     assert default.endswith("run --seeds auto")
-    out = run_line(demo, clone)
-    assert "Does the best dropout group beat no dropout?" in out
-    race = json.loads(run_line(status, clone))["race"]
+    assert "Does the best dropout group beat no dropout?" in result.stdout
+    race = json.loads(run_line(status, root))["race"]
     assert race["ended"] and race["answer"]["verdict"] in ("yes", "no", "tie", "undecided")
     assert race["cells_used"] == sum(g["seeds"] for g in race["groups"])
     assert len(race["groups"]) == GROUPS

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, port_held
 
 
 def using_it_lines() -> list[str]:
@@ -98,7 +98,13 @@ def get_json(url: str) -> Any:
 
 def serve_then_ctrl_c(line: str, cwd: Path, check: Callable[[list[Any]], None]) -> str:
     """Serve on the README's address until ``/api/studies`` answers, ``check`` its study
-    summaries, then Ctrl-C (SIGINT): exit 130. Returns the server's stderr."""
+    summaries, then Ctrl-C (SIGINT): exit 130. Returns the server's stderr. One such server at
+    a time (:func:`port_held`)."""
+    with port_held(8080):
+        return _serve_then_ctrl_c(line, cwd, check)
+
+
+def _serve_then_ctrl_c(line: str, cwd: Path, check: Callable[[list[Any]], None]) -> str:
     process = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=cwd, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -22,12 +22,7 @@ Mann-Whitney test (p down to 4e-7) or the mean checks.
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
-import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -57,7 +52,13 @@ from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import get_task
 from sweep.values import MAX_SEED
 
-from ._reference import FinalFit, final_fits
+from ..references.definitions import (
+    CIRCLES_BASELINES,
+    CIRCLES_DROPOUT,
+    CIRCLES_SHORT,
+    DISTRIBUTION_SEEDS,
+)
+from ..references.store import StoredFit, load
 
 TASK = get_task("circles")
 TEST_POINT = 1 / 70  # one of the 70 test rows
@@ -68,7 +69,6 @@ MAX_FLIPPED_EPOCHS = 0.10
 
 FAST_EPOCHS = 10
 SLOW_EPOCHS = 200
-DISTRIBUTION_SEEDS = 20
 ALPHA = 0.01
 MAX_MEAN_DIFFERENCE = 0.02
 
@@ -77,30 +77,13 @@ def _baseline(seed: int, max_norm: float | None = None) -> Cell:
     return Cell(0.0, BASELINE_PLACEMENT, max_norm, seed)
 
 
-def _train_keras_part(cells: list[Cell], epochs: int, batch_size: int) -> list[CellResult]:
-    return train_all(get_engine("keras"), TASK, cells, TrainSettings(epochs, batch_size))
-
-
-def _keras_results(cells: Sequence[Cell], settings: TrainSettings) -> list[CellResult]:
-    """The Keras engine's results, on two processes when there are two cores (1.4x faster)."""
-    processes = min(2, os.cpu_count() or 1, len(cells))
-    if processes < 2:
-        return _train_keras_part(list(cells), settings.epochs, settings.batch_size)
-    parts = [list(cells[i::processes]) for i in range(processes)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        futures = [
-            pool.submit(_train_keras_part, part, settings.epochs, settings.batch_size)
-            for part in parts
-        ]
-        by_cell = {r.cell: r for future in futures for r in future.result()}
-    return [by_cell[cell] for cell in cells]
-
-
 def _assert_follows_keras(
-    population: CellResult, keras: CellResult, early_epochs: int, run_tolerance: float
+    population: CellResult, keras: StoredFit, early_epochs: int, run_tolerance: float
 ) -> None:
-    ours, theirs = population.curves.stacked(), keras.curves.stacked()
+    """``keras``: the stored ``model.fit`` of the Keras engine's call (per-epoch validation on
+    the test split, shuffled), from ``tests/references``."""
+    assert keras.curves is not None and keras.train_loss is not None
+    ours, theirs = population.curves.stacked(), keras.curves
     assert ours.shape == theirs.shape
     label = population.cell.key
     loss_gap = np.abs(ours[[0, 2]] - theirs[[0, 2]])  # train loss, test loss
@@ -158,10 +141,11 @@ def test_the_largest_seed_trains_alike_on_both_engines() -> None:
     """Seeds up to the config's bound mean the same on both engines (no engine refuses or
     wraps one): a baseline with seed 2^31 - 1 follows model.fit."""
     cell = _baseline(MAX_SEED)
-    settings = TrainSettings(FAST_EPOCHS, 32)
-    ours = train_all(PopulationEngine(), TASK, [cell], settings)[0]
-    theirs = train_all(get_engine("keras"), TASK, [cell], settings)[0]
-    np.testing.assert_allclose(ours.curves.test_loss, theirs.curves.test_loss, atol=1e-5)
+    assert cell in CIRCLES_SHORT
+    ours = train_all(PopulationEngine(), TASK, [cell], TrainSettings(FAST_EPOCHS, 32))[0]
+    theirs = load("circles-short")[cell]
+    assert theirs.curves is not None
+    np.testing.assert_allclose(ours.curves.test_loss, theirs.curves[2], atol=1e-5)
 
 
 def test_a_fast_path_that_disagrees_with_keras_is_dropped() -> None:
@@ -197,9 +181,9 @@ def test_results_have_the_right_shapes_and_a_baseline_matches_keras() -> None:
         # the final test evaluation is the last validation epoch (same weights, dropout off)
         assert result.test_metric == float(result.curves.test_metric[-1])
         assert result.test_loss == float(result.curves.test_loss[-1])
-    keras = _train_keras_part([cells[0], cells[4]], FAST_EPOCHS, 32)
-    for ours, theirs in zip([results[0], results[4]], keras, strict=True):
-        _assert_follows_keras(ours, theirs, FAST_EPOCHS, EARLY_TOLERANCE)
+    keras = load("circles-short")
+    for ours in (results[0], results[4]):
+        _assert_follows_keras(ours, keras[ours.cell], FAST_EPOCHS, EARLY_TOLERANCE)
 
 
 def test_a_cell_trains_the_same_whatever_its_batch_mates() -> None:
@@ -356,39 +340,33 @@ def test_chunked_training_is_a_prefix_of_a_longer_run(monkeypatch: pytest.Monkey
 
 # ---- slow ---------------------------------------------------------------------------------------
 
-BASELINE_CELLS = [_baseline(1), _baseline(2), _baseline(3, 0.2), _baseline(4, 1.0)]
-"""Max-norm 0.2 binds from the first steps; 1.0 does not bind but still rescales by n/(n + 1e-7)."""
-
-DROPOUT_CONFIGS = [(0.4, "hidden", None), (0.2, "input", None), (0.5, "both", 3.0)]
+BASELINE_CELLS = list(CIRCLES_BASELINES)
+DROPOUT_CONFIGS = CIRCLES_DROPOUT
 
 
 @pytest.fixture(scope="module")
-def both_engines() -> dict[Cell, tuple[CellResult, CellResult]]:
-    """(population, keras) results of the baselines, curves included, all for SLOW_EPOCHS
-    epochs."""
-    settings = TrainSettings(SLOW_EPOCHS, 32)
-    population = train_all(PopulationEngine(), TASK, BASELINE_CELLS, settings)
-    keras = _keras_results(BASELINE_CELLS, settings)
-    return {p.cell: (p, k) for p, k in zip(population, keras, strict=True)}
+def both_engines() -> dict[Cell, tuple[CellResult, StoredFit]]:
+    """(population, stored model.fit) results of the baselines, curves included, all for
+    SLOW_EPOCHS epochs."""
+    population = train_all(PopulationEngine(), TASK, BASELINE_CELLS,
+                           TrainSettings(SLOW_EPOCHS, 32))
+    keras = load("circles-baselines")
+    return {p.cell: (p, keras[p.cell]) for p in population}
 
 
 @pytest.fixture(scope="module")
-def with_dropout() -> dict[Cell, tuple[CellResult, FinalFit]]:
-    """(population, model.fit's final figures) for 20 seeds of each dropout configuration,
-    SLOW_EPOCHS epochs: 60 cells, 12,000 model.fit epochs on two processes (without the
-    per-epoch validation pass the distribution tests do not read), one population call."""
-    cells = [Cell(rate, placement, max_norm, seed)
-             for rate, placement, max_norm in DROPOUT_CONFIGS
-             for seed in range(DISTRIBUTION_SEEDS)]
-    population = train_all(PopulationEngine(), TASK, cells, TrainSettings(SLOW_EPOCHS, 32))
-    keras = final_fits(functools.partial(get_task, "circles"), cells, SLOW_EPOCHS, 32)
-    return {p.cell: (p, k) for p, k in zip(population, keras, strict=True)}
+def with_dropout() -> dict[Cell, tuple[CellResult, StoredFit]]:
+    """(population, model.fit's stored final figures) for 40 seeds of each dropout
+    configuration, SLOW_EPOCHS epochs: 120 cells in one population call."""
+    keras = load("circles-dropout")
+    population = train_all(PopulationEngine(), TASK, list(keras), TrainSettings(SLOW_EPOCHS, 32))
+    return {p.cell: (p, keras[p.cell]) for p in population}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", BASELINE_CELLS, ids=lambda cell: cell.key)
 def test_baselines_follow_keras_epoch_by_epoch(
-    both_engines: dict[Cell, tuple[CellResult, CellResult]], cell: Cell
+    both_engines: dict[Cell, tuple[CellResult, StoredFit]], cell: Cell
 ) -> None:
     ours, theirs = both_engines[cell]
     _assert_follows_keras(ours, theirs, EARLY_EPOCHS, RUN_TOLERANCE)
@@ -397,12 +375,13 @@ def test_baselines_follow_keras_epoch_by_epoch(
 @pytest.mark.slow
 @pytest.mark.parametrize(("rate", "placement", "max_norm"), DROPOUT_CONFIGS)
 def test_dropout_agrees_with_keras_in_distribution(
-    with_dropout: dict[Cell, tuple[CellResult, FinalFit]],
+    with_dropout: dict[Cell, tuple[CellResult, StoredFit]],
     rate: float,
     placement: str,
     max_norm: float | None,
 ) -> None:
-    """Final test accuracy over 20 seeds: Mann-Whitney U at alpha 0.01 and means within 0.02.
+    """Final test accuracy over 40 seeds (each engine's own): Mann-Whitney U at alpha 0.01 and
+    means within 0.02.
 
     200 epochs is the least that makes this meaningful: the model is still near chance (test
     accuracy 0.47-0.49), but from about 200 epochs on every configuration's 20 accuracies take

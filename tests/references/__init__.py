@@ -1,0 +1,2 @@
+"""Stored ``model.fit`` references for the equivalence tests (see ``store`` and
+``regenerate``)."""

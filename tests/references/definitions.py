@@ -1,0 +1,96 @@
+"""What each stored ``model.fit`` reference is: a task, its cells, epochs, batch size, and how
+``model.fit`` was called (with per-epoch validation on the test split for the trajectory
+references; ``shuffle=False`` where the population side trains on the rows in order).
+
+Seeds per distribution reference: 40 (the live fixtures they replace fitted 20), so each
+distribution test compares 40 population seeds with 40 ``model.fit`` seeds. Simulated at alpha
+0.01 (Welch's t or Mann-Whitney U rejecting, 4,000 draws), the power to see a shift of one
+standard deviation is 0.68 with 20 seeds a side and 0.98 with 40 (half a standard deviation:
+0.15 and 0.38).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sweep.grid import BASELINE_PLACEMENT, Cell
+from sweep.tasks import Task
+from sweep.values import MAX_SEED
+
+from .models import task_named
+
+DISTRIBUTION_SEEDS = 40
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    task: str
+    cells: tuple[Cell, ...]
+    epochs: int
+    batch_size: int = 32
+    validate: bool = False
+    """Per-epoch validation on the test split: the stored fit has the four curves."""
+    shuffle: bool = True
+
+    @property
+    def task_of(self) -> Callable[[], Task]:
+        """The task, as a picklable callable for the fitting processes."""
+        return functools.partial(task_named, self.task)
+
+    def settings(self) -> dict[str, object]:
+        return {"task": self.task, "epochs": self.epochs, "batch_size": self.batch_size,
+                "validate": self.validate, "shuffle": self.shuffle,
+                "cells": [cell.key for cell in self.cells]}
+
+
+def _baseline(seed: int, max_norm: float | None = None) -> Cell:
+    return Cell(0.0, BASELINE_PLACEMENT, max_norm, seed)
+
+
+def _seeds(groups: list[tuple[float, str, float | None]]) -> tuple[Cell, ...]:
+    return tuple(Cell(rate, placement, max_norm, seed) for rate, placement, max_norm in groups
+                 for seed in range(DISTRIBUTION_SEEDS))
+
+
+CIRCLES_BASELINES = (_baseline(1), _baseline(2), _baseline(3, 0.2), _baseline(4, 1.0))
+"""Max-norm 0.2 binds from the first steps; 1.0 does not bind but still rescales by n/(n + 1e-7)."""
+CIRCLES_SHORT = (_baseline(0), _baseline(4, 2.0), _baseline(MAX_SEED))
+CIRCLES_DROPOUT = [(0.4, "hidden", None), (0.2, "input", None), (0.5, "both", 3.0)]
+CHAIN_DROPOUT = {"multiclass": (0.3, "hidden", None), "regression": (0.2, "hidden", None),
+                 "sgd": (0.3, "input", 1.0)}
+CHAIN_TRAJECTORY_EPOCHS = 8
+STACKED_TRAJECTORY_EPOCHS = 4
+STACKED_RATE = 0.5
+STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20}
+STACKED_PLACEMENTS = {"digits-cnn": ("pooling", "spatial", "both"),
+                      "sequence-lstm": ("input", "output", "variational")}
+
+
+def _all() -> dict[str, Definition]:
+    found = [
+        Definition("circles-baselines", "circles", CIRCLES_BASELINES, 200, validate=True),
+        Definition("circles-short", "circles", CIRCLES_SHORT, 10, validate=True),
+        Definition("circles-dropout", "circles", _seeds(CIRCLES_DROPOUT), 200),
+    ]
+    for name in ("multiclass", "regression", "sgd", "adamw-logits"):
+        cells = (_baseline(0), _baseline(1)) + ((_baseline(2, 0.5),) if name == "sgd" else ())
+        found.append(Definition(f"{name}-trajectories", name, cells, CHAIN_TRAJECTORY_EPOCHS,
+                                validate=True, shuffle=False))
+    for name, group in CHAIN_DROPOUT.items():
+        found.append(Definition(f"{name}-dropout", name, _seeds([group]), 15))
+    for name, cells in (("digits-cnn", (_baseline(0), _baseline(1), _baseline(2, 0.5))),
+                        ("sequence-lstm", (_baseline(0), _baseline(1))),
+                        ("same-padding", (_baseline(0),))):
+        found.append(Definition(f"{name}-trajectories", name, cells, STACKED_TRAJECTORY_EPOCHS,
+                                validate=True, shuffle=False))
+    for name, placements in STACKED_PLACEMENTS.items():
+        found.append(Definition(f"{name}-dropout", name,
+                                _seeds([(STACKED_RATE, p, None) for p in placements]),
+                                STACKED_EPOCHS[name]))
+    return {definition.name: definition for definition in found}
+
+
+DEFINITIONS = _all()

@@ -1,0 +1,156 @@
+"""The models the equivalence tests train, as a user would write them (each a ``sweep.Task``), on
+data that ships with scikit-learn, each with mini-batches and a last partial batch:
+
+- ``multiclass``: digits, 64 -> Dense(32, relu) -> Dense(32, tanh) -> Dense(10, softmax), Adam,
+  sparse categorical cross-entropy, accuracy; Dropout after each hidden layer.
+- ``regression``: diabetes, 10 -> Dense(32, elu) -> Dense(16, gelu) -> Dense(1), RMSprop with
+  momentum, MSE, compared on MAE; Dropout after each hidden layer.
+- ``sgd``: breast cancer, 30 -> Dense(16, relu, MaxNorm) -> Dense(1, sigmoid), SGD with nesterov
+  momentum, binary cross-entropy, accuracy; Dropout on the inputs.
+- ``adamw-logits``: one-hot digits, a linear output and ``from_logits=True``, AdamW.
+- ``same-padding``: the digits CNN's data through ``same`` padding, strides, a 2x3 kernel
+  without bias and overlapping pooling.
+
+They live here, not in a test module, because the stored ``model.fit`` references
+(:mod:`tests.references`) hash and refit them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from sweep._keras import import_keras
+from sweep.grid import Cell
+from sweep.tasks import Dataset, Task, get_task
+
+CHAIN_EPOCHS = 15
+BATCH = 32
+
+
+def _standardised(x: np.ndarray, train: slice) -> np.ndarray:
+    mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+    return ((x - mean) / np.where(std == 0, 1, std)).astype(np.float32)
+
+
+def digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data / 16).astype(np.float32)
+    return Dataset(x[:300], data.target[:300], x[300:500], data.target[300:500])
+
+
+def diabetes() -> Dataset:
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes()
+    x = _standardised(data.data, slice(0, 300))
+    y = ((data.target - data.target[:300].mean()) / data.target[:300].std()).astype(np.float32)
+    return Dataset(x[:300], y[:300], x[300:], y[300:])
+
+
+def cancer() -> Dataset:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    x = _standardised(data.data, slice(0, 330))
+    y = data.target.astype(np.float32)
+    return Dataset(x[:330], y[:330], x[330:], y[330:])
+
+
+def one_hot_digits() -> Dataset:
+    data = digits()
+    eye = np.eye(10, dtype=np.float32)
+    return Dataset(data.train_x, eye[data.train_y], data.test_x, eye[data.test_y])
+
+
+def multiclass_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers: list[Any] = [keras.Input((64,)), keras.layers.Dense(32, activation="relu")]
+    layers += [keras.layers.Dropout(cell.rate)] if cell.rate else []
+    layers += [keras.layers.Dense(32, activation="tanh")]
+    layers += [keras.layers.Dropout(cell.rate)] if cell.rate else []
+    model = keras.Sequential([*layers, keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.003),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def regression_model(cell: Cell) -> Any:
+    keras = import_keras()
+    inputs = keras.Input((10,))
+    h = keras.layers.Dense(32, activation="elu")(inputs)
+    h = keras.layers.Dropout(cell.rate)(h) if cell.rate else h
+    h = keras.layers.Dense(16, activation="gelu")(h)
+    h = keras.layers.Dropout(cell.rate)(h) if cell.rate else h
+    model = keras.Model(inputs, keras.layers.Dense(1)(h))
+    model.compile(optimizer=keras.optimizers.RMSprop(0.002, momentum=0.5), loss="mse",
+                  metrics=["mae"])
+    return model
+
+
+def sgd_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers: list[Any] = [keras.Input((30,))]
+    layers += [keras.layers.Dropout(cell.rate)] if cell.rate else []
+    constraint = None if cell.max_norm is None else keras.constraints.MaxNorm(cell.max_norm)
+    layers += [keras.layers.Dense(16, activation="relu", kernel_constraint=constraint),
+               keras.layers.Dense(1, activation="sigmoid")]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def adamw_logits_model(cell: Cell) -> Any:
+    """One-hot labels, a linear output and from_logits=True, AdamW: the other rules' paths."""
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(24, activation="sigmoid"),
+                              keras.layers.Dense(10, use_bias=False)])
+    model.compile(optimizer=keras.optimizers.AdamW(0.003, weight_decay=0.05),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def strided_same_padding_cnn(cell: Cell) -> Any:
+    keras = import_keras()
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="tanh"),
+        keras.layers.Conv2D(5, (2, 3), padding="same", activation="relu", use_bias=False),
+        keras.layers.MaxPooling2D(3, strides=1, padding="same"),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
+               placement: str, metric: str = "accuracy") -> Task:
+    return Task(name=name, placements=(placement,), load_data=load, build_model=build,
+                epochs=CHAIN_EPOCHS, batch_size=BATCH, metric=metric,
+                supports_max_norm=True)
+
+
+CHAIN_TASKS = {
+    "multiclass": chain_task("multiclass", digits, multiclass_model, "hidden"),
+    "regression": chain_task("regression", diabetes, regression_model, "hidden", "mae"),
+    "sgd": chain_task("sgd", cancer, sgd_model, "input"),
+    "adamw-logits": chain_task("adamw-logits", one_hot_digits, adamw_logits_model, "hidden"),
+}
+
+
+def task_named(name: str) -> Task:
+    """A task by name: the chain tasks above, ``same-padding``, or a built-in task. A
+    module-level function, so ``functools.partial(task_named, name)`` pickles for the fitting
+    processes."""
+    if name in CHAIN_TASKS:
+        return CHAIN_TASKS[name]
+    if name == "same-padding":
+        return replace(get_task("digits-cnn"), name="same-padding",
+                       build_model=strided_same_padding_cnn)
+    return get_task(name)

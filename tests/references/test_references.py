@@ -1,0 +1,81 @@
+"""The stored ``model.fit`` references are current: made with the installed TensorFlow, Keras
+and NumPy, for today's models, data and cells, and reproduced by a real ``model.fit`` now."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sweep._keras import import_keras
+from sweep.grid import Cell
+
+from . import models
+from .definitions import DEFINITIONS
+from .store import REGENERATE, definition_hash, fit, stored, version_problem
+
+
+@pytest.mark.parametrize("name", list(DEFINITIONS))
+def test_each_reference_is_current(name: str) -> None:
+    content = stored(name)
+    problem = version_problem(content)
+    assert problem is None, problem
+    definition = DEFINITIONS[name]
+    assert content["settings"] == definition.settings(), (
+        f"reference {name!r} was made for other settings or cells; regenerate it: "
+        f"{REGENERATE} {name}")
+    assert content["definition_hash"] == definition_hash(definition), (
+        f"reference {name!r} was made for another model or data; regenerate it: "
+        f"{REGENERATE} {name}")
+    assert [f["cell"] for f in content["fits"]] == [c.key for c in definition.cells]
+
+
+@pytest.mark.parametrize(("name", "index"), [("circles-dropout", 0),
+                                             ("digits-cnn-trajectories", 2)])
+def test_stored_cells_refit_to_the_same_figures(name: str, index: int) -> None:
+    """A 200-epoch tutorial cell with hidden dropout and a CNN with a binding MaxNorm, fitted
+    again by real ``model.fit``: bit for bit the stored record (fits are deterministic given
+    the seed; every figure, every epoch)."""
+    definition = DEFINITIONS[name]
+    cell = definition.cells[index]
+    again = fit(definition.task_of(), cell, definition)
+    assert again == stored(name)["fits"][index], (
+        f"model.fit no longer reproduces reference {name!r} ({cell.key}); regenerate it: "
+        f"{REGENERATE} {name}")
+
+
+def test_the_hash_sees_a_changed_model_data_or_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    definition = DEFINITIONS["multiclass-trajectories"]
+    before = definition_hash(definition)
+    assert definition_hash(definition) == before  # stable across calls
+
+    def other_learning_rate(cell: Cell) -> object:
+        model = models.multiclass_model(cell)
+        keras = import_keras()
+        model.compile(optimizer=keras.optimizers.Adam(0.004), loss=model.loss,
+                      metrics=["accuracy"])
+        return model
+
+    task = models.CHAIN_TASKS["multiclass"]
+    monkeypatch.setitem(models.CHAIN_TASKS, "multiclass",
+                        replace(task, build_model=other_learning_rate))
+    assert definition_hash(definition) != before
+
+    def fewer_rows() -> models.Dataset:
+        data = models.digits()
+        return models.Dataset(data.train_x[:-1], data.train_y[:-1], data.test_x, data.test_y)
+
+    monkeypatch.setitem(models.CHAIN_TASKS, "multiclass", replace(task, load_data=fewer_rows))
+    assert definition_hash(definition) != before
+    monkeypatch.setitem(models.CHAIN_TASKS, "multiclass", task)
+    assert definition_hash(definition) == before
+    assert definition_hash(replace(definition, epochs=9)) != before
+    assert definition_hash(replace(definition, cells=definition.cells[:1])) != before
+
+
+def test_a_reference_of_other_versions_is_refused_in_one_line() -> None:
+    content = {**stored("circles-short"), "versions": {"tensorflow": "2.0.0", "keras": "3.0.0",
+                                                       "numpy": "1.0.0"}}
+    problem = version_problem(content)
+    assert problem is not None and "\n" not in problem
+    assert "tensorflow 2.0.0" in problem and f"{REGENERATE} circles-short" in problem
