@@ -18,6 +18,8 @@ from .conftest import REPO
 from .report.test_html import render_in_chromium, rendered_svgs, sections
 from .test_readme import get_json, run_line, serve_then_ctrl_c, shell
 
+pytestmark = pytest.mark.xdist_group("tests-own_model")  # its module fixtures train once
+
 
 def own_model_section() -> str:
     text = (REPO / "README.md").read_text()

@@ -24,6 +24,8 @@ import pytest
 
 from .conftest import REPO, port_held
 
+pytestmark = pytest.mark.xdist_group("tests-readme")  # its module fixtures train once
+
 
 def using_it_lines() -> list[str]:
     """The command lines of the README's first block under "## Using it"."""

@@ -16,6 +16,8 @@ from sweep.tasks import get_task
 
 from ..conftest import REPO
 
+pytestmark = pytest.mark.xdist_group("engines-chain")  # its module fixtures train once
+
 
 @pytest.fixture(scope="module")
 def keras() -> Any:

@@ -57,6 +57,8 @@ from ..references.definitions import (
     CIRCLES_DROPOUT,
     CIRCLES_SHORT,
     DISTRIBUTION_SEEDS,
+    POPULATION_SEEDS,
+    population_cells,
 )
 from ..references.store import StoredFit, load
 
@@ -355,15 +357,16 @@ def both_engines() -> dict[Cell, tuple[CellResult, StoredFit]]:
 
 
 @pytest.fixture(scope="module")
-def with_dropout() -> dict[Cell, tuple[CellResult, StoredFit]]:
-    """(population, model.fit's stored final figures) for 40 seeds of each dropout
-    configuration, SLOW_EPOCHS epochs: 120 cells in one population call."""
-    keras = load("circles-dropout")
-    population = train_all(PopulationEngine(), TASK, list(keras), TrainSettings(SLOW_EPOCHS, 32))
-    return {p.cell: (p, keras[p.cell]) for p in population}
+def with_dropout() -> tuple[dict[Cell, CellResult], dict[Cell, StoredFit]]:
+    """The population's results for 120 seeds of each dropout configuration (360 cells in one
+    call) and model.fit's stored final figures for the first 40, SLOW_EPOCHS epochs."""
+    population = train_all(PopulationEngine(), TASK, population_cells("circles-dropout"),
+                           TrainSettings(SLOW_EPOCHS, 32))
+    return {r.cell: r for r in population}, load("circles-dropout")
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("circles-baselines")  # one process trains the module's fixture
 @pytest.mark.parametrize("cell", BASELINE_CELLS, ids=lambda cell: cell.key)
 def test_baselines_follow_keras_epoch_by_epoch(
     both_engines: dict[Cell, tuple[CellResult, StoredFit]], cell: Cell
@@ -373,32 +376,34 @@ def test_baselines_follow_keras_epoch_by_epoch(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("circles-dropout")  # one process trains the module's fixture
 @pytest.mark.parametrize(("rate", "placement", "max_norm"), DROPOUT_CONFIGS)
 def test_dropout_agrees_with_keras_in_distribution(
-    with_dropout: dict[Cell, tuple[CellResult, StoredFit]],
+    with_dropout: tuple[dict[Cell, CellResult], dict[Cell, StoredFit]],
     rate: float,
     placement: str,
     max_norm: float | None,
 ) -> None:
-    """Final test accuracy over 40 seeds (each engine's own): Mann-Whitney U at alpha 0.01 and
-    means within 0.02.
+    """Final test accuracy over 120 population seeds and 40 model.fit seeds: Mann-Whitney U at
+    alpha 0.01 and means within 0.02.
 
     200 epochs is the least that makes this meaningful: the model is still near chance (test
-    accuracy 0.47-0.49), but from about 200 epochs on every configuration's 20 accuracies take
-    3-6 distinct values; at 150 the hidden-0.4 ones are all 32/70 in both engines. The final
-    test loss means must agree within 0.02 as well: it is continuous, and dropping the
-    1/(1 - rate) scaling or reading the rate as a keep probability moves it by 0.04-0.08.
+    accuracy 0.47-0.49), but from about 200 epochs on every configuration's accuracies over the
+    seeds take 3-6 distinct values; at 150 the hidden-0.4 ones are all 32/70 in both engines. The
+    final test loss means must agree within 0.02 as well: it is continuous, and dropping the 1/(1 -
+    rate) scaling or reading the rate as a keep probability moves it by 0.04-0.08.
     """
     from scipy.stats import mannwhitneyu
 
-    pairs = [
-        with_dropout[Cell(rate, placement, max_norm, seed)] for seed in range(DISTRIBUTION_SEEDS)
-    ]
-    ours = np.array([p.test_metric for p, _ in pairs])
-    theirs = np.array([k.test_metric for _, k in pairs])
+    population, keras = with_dropout
+    mine = [population[Cell(rate, placement, max_norm, s)] for s in range(POPULATION_SEEDS)]
+    reference = [keras[Cell(rate, placement, max_norm, s)] for s in range(DISTRIBUTION_SEEDS)]
+    ours = np.array([p.test_metric for p in mine])
+    theirs = np.array([k.test_metric for k in reference])
     p_value = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
     difference = ours.mean() - theirs.mean()
-    loss_difference = np.mean([p.test_loss - k.test_loss for p, k in pairs])
+    loss_difference = (np.mean([p.test_loss for p in mine])
+                       - np.mean([k.test_loss for k in reference]))
     print(
         f"rate={rate} placement={placement} max_norm={max_norm}: test accuracy population "
         f"{ours.mean():.4f} keras {theirs.mean():.4f} difference {difference:+.4f} "

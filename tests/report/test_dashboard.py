@@ -24,6 +24,8 @@ from sweep.storage.synthetic import build_study
 
 from ..conftest import REPO, run_cli
 
+pytestmark = pytest.mark.xdist_group("report-dashboard")  # its module fixtures train once
+
 FIGURE_IDS = {figure_id(k) for k in ("rate-vs-test", "train-and-gap", "heatmap",
                                      "learning-curves")}
 

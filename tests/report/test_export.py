@@ -19,6 +19,8 @@ from sweep.storage.synthetic import build_study
 
 from ..conftest import REPO, assert_error_line, run_cli
 
+pytestmark = pytest.mark.xdist_group("report-export")  # its module fixtures train once
+
 
 @pytest.fixture(scope="module")
 def workdir_with_study(tmp_path_factory: pytest.TempPathFactory) -> Path:

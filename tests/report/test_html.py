@@ -21,6 +21,8 @@ from sweep.tasks import get_task, task_names
 
 from ..conftest import run_cli
 
+pytestmark = pytest.mark.xdist_group("report-html")  # its module fixtures train once
+
 FIGURES = ("rate-vs-test", "train-and-gap", "heatmap", "learning-curves")
 INSTALL = "apt-get update && apt-get install -y chromium"
 

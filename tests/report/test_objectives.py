@@ -24,6 +24,8 @@ from sweep.report.text import TABLE_HEADERS, fmt_ci, headline, note_markdown, no
 from sweep.storage import TrialRecord
 from sweep.tasks import Task, get_task
 
+pytestmark = pytest.mark.xdist_group("report-objectives")  # its module fixtures train once
+
 MSE = Objective("mse", "minimize", "test")
 VALIDATED = Objective("mse", "minimize", "validation")
 ACCURACY = Objective()

@@ -18,6 +18,8 @@ from sweep.report.status import study_status
 from sweep.report.summary import GroupStats, SweepSummary, curve_stats, summarize
 from sweep.storage.synthetic import build_study
 
+pytestmark = pytest.mark.xdist_group("report-summary")  # its module fixtures train once
+
 BASE = {None: 0.76, 3.0: 0.79}
 EFFECT = {(0.0, "none"): 0.0, (0.4, "hidden"): 0.05, (0.4, "input"): -0.01,
           (0.8, "input"): -0.12, (0.8, "hidden"): 0.012}
