@@ -109,6 +109,7 @@ def assert_error_line(
     assert len(lines) == 1, result.stderr
     assert fragment in lines[0], lines[0]
 
+
 @contextmanager
 def port_held(port: int) -> Iterator[None]:
     """One test at a time serves on ``port``, across pytest-xdist's processes: for the README's

@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.references.regenerate            every reference
     .venv/bin/python -m tests.references.regenerate NAME ...   those named
     .venv/bin/python -m tests.references.regenerate --list     their names and sizes
+    ... --out DIR                                               write there, not to data/
 
 Run it from the repository's root after TensorFlow, Keras or NumPy changed, or after a
 reference's model, data or cells changed (``tests/references/definitions.py`` and
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from sweep.grid import Cell
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="references to regenerate (default: all)")
     parser.add_argument("--list", action="store_true", help="list the references")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory to write to (default: tests/references/data)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in DEFINITIONS]
     if unknown:
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names}
         for name, futures in parts.items():
             records = [record for future in futures for record in future.result()]
-            path = write(DEFINITIONS[name], records, time.perf_counter() - started)
+            path = write(DEFINITIONS[name], records, time.perf_counter() - started, args.out)
             print(f"{name}: {len(records)} cells -> {path}", flush=True)
     return 0
 

@@ -109,8 +109,10 @@ def path_of(name: str) -> Path:
     return DATA / f"{name}.json"
 
 
-def write(definition: Definition, records: Sequence[dict[str, Any]], seconds: float) -> Path:
-    """The reference file, written whole (a temporary file renamed over the old one)."""
+def write(definition: Definition, records: Sequence[dict[str, Any]], seconds: float,
+          folder: Path | None = None) -> Path:
+    """The reference file, written whole (a temporary file renamed over the old one), in
+    ``folder`` (default: ``data/``)."""
     by_key = {record["cell"]: record for record in records}
     content = {
         "name": definition.name,
@@ -121,7 +123,7 @@ def write(definition: Definition, records: Sequence[dict[str, Any]], seconds: fl
         "fit_seconds": round(seconds, 1),
         "fits": [by_key[cell.key] for cell in definition.cells],
     }
-    target = path_of(definition.name)
+    target = path_of(definition.name) if folder is None else folder / f"{definition.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(content, indent=1) + "\n")

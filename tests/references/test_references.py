@@ -3,13 +3,18 @@ and NumPy, for today's models, data and cells, and reproduced by a real ``model.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from sweep._keras import import_keras
 from sweep.grid import Cell
 
+from ..conftest import REPO
 from . import models
 from .definitions import DEFINITIONS
 from .store import REGENERATE, definition_hash, fit, stored, version_problem
@@ -42,6 +47,25 @@ def test_stored_cells_refit_to_the_same_figures(name: str, index: int) -> None:
     assert again == stored(name)["fits"][index], (
         f"model.fit no longer reproduces reference {name!r} ({cell.key}); regenerate it: "
         f"{REGENERATE} {name}")
+
+
+def test_the_regeneration_script_as_the_readme_gives_it(tmp_path: Path) -> None:
+    """The README's command, for the smallest reference and into another folder: the same fits,
+    versions and hash as the stored file; ``--list`` names every reference."""
+    command = REGENERATE.split()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    listed = subprocess.run([*command, "--list"], cwd=REPO, env=env, capture_output=True,
+                            text=True, check=True).stdout
+    assert [line.split(":")[0] for line in listed.splitlines()] == list(DEFINITIONS)
+    subprocess.run([*command, "same-padding-trajectories", "--out", str(tmp_path)], cwd=REPO,
+                   env=env, capture_output=True, text=True, check=True)
+    made = json.loads((tmp_path / "same-padding-trajectories.json").read_text())
+    kept = stored("same-padding-trajectories")
+    for key in ("fits", "versions", "definition_hash", "settings"):
+        assert made[key] == kept[key], key
+    bad = subprocess.run([*command, "no-such"], cwd=REPO, env=env, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "no reference named no-such" in bad.stderr
 
 
 def test_the_hash_sees_a_changed_model_data_or_cells(monkeypatch: pytest.MonkeyPatch) -> None:
