@@ -206,15 +206,19 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .report.export import check_format, render
-    from .report.html import write_atomically
     from .report.summary import study_summary
+    from .report.writing import check_target, write_atomically
 
     check_format(args.format)
-    text = render(study_summary(_open_existing(args)), args.format)
+    sweep_study = _open_existing(args)
+    example = f"summary.{args.format}"
+    if args.out is not None:  # refused before the study is read
+        check_target(args.out, "summary", example, sweep_study.url.sqlite_path)
+    text = render(study_summary(sweep_study), args.format)
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    write_atomically(args.out, text, what="summary", example=f"summary.{args.format}")
+    write_atomically(args.out, text, "summary", example, sweep_study.url.sqlite_path)
     print(f"summary: {args.out}")
     return 0
 

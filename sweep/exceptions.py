@@ -82,7 +82,13 @@ class DashboardError(SweepError):
 
 
 class ReportWriteError(SweepError):
-    """The HTML report cannot be written where asked (a directory, read-only, disk full)."""
+    """An output file (the HTML report, ``summary --out``) cannot be written where asked
+    (read-only, disk full)."""
+
+
+class OutputPathError(UsageError):
+    """``--out`` names what sweep will not replace: a directory, a device, a FIFO, a socket,
+    a database (the study's own among them); nothing was written."""
 
 
 class ReportConflictError(UsageError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from optuna.trial import TrialState
 
 from sweep.storage.synthetic import build_study
 
-from .conftest import assert_error_line, immutable, run_cli
+from .conftest import assert_error_line, cli_in_process, immutable, run_cli
 
 
 def digest(path: Path) -> str:
@@ -86,8 +87,84 @@ def _leftovers(directory: Path) -> list[str]:
 def test_report_to_a_directory(studies: Path) -> None:
     (studies / "dashboards").mkdir()
     result = run_cli("report", "--study", "demo", "--out", "dashboards", cwd=studies)
-    assert_error_line(result, "it is a directory; give a file name", code=1)
+    assert_error_line(result, "it is a directory; give a file name", code=2)
     assert list((studies / "dashboards").iterdir()) == []
+
+
+def _special_files(root: Path) -> dict[str, Path]:
+    """Copies of /dev/null and /dev/full (mknod, as root), a FIFO, a socket, a symlink loop."""
+    import socket
+
+    made = {"null": root / "devnull", "full": root / "devfull", "fifo": root / "fifo",
+            "socket": root / "sock", "loop": root / "loop"}
+    os.mknod(made["null"], 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(made["full"], 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    os.mkfifo(made["fifo"])
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(made["socket"]))
+    server.close()
+    (root / "loop2").symlink_to(made["loop"])
+    made["loop"].symlink_to(root / "loop2")
+    return made
+
+
+SPECIAL = {"null": "is a character device", "full": "is a character device",
+           "fifo": "is a FIFO (named pipe)", "socket": "is a socket",
+           "loop": "is a symbolic link loop"}
+
+
+@pytest.mark.parametrize("command", ["report", "summary"])
+def test_out_refuses_what_is_not_a_regular_file(studies: Path, command: str) -> None:
+    """A rename over a device would replace it (as root, even /dev/null): refused, the device
+    still a device, nothing else written."""
+    special = _special_files(studies)
+    before = sorted(p.name for p in studies.iterdir())
+    for kind, path in special.items():
+        result = cli_in_process(command, "--study", "demo", "--out", path.name, cwd=studies)
+        assert_error_line(result, f"it {SPECIAL[kind]}, and sweep writes only regular files")
+        assert result.stdout == ""
+    assert sorted(p.name for p in studies.iterdir()) == before
+    assert special["null"].is_char_device() and special["full"].is_char_device()
+    assert special["fifo"].is_fifo() and special["socket"].is_socket()
+    real = run_cli(command, "--study", "demo", "--out", "/dev/null", cwd=studies)
+    assert_error_line(real, "'/dev/null': it is a character device")
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("command", ["report", "summary"])
+@pytest.mark.parametrize("own", ["studies/demo.db", "studies/demo.db-wal",
+                                 "studies/demo.db-shm", "studies/demo.db-journal",
+                                 "other/x.db", "studies/../studies/demo.db"])
+def test_out_refuses_the_studys_database_and_its_journals(studies: Path, command: str,
+                                                          own: str) -> None:
+    """The study's own database (by any path), its journal files, and any SQLite file."""
+    from .conftest import sqlite_dump
+
+    database = studies / "studies" / "demo.db"
+    dump = sqlite_dump(database)
+    journal = studies / own
+    existed = journal.exists()
+    result = cli_in_process(command, "--study", "demo", "--out", own, cwd=studies)
+    words = ("it holds an SQLite database" if own == "other/x.db" else
+             "it is the study's own database" if own.endswith(".db") else
+             f"it is the study's own {own.rsplit('-', 1)[1]} file")
+    assert_error_line(result, words)
+    assert sqlite_dump(database) == dump
+    assert journal.exists() == existed
+
+
+def test_out_with_a_name_too_long_and_through_a_symlink(studies: Path) -> None:
+    long_name = "r" * 300 + ".html"
+    for command in ("report", "summary"):
+        result = cli_in_process(command, "--study", "demo", "--out", long_name, cwd=studies)
+        assert_error_line(result, "has a name too long for the file system (305 characters")
+    target = studies / "kept.html"
+    target.write_text("old\n")
+    (studies / "link.html").symlink_to(target)
+    result = cli_in_process("report", "--study", "demo", "--out", "link.html", cwd=studies)
+    assert result.returncode == 0, result.stderr
+    assert (studies / "link.html").is_symlink()
+    assert "<html" in target.read_text()[:200].lower()
 
 
 def test_report_over_an_immutable_file(studies: Path) -> None:

@@ -9,11 +9,8 @@ in the study for optuna-dashboard (:mod:`sweep.report.dashboard`).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import html
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ReportConflictError, ReportWriteError
+from ..exceptions import ReportConflictError
 from ..grid import Group
 from ..storage import load_curves, safe_url
 from ._failures import failures_html
@@ -42,6 +39,7 @@ from .text import (
     table_rows,
     verdict_kind,
 )
+from .writing import write_atomically
 
 if TYPE_CHECKING:
     from ..storage import SweepStudy
@@ -246,7 +244,7 @@ def write_report(sweep_study: SweepStudy, out: Path | None = None) -> WrittenRep
         _check_default_path(path, source_of(data.study, data.storage))
     else:
         path = Path(out)
-    write_atomically(path, render_html(data, panels))
+    write_atomically(path, render_html(data, panels), database=sweep_study.url.sqlite_path)
     return WrittenReport(path, data.summary, tuple(panels))
 
 
@@ -265,41 +263,6 @@ def _check_default_path(path: Path, source: str) -> None:
             f"{str(path)!r} holds {shown}; not replacing it: give --out FILE to write this "
             "report elsewhere (or there)"
         )
-
-
-def write_atomically(path: Path, text: str, what: str = "report",
-                     example: str = "report.html") -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``; on any
-    failure the temporary file is removed and :class:`ReportWriteError` says why (naming
-    ``what`` is written; ``example`` is a file name to suggest when ``path`` is a directory)."""
-    if path.is_dir():
-        raise ReportWriteError(
-            f"cannot write the {what} to {str(path)!r}: it is a directory; give a file name, "
-            f"e.g. --out {path / example}"
-        )
-    partial = path.with_name(f".{path.name[:200]}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("w", encoding="utf-8") as f:
-            f.write(text)
-        partial.replace(path)
-    except OSError as e:
-        _remove(partial)
-        reason = e.strerror or str(e)
-        hint = ("free some space" if e.errno == errno.ENOSPC
-                else "choose another --out or make the directory writable")
-        raise ReportWriteError(
-            f"cannot write the {what} to {str(path)!r}: {reason}; {hint}"
-        ) from e
-    except BaseException:
-        _remove(partial)
-        raise
-
-
-def _remove(partial: Path) -> None:
-    """Remove a temporary file, if any (its directory may not even exist or be a file)."""
-    with contextlib.suppress(OSError):
-        partial.unlink(missing_ok=True)
 
 
 def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None) -> list[str]:
