@@ -99,5 +99,22 @@ class ExportFormatError(UsageError):
     """``sweep summary --format`` names no export format (table, csv or json)."""
 
 
+class UserCodeExit(Exception):  # noqa: N818 - it carries the user's exit, not an error of ours
+    """A task's own code called ``sys.exit()`` or raised another :class:`BaseException` that is
+    not an :class:`Exception`: carried as an ordinary error (its cause), so that it stops the
+    run with one line (or fails the one cell) instead of ending the process silently."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(exit_words(error))
+
+
+def exit_words(error: BaseException) -> str:
+    """What a user's BaseException did, in words: ``it called sys.exit(3)``."""
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({error.code!r}), which would end sweep itself"
+    return (f"it raised {type(error).__name__}, a BaseException that is not an Exception, "
+            "which would end sweep itself")
+
+
 class FailedCellError(Exception):
     """One cell failed to train: recorded as a FAIL trial, the sweep goes on (retried next run)."""

@@ -7,6 +7,11 @@ signal only records a stop request; the worker finishes the bounded chunk of com
 is in (about a second), marks its unfinished cells failed as interrupted and exits with
 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal, for a user who
 will not wait, raises :class:`KeyboardInterrupt` at once.
+
+A task's own code (its import, ``load_data``, ``build_model``: :func:`user_code`) may loop or
+sleep and runs no compiled training step, so there the first signal raises at once; a stop that
+ends the run this way is :class:`~sweep.exceptions.SweepInterrupted` too, with the same exit
+code.
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from .exceptions import SweepInterrupted
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_ACTIVE: list[StopRequest] = []
+"""The stop requests of the guards this (main) thread is in, innermost last."""
 
 
 class StopRequest:
@@ -26,6 +35,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.urgent = 0  # inside user code: the first signal raises at once
         self._event = threading.Event()
 
     @property
@@ -64,16 +74,43 @@ def stop_on_signals() -> Iterator[StopRequest]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.requested:
-            raise KeyboardInterrupt
+        urgent = stop.requested or stop.urgent > 0
         stop.request(signum)
+        if urgent:
+            raise KeyboardInterrupt
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    _ACTIVE.append(stop)
     try:
         yield stop
+    except KeyboardInterrupt:
+        if not stop.requested:
+            raise
+        raise SweepInterrupted(
+            f"stopped by {stop.signal_name}; nothing of this run is left running: run the same "
+            "command again to resume", exit_code=stop.exit_code) from None
     finally:
+        _ACTIVE.remove(stop)
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+@contextmanager
+def user_code() -> Iterator[None]:
+    """Within the block (a task's own code), a stop signal raises :class:`KeyboardInterrupt`
+    at once, as does entering it after a stop was requested: the stop guard then ends the run
+    within a moment, whatever the code is doing (a loop, a sleep, a blocking read)."""
+    stop = _ACTIVE[-1] if _ACTIVE else None
+    if stop is None:
+        yield
+        return
+    if stop.requested:
+        raise KeyboardInterrupt
+    stop.urgent += 1
+    try:
+        yield
+    finally:
+        stop.urgent -= 1
 
 
 def wait_until(stop: StopRequest, deadline: float) -> None:

@@ -14,9 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..exceptions import EngineError
+from ..exceptions import EngineError, SweepError
 from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
+from ..tasks.loading import user_error
 from ._base import CellResult, Curves, TrainControl, TrainSettings
 from ._chain_graph import ChainTraining
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
@@ -64,7 +65,13 @@ def check_chain(task: Task, data: Dataset, settings: TrainSettings,
     cells = [Cell(0.0, BASELINE_PLACEMENT, None, 0)]
     cells += [Cell(0.5, placement, None, 0) for placement in placements or task.placements]
     for cell in cells:
-        member = build_member(task, cell)
+        try:
+            member = build_member(task, cell)
+        except SweepError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the user's build_model, for this cell
+            raise user_error(f"task {task.reference_name!r}: build_model({cell.key}) failed",
+                             error) from error
         wanted = member.structure.input_shape
         if tuple(data.train_x.shape[1:]) != wanted:
             raise EngineError(

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .._keras import import_keras
-from ..exceptions import ConfigError, TaskError
+from ..exceptions import ConfigError, TaskError, UserCodeExit, exit_words
+from ..files import DIRECTORY, MISSING, REGULAR, what_is
+from ..stopping import user_code
 from ._base import Task
 from .tabular import is_tabular, load_tabular, tabular_options
 
@@ -63,8 +65,9 @@ def load_task(reference: str, registered: dict[str, Task]) -> Task:
 
 
 def source_stamp(path: str | None) -> str:
-    """A digest of the file's bytes ("" for none or an unreadable file)."""
-    if path is None:
+    """A digest of the file's bytes ("" for none, an unreadable file, or anything but a
+    regular file: a FIFO would block the read)."""
+    if path is None or what_is(path) != REGULAR:
         return ""
     try:
         return hashlib.sha1(Path(path).read_bytes()).hexdigest()
@@ -84,10 +87,13 @@ def _file_stat(path: str | None) -> str:
 
 def _from_file(reference: str) -> Task:
     path = Path(reference)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise ConfigError(f"task file {reference!r} {what}; check the path (relative to "
+    kind = what_is(path)
+    if kind in (MISSING, DIRECTORY):
+        raise ConfigError(f"task file {reference!r} {kind}; check the path (relative to "
                           f"{os.getcwd()})")
+    if kind != REGULAR:
+        raise ConfigError(f"task file {reference!r} {kind}, not a regular file; give the "
+                          ".py file that defines TASK")
     resolved = path.resolve()
     name = "sweep_user_task_" + hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(name, resolved)
@@ -99,9 +105,13 @@ def _from_file(reference: str) -> Task:
         sys.path.insert(0, folder)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - any error in user code is the user's
+        with user_code():
+            spec.loader.exec_module(module)
+    except KeyboardInterrupt:
         sys.modules.pop(name, None)
+        raise
+    except BaseException as error:  # noqa: BLE001 - any error in user code is the user's,
+        sys.modules.pop(name, None)  # sys.exit() at import among them
         raise user_error(f"task file {reference!r} fails to import", error) from error
     return _task_of(module, _ATTRIBUTE, reference, str(resolved))
 
@@ -115,7 +125,10 @@ def _from_module(reference: str) -> Task:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        with user_code():
+            module = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        raise
     except ModuleNotFoundError as error:
         if error.name and module_name.startswith(error.name):
             raise ConfigError(
@@ -123,7 +136,7 @@ def _from_module(reference: str) -> Task:
                 "the folder that holds it"
             ) from error
         raise user_error(f"task module {module_name!r} fails to import", error) from error
-    except Exception as error:  # noqa: BLE001 - any error in user code is the user's
+    except BaseException as error:  # noqa: BLE001 - any error in user code is the user's
         raise user_error(f"task module {module_name!r} fails to import", error) from error
     source = getattr(module, "__file__", None)
     return _task_of(module, attribute, reference, None if source is None else str(source))
@@ -144,14 +157,37 @@ def _task_of(module: Any, attribute: str, reference: str, source_file: str | Non
         )
     # loaded once per process: the fingerprint, the first cell's check and every cell's fit
     # share it, whether or not the user's load_data caches itself
-    return dataclasses.replace(task, load_data=functools.cache(task.load_data),
-                               origin=reference, source_file=source_file)
+    return dataclasses.replace(task, load_data=functools.cache(guarded(task.load_data)),
+                               build_model=guarded(task.build_model), origin=reference,
+                               source_file=source_file)
+
+
+def guarded(function: Any) -> Any:
+    """A user's function as sweep calls it: a stop signal interrupts it at once
+    (:func:`~sweep.stopping.user_code`), and a ``sys.exit()`` or another non-``Exception``
+    :class:`BaseException` it raises becomes :class:`UserCodeExit`, an ordinary error."""
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with user_code():
+            try:
+                return function(*args, **kwargs)
+            except (Exception, KeyboardInterrupt):
+                raise
+            except BaseException as error:  # noqa: BLE001 - sys.exit() in the user's code
+                raise UserCodeExit(error) from error
+
+    return call
 
 
 def user_error(doing: str, error: BaseException) -> TaskError:
     """One line: what failed, the exception, and the user's file and line where it was raised
     (the innermost frame outside sweep and the installed libraries)."""
+    if isinstance(error, UserCodeExit) and error.__cause__ is not None:
+        error = error.__cause__
     where = _user_frame(error)
+    if not isinstance(error, Exception):  # sys.exit() or another BaseException
+        return TaskError(f"{doing}: {exit_words(error)} ({where}); return, or raise an "
+                         "exception, instead")
     kind = type(error).__name__
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     text = f"{kind}: {message}" if message else kind
