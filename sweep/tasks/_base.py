@@ -54,7 +54,8 @@ class Dataset:
                 for name in _ARRAYS if (value := getattr(self, name)) is not None}
 
     def check(self) -> None:
-        """One line on what is wrong: missing arrays, or inputs and labels of unequal length."""
+        """One line on what is wrong: missing arrays, inputs and labels of unequal length,
+        splits whose rows differ in shape, a NaN or infinite value."""
         if (self.validation_x is None) != (self.validation_y is None):
             raise ConfigError("Dataset: give both validation_x and validation_y, or neither")
         for split in ("train", "test", "validation"):
@@ -68,6 +69,33 @@ class Dataset:
                     f"Dataset: {split}_x has {len(x)} rows and {split}_y {len(y)}; give the same "
                     "number of rows (at least one)"
                 )
+            for name, values in ((f"{split}_x", x), (f"{split}_y", y)):
+                _check_finite(name, values)
+            for name, values, first in ((f"{split}_x", x, self.train_x),
+                                        (f"{split}_y", y, self.train_y)):
+                if np.shape(values)[1:] != np.shape(first)[1:]:
+                    kind = name.rsplit("_", 1)[1]
+                    raise ConfigError(
+                        f"Dataset: {name}'s rows have shape {np.shape(values)[1:]} but "
+                        f"train_{kind}'s {np.shape(first)[1:]}; give every split the same "
+                        "features"
+                    )
+
+
+def _check_finite(name: str, values: Any) -> None:
+    """A NaN or infinite number in a float array: one line with the count and the first row."""
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype,
+                                                                        np.complexfloating):
+        return
+    bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+    if bad.any():
+        flat = array[bad].ravel()
+        what = "a NaN value" if np.isnan(flat).any() else "an infinite value"
+        raise ConfigError(
+            f"Dataset: {name} has {what} in {int(bad.sum())} row(s) (first: row "
+            f"{int(np.flatnonzero(bad)[0])}); fill or drop them before returning the Dataset"
+        )
 
 
 @dataclass(frozen=True)

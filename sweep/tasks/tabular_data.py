@@ -11,7 +11,10 @@ with the training rows' mean and standard deviation only. Each problem with a fi
 
 from __future__ import annotations
 
+import csv
 import difflib
+import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..exceptions import TaskError
+from ..files import MISSING, REGULAR, what_is
 from ._base import Dataset
 
 if TYPE_CHECKING:
@@ -44,24 +48,56 @@ def read_table(path: Path) -> pd.DataFrame:
     """The file's columns, or one line on why it cannot be read."""
     import pandas as pd
 
-    if not path.is_file():
-        raise TaskError(f"data: {str(path)!r} is not a file; check --data")
+    kind = what_is(path)
+    if kind != REGULAR:
+        what = kind if kind == MISSING else f"{kind}, not a regular file"
+        raise TaskError(f"data: {str(path)!r} {what}; check --data")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as arrays:
-                return pd.DataFrame({name: arrays[name] for name in arrays.files})
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
+            _check_header(path)
+            frame = pd.read_csv(path)
+        elif suffix == ".npz":
+            frame = _read_npz(path)
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            raise TaskError(f"data: {str(path)!r} is not a .csv, .npz or .parquet file")
     except ImportError as e:
         raise TaskError(f"data: reading {suffix} files needs {e.name or 'pyarrow'}; install it "
                         "or save the table as .csv") from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
+    except (ValueError, OSError, UnicodeDecodeError, EOFError, zipfile.BadZipFile,
+            pd.errors.ParserError, csv.Error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TaskError(f"data: {str(path)!r} cannot be read as {suffix}: {first}") from None
-    raise TaskError(f"data: {str(path)!r} is not a .csv, .npz or .parquet file")
+    if len(frame) == 0:
+        raise TaskError(f"data: {str(path)!r} has columns but no rows; give a table with data "
+                        "rows")
+    return frame
+
+
+def _check_header(path: Path) -> None:
+    """A CSV's column names, each once (pandas would rename a second ``y`` to ``y.1``, which
+    then becomes a feature: a copy of the target)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), [])
+    twice = [name for name, count in Counter(header).items() if count > 1]
+    if twice:
+        columns = [i + 1 for i, name in enumerate(header) if name == twice[0]]
+        raise TaskError(f"data: {str(path)!r} names column {twice[0]!r} more than once "
+                        f"(columns {', '.join(map(str, columns))}); give each column its own "
+                        "name")
+
+
+def _read_npz(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    arrays = np.load(path, allow_pickle=False)
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        raise ValueError("it holds one array, not named columns; save them with "
+                         "numpy.savez(path, column=values, ...)")
+    with arrays:
+        return pd.DataFrame({name: arrays[name] for name in arrays.files})
 
 
 def load_table(path: Path, target: str, *, kind: Kind | None = None,
@@ -80,9 +116,17 @@ def load_table(path: Path, target: str, *, kind: Kind | None = None,
     kind = kind or _kind(frame[target])
     labels, classes = _labels(frame[target], kind, target)
     x = frame[features].to_numpy(dtype=np.float64)
+    _check_finite(x, features)
+    if kind == "regression":
+        _check_finite(labels[:, None], [target])
     train, test = _split(frame, labels, kind, split_column, test_fraction, seed)
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x[train].mean(axis=0)
+        std = x[train].std(axis=0)
+    _check_scalable(mean, std, features)
+    if kind == "regression":
+        _check_scalable(np.array([labels[train].mean()]), np.array([labels[train].std()]),
+                        [target])
     std[std == 0] = 1.0
     scaled = ((x - mean) / std).astype(np.float32)
     scale = (0.0, 1.0)
@@ -104,6 +148,24 @@ def _check_columns(frame: pd.DataFrame, target: str, split_column: str | None) -
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TaskError(f"data: no column {name!r}{hint}; {flag} must be one of "
                             f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}")
+
+
+def _check_finite(values: np.ndarray, columns: list[str]) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, column = (int(i[0]) for i in np.nonzero(bad))
+        raise TaskError(f"data: column {columns[column]!r} has an infinite value "
+                        f"({values[row, column]} in data row {row + 1}); replace or drop it")
+
+
+def _check_scalable(mean: np.ndarray, std: np.ndarray, columns: list[str]) -> None:
+    """Values so large that their mean or standard deviation overflows would standardise to
+    zeros (or NaN): refused, not trained on."""
+    bad = ~(np.isfinite(mean) & np.isfinite(std))
+    if bad.any():
+        name = columns[int(np.flatnonzero(bad)[0])]
+        raise TaskError(f"data: column {name!r} has values too large to standardise (their "
+                        "standard deviation overflows a float); rescale the column")
 
 
 def _check_missing(frame: pd.DataFrame, column: str) -> None:
@@ -132,7 +194,8 @@ def _kind(target: pd.Series) -> Kind:
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
     values = target.to_numpy(dtype=np.float64)
-    whole = bool(np.all(np.mod(values, 1) == 0))
+    with np.errstate(invalid="ignore"):  # inf: refused later, by name
+        whole = bool(np.all(np.mod(values, 1) == 0))
     return "classification" if whole and len(np.unique(values)) <= MAX_CLASSES else "regression"
 
 

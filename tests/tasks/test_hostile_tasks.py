@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sweep
-from sweep.exceptions import TaskError
+from sweep.exceptions import ConfigError, TaskError
 
 from ..conftest import REPO, assert_error_line, run_cli
 from .test_user_tasks import SMALL, line_of, write_task
@@ -121,4 +122,62 @@ def test_a_fifo_named_py_is_refused_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.py")
     result = run_cli("run", "--task", "pipe.py", *SMALL, cwd=tmp_path, timeout=60)
     assert_error_line(result, "task file 'pipe.py' is a FIFO (named pipe), not a regular file")
+    _nothing_written(tmp_path)
+
+
+CHANGED = """\
+import numpy as np
+import sweep
+from moons_task import TASK as BASE
+
+
+def load_data():
+    d = BASE.load_data()
+    train_x, test_x = d.train_x.copy(), d.test_x.copy()
+    {change}
+    return sweep.Dataset(train_x, d.train_y, test_x, d.test_y)
+
+
+TASK = sweep.Task(name="changed", placements=BASE.placements, load_data=load_data,
+                  build_model=BASE.build_model, epochs=3)
+"""
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    ("test_x[3, 0] = np.nan", "test_x has a NaN value in 1 row(s) (first: row 3)"),
+    ("train_x[5:7, 1] = np.nan", "train_x has a NaN value in 2 row(s) (first: row 5)"),
+    ("train_x[0, 0] = -np.inf", "train_x has an infinite value in 1 row(s)"),
+    ("test_x = test_x[:, :1]", "test_x's rows have shape (1,) but train_x's (2,)"),
+], ids=["nan-test", "nan-train", "inf", "feature-count"])
+def test_a_user_dataset_that_cannot_train_is_refused_before_the_study(
+        tmp_path: Path, change: str, fragment: str) -> None:
+    from ..conftest import cli_in_process
+
+    write_task(tmp_path)
+    (tmp_path / "changed.py").write_text(CHANGED.format(change=change))
+    result = cli_in_process("run", "--task", "changed.py", *SMALL, cwd=tmp_path)
+    assert_error_line(result, fragment)
+    _nothing_written(tmp_path)
+
+
+def test_dataset_checks_in_the_api() -> None:
+    x = np.zeros((4, 2), np.float32)
+    y = np.zeros(4, np.float32)
+    sweep.Dataset(x, y, x, y).check()
+    with pytest.raises(ConfigError, match="validation_y has a NaN"):
+        sweep.Dataset(x, y, x, y, x, np.full(4, np.nan)).check()
+    with pytest.raises(ConfigError, match="test_y's rows have shape"):
+        sweep.Dataset(x, y, x, np.zeros((4, 3))).check()
+
+
+@pytest.mark.parametrize(("csv", "fragment"), [
+    ("a,y,y\n" + "".join(f"{i % 5},{i % 2},{i % 2}\n" for i in range(30)),
+     "names column 'y' more than once"),
+    ("a,y\n", "has columns but no rows"),
+], ids=["duplicate-target", "header-only"])
+def test_a_bad_table_on_the_command_line(tmp_path: Path, csv: str, fragment: str) -> None:
+    (tmp_path / "t.csv").write_text(csv)
+    result = run_cli("run", "--task", "tabular", "--data", "t.csv", "--target", "y", *SMALL,
+                     cwd=tmp_path)
+    assert_error_line(result, fragment)
     _nothing_written(tmp_path)

@@ -103,7 +103,7 @@ def test_a_bad_file_is_one_line(tmp_path: Path, frame: pd.DataFrame, target: str
 
 
 def test_files_that_cannot_be_read(tmp_path: Path) -> None:
-    with pytest.raises(TaskError, match="is not a file; check --data"):
+    with pytest.raises(TaskError, match="'.*missing.csv' does not exist; check --data"):
         load_table(tmp_path / "missing.csv", "y")
     (tmp_path / "t.xlsx").write_text("x")
     with pytest.raises(TaskError, match="is not a .csv, .npz or .parquet file"):
@@ -111,3 +111,45 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
     (tmp_path / "t.npz").write_bytes(b"not a zip")
     with pytest.raises(TaskError, match="cannot be read as .npz"):
         load_table(tmp_path / "t.npz", "y")
+    (tmp_path / "zipped.npz").write_bytes(b"PK\x03\x04 a truncated zip")
+    with pytest.raises(TaskError, match="cannot be read as .npz"):
+        load_table(tmp_path / "zipped.npz", "y")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    with pytest.raises(TaskError, match="it holds one array, not named columns"):
+        load_table(tmp_path / "one.npz", "y")
+    (tmp_path / "header.csv").write_text("a,y\n")
+    with pytest.raises(TaskError, match="has columns but no rows"):
+        load_table(tmp_path / "header.csv", "y")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(TaskError, match="cannot be read as .csv"):
+        load_table(tmp_path / "empty.csv", "y")
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(TaskError, match="is a FIFO \\(named pipe\\), not a regular file"):
+        load_table(tmp_path / "pipe.csv", "y")
+
+
+ROWS = "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(40))
+
+
+@pytest.mark.parametrize(("header", "rows", "fragment"), [
+    ("a,y,y\n", ROWS, "names column 'y' more than once (columns 2, 3); give each column"),
+    ("a,a,y\n", ROWS, "names column 'a' more than once (columns 1, 2)"),
+    ("a,b,y\n", ROWS + "inf,1,0\n", "column 'a' has an infinite value (inf in data row 41)"),
+    ("a,b,y\n", ROWS + "1,-inf,0\n", "column 'b' has an infinite value (-inf in data row 41)"),
+    ("a,b,y\n", ROWS + "1e308,1,0\n" + "-1e308,1,1\n",
+     "column 'a' has values too large to standardise"),
+    ("a,b,y\n", "".join(f"{i},{i % 3},{i * 0.37}\n" for i in range(39)) + "1,2,inf\n",
+     "column 'y' has an infinite value (inf in data row 40)"),
+], ids=["target-twice", "feature-twice", "inf", "minus-inf", "overflowing-sd", "inf-target"])
+def test_data_that_would_train_wrongly_is_refused(tmp_path: Path, header: str, rows: str,
+                                                  fragment: str) -> None:
+    """A duplicated target became feature 'y.1' (every group scored 1.000); a column of 1e308
+    standardised to zeros; inf reached training."""
+    path = tmp_path / "t.csv"
+    path.write_text(header + rows)
+    with pytest.raises(TaskError) as caught:
+        load_table(path, "y")
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
