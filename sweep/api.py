@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import SweepConfig, default_storage_url
+from .config import SweepConfig, check_keys, default_storage_url
+from .exceptions import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,10 +98,17 @@ def run(
     from .runner import run_sweep
 
     if config is None:
+        check_keys(settings, "sweep.run")
         config = SweepConfig(**settings)
+    elif not isinstance(config, SweepConfig):
+        raise ConfigError(f"sweep.run: give a SweepConfig, or settings as keywords (e.g. "
+                          f"sweep.run(study='demo', seeds=5)), not a {type(config).__name__}")
     elif settings:
-        raise TypeError("give a SweepConfig or keyword settings, not both")
-    outcome = run_sweep(config, show_progress=progress, log=log or _quiet)
+        raise ConfigError("sweep.run: give a SweepConfig or keyword settings, not both")
+    if log is not None and not callable(log):
+        raise ConfigError(f"sweep.run: log must be a function taking one line (e.g. print), "
+                          f"not a {type(log).__name__}")
+    outcome = run_sweep(config, show_progress=bool(progress), log=log or _quiet)
     return Summary(outcome.study.name, outcome.study.url.safe, outcome.study.task,
                    study_summary(outcome.study), outcome.completed_now,
                    outcome.already_complete, outcome.failed_now, race_report(outcome.study))
@@ -111,6 +120,9 @@ def open_study(study: str, storage: str | None = None) -> SweepStudy:
     from .values import check_study_name
 
     name = check_study_name(study)
+    if storage is not None and not isinstance(storage, str):
+        raise ConfigError(f"storage must be a URL string (e.g. 'sqlite:///studies/{name}.db'), "
+                          f"not a {type(storage).__name__}")
     return open_stored(study_name=name, storage_url=storage or default_storage_url(name),
                        access="read")
 
@@ -151,6 +163,9 @@ def write_and_publish(
     from .report.html import publish_report
     from .report.html import write_report as write_html
 
+    if out is not None and not isinstance(out, str | PathLike):
+        raise ConfigError(f"write_report: out must be a file path (str or Path), not a "
+                          f"{type(out).__name__}")
     sweep_study = open_study(study, storage)
     written = write_html(sweep_study, None if out is None else Path(out))
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .engines import check_engine_name
 from .exceptions import ConfigError
+from .files import DIRECTORY, MISSING, REGULAR, what_is
 from .grid import Cell, Group, expand, grid_groups, normalize_rate
 from .racing import RaceSettings
 from .tasks import get_task
@@ -26,6 +27,9 @@ from .values import AUTO, PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
+NOT_NONE = ("task", "rates", "seeds", "heartbeat_seconds", "workers", "allow_large")
+"""Settings that have a value always: ``None`` is refused, not taken for the default (a
+``heartbeat_seconds`` of None would switch off the recovery of a dead worker's cells)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ class SweepConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if value is None and f.name in NOT_NONE:  # heartbeat_seconds=None: no recovery
+                raise ConfigError(f"SweepConfig: {f.name}=None is not a value; give one or "
+                                  f"leave it out (default: {f.default!r})")
             if value is None or (f.name in ("placements", "max_norms") and value == ()):
                 continue
             object.__setattr__(self, f.name, PARSERS[f.name](value))
@@ -150,6 +157,16 @@ class SweepConfig:
 KEYS = tuple(f.name for f in fields(SweepConfig))
 
 
+def check_keys(keys: Any, where: str) -> None:
+    """Every key a setting's name (:data:`KEYS`), else one line with the closest one."""
+    for key in keys:
+        if key not in KEYS:
+            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint} (valid keys: "
+                              f"{', '.join(KEYS)})")
+
+
 def _resolve_tabular(config: SweepConfig) -> None:
     """``task="tabular"`` and its options become the table's task reference; the options are
     errors with any other task."""
@@ -187,6 +204,10 @@ def default_storage_url(study: str) -> str:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The TOML file's settings, with unknown keys reported by name and closest valid key."""
+    kind = what_is(path)
+    if kind not in (REGULAR, MISSING, DIRECTORY):  # a FIFO would block the read
+        raise ConfigError(f"config file {str(path)!r} {kind}, not a regular file; give a "
+                          ".toml file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -205,14 +226,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {str(path)!r} is not valid TOML: {e}; fix the syntax"
         ) from e
-    for key in data:
-        if key not in KEYS:
-            close = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"config file {str(path)!r}: unknown key {key!r}{hint} "
-                f"(valid keys: {', '.join(KEYS)})"
-            )
+    check_keys(data, f"config file {str(path)!r}")
     if "study" not in data:
         try:
             data["study"] = check_study_name(path.stem)

@@ -8,10 +8,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import sweep
+from sweep.exceptions import ConfigError
 
 from .conftest import REPO
 
@@ -58,3 +60,30 @@ def test_run_and_load_summary_agree(workdir: Path) -> None:
     assert sweep.run(config).trained_now == 0  # resumes: nothing left to do
     with pytest.raises(sweep.SweepError, match="no study 'nope'"):
         sweep.load_summary("nope")
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    (lambda: sweep.run("demo"), "give a SweepConfig, or settings as keywords"),
+    (lambda: sweep.run(ratse="0,0.4"), "unknown key 'ratse'; did you mean 'rates'?"),
+    (lambda: sweep.run(sweep.SweepConfig(), seeds=2), "not both"),
+    (lambda: sweep.run(rates="0", seeds=1, epochs=1, log=123), "log must be a function"),
+    (lambda: sweep.SweepConfig(workers=None), "workers=None is not a value"),
+    (lambda: sweep.SweepConfig(task=None), "task=None is not a value"),
+    (lambda: sweep.SweepConfig(seeds=None), "seeds=None is not a value"),
+    (lambda: sweep.SweepConfig(heartbeat_seconds=None),
+     "heartbeat_seconds=None is not a value; give one or leave it out (default: 10.0)"),
+    (lambda: sweep.write_report("demo", out=123), "out must be a file path"),
+    (lambda: sweep.load_summary("demo", storage=5), "storage must be a URL string"),
+    (lambda: sweep.load_summary(7), "study: 7 is not a name"),
+], ids=["str-config", "unknown-key", "both", "log", "workers", "task", "seeds", "heartbeat",
+        "out", "storage", "study"])
+def test_bad_api_calls_raise_sweep_errors_before_anything_is_written(
+        workdir: Path, call: Any, fragment: str) -> None:
+    """Each used to be a raw TypeError or AttributeError (log=123: after the study was
+    created with two WAITING cells; heartbeat_seconds=None: accepted, which switches off the
+    recovery of a dead worker's cells)."""
+    with pytest.raises(sweep.SweepError) as caught:
+        call()
+    assert isinstance(caught.value, ConfigError), caught.value
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+    assert not (workdir / "studies").exists()
