@@ -65,6 +65,32 @@ def test_reading_commands_change_nothing(tmp_path: Path, plain_optuna_db: Path,
     assert side_files(plain_optuna_db) == files
 
 
+@pytest.mark.parametrize("command", ["status", "summary"])
+def test_what_a_reader_creates_beside_a_wal_database_is_what_the_readme_says(
+        tmp_path: Path, command: str) -> None:
+    """The README's words: a reader of a WAL study no process has open makes SQLite create
+    x.db-shm (32 KB) and an empty x.db-wal, the database's bytes unchanged; the next writer
+    uses them and SQLite removes both when it closes the file."""
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert ("makes SQLite create `studies/x.db-shm` (32 KB) and an empty `studies/x.db-wal`; "
+            "the database's own bytes are unchanged") in readme
+    assert "SQLite removes both when the last writer closes the file" in readme
+    db = tmp_path / "studies" / "x.db"
+    build_study(f"sqlite:///{db}", "x", seeds=2, epochs=20).close()
+    assert journal_mode(db) == "wal" and side_files(db) == []
+    before = digest(db)
+    result = run_cli(command, "--study", "x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert digest(db) == before
+    assert side_files(db) == ["x.db-shm", "x.db-wal"]
+    assert (db.parent / "x.db-shm").stat().st_size == 32768
+    assert (db.parent / "x.db-wal").stat().st_size == 0
+    from sweep.storage import open_study
+
+    open_study(study_name="x", storage_url=f"sqlite:///{db}", access="work").close()
+    assert side_files(db) == []
+
+
 @pytest.mark.parametrize("locked", ["directory", "file"])
 def test_status_and_report_on_a_read_only_database(tmp_path: Path, locked: str) -> None:
     """A WAL database (as sweep leaves it) in a directory nobody may write, or a database
