@@ -246,15 +246,16 @@ def _port(text: str) -> int:
     return port
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .exceptions import EmptyStudyError, StorageUnavailableError
-    from .report.dashboard import check_port, dashboard_executable, launch
+    from .report.dashboard import check_host, check_port, dashboard_executable, launch
     from .report.html import publish_report
 
     port = _port(args.port)
+    check_host(args.host)
     sweep_study = _open_existing(args)
     dashboard_executable()
     check_port(args.host, port)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..exceptions import DashboardError, StorageUnavailableError
+from ..exceptions import ConfigError, DashboardError, StorageUnavailableError
 from .text import note_markdown
 
 if TYPE_CHECKING:
@@ -93,7 +93,20 @@ def dashboard_executable() -> Path:
             f"optuna-dashboard is not installed next to {sys.executable} ({path} is missing); "
             "install it with 'pip install optuna-dashboard'"
         )
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise DashboardError(
+            f"optuna-dashboard at {path} cannot be run (not an executable file); reinstall it "
+            "with 'pip install --force-reinstall optuna-dashboard'"
+        )
     return path
+
+
+def check_host(host: str) -> None:
+    """optuna-dashboard's server (wsgiref's) listens on IPv4 only: an IPv6 address would
+    pass a bind check here and then fail inside it."""
+    if ":" in host:
+        raise ConfigError(f"--host {host}: optuna-dashboard serves IPv4 addresses only; give "
+                          "127.0.0.1 (this machine) or an IPv4 address of it")
 
 
 def check_port(host: str, port: int) -> None:
@@ -136,14 +149,18 @@ def launch(sweep_study: SweepStudy, host: str = "127.0.0.1", port: int = 8080) -
 
     command = dashboard_command(sweep_study, host, port)
     check_port(host, port)
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"optuna-dashboard: http://{url_host}:{port}/dashboard/studies/"
-          f"{sweep_study.study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
-          file=sys.stderr, flush=True)
     parent = os.getpid()
     with stop_on_signals() as stop:
-        server = subprocess.Popen(command, start_new_session=True,
-                                  preexec_fn=lambda: die_with(parent))
+        try:
+            server = subprocess.Popen(command, start_new_session=True,
+                                      preexec_fn=lambda: die_with(parent))
+        except OSError as e:
+            raise DashboardError(f"optuna-dashboard ({command[0]}) cannot be started: "
+                                 f"{e.strerror or e}; reinstall it with 'pip install "
+                                 "--force-reinstall optuna-dashboard'") from e
+        print(f"optuna-dashboard: http://{host}:{port}/dashboard/studies/"
+              f"{sweep_study.study_id} (study {sweep_study.name!r}; Ctrl-C stops it)",
+              file=sys.stderr, flush=True)
         try:
             while server.poll() is None and not stop.requested:
                 stop.sleep(0.5)

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..exceptions import StorageUnavailableError, StudyNotFoundError
 from . import _optuna
-from .sqlite import begin_immediate, check_sqlite_file, prepare_for_writers, read_only_connector
+from .sqlite import (
+    DAMAGED,
+    begin_immediate,
+    check_sqlite_file,
+    prepare_for_writers,
+    read_only_connector,
+)
 from .url import StorageURL
 
 if TYPE_CHECKING:
@@ -84,7 +90,7 @@ def open_storage(
                 time.sleep(0.5)
                 continue
             raise StorageUnavailableError(
-                f"cannot open storage {url.safe!r}: {first_line(e)}; {url.fix_hint()}"
+                f"cannot open storage {url.safe!r}: {first_line(e)}; {_fault_hint(e, url)}"
             ) from e
     if access in WRITING:
         with storage_errors(url, "checking Optuna's tables"):
@@ -123,6 +129,12 @@ def make_engine(url: StorageURL) -> sqlalchemy.engine.Engine:
 
 
 def first_line(error: BaseException) -> str:
+    """The error's first line; for Optuna's wrapper ("An exception is raised during the
+    commit ..."), the database's own error beneath it."""
+    from optuna.exceptions import StorageInternalError
+
+    while isinstance(error, StorageInternalError) and error.__cause__ is not None:
+        error = error.__cause__
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
@@ -143,7 +155,9 @@ def storage_errors(url: StorageURL, doing: str) -> Iterator[None]:
 
 
 def _fault_hint(error: BaseException, url: StorageURL) -> str:
-    text = str(error).lower()
+    text = first_line(error).lower()
+    if "malformed" in text or "not a database" in text:
+        return DAMAGED
     if "full" in text or "no space" in text:
         return "the disk is full: free some space and run the same command again"
     if "readonly" in text or "read-only" in text or "read only" in text:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..exceptions import StorageError, StorageUnavailableError, StudyNotFoundError
+from ..files import MISSING, REGULAR, what_is
 from ._optuna import holds_studies
 from .url import SQLITE_TIMEOUT_SECONDS
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     import sqlalchemy
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+DAMAGED = ("the database file is damaged: restore it from a copy, or save what it holds with "
+           "'sqlite3 FILE .recover | sqlite3 NEW.db'")
 
 
 def _read_only_uri(path: Path) -> str:
@@ -88,13 +91,20 @@ def _sqlite_tables(path: Path) -> set[str] | None:
         finally:
             connection.close()
     except sqlite3.Error as e:
-        raise StorageUnavailableError(f"cannot read SQLite file {str(path)!r}: {e}") from e
+        hint = DAMAGED if "malformed" in str(e) or "not a database" in str(e) else (
+            "check that the file is readable")
+        raise StorageUnavailableError(f"cannot read SQLite file {str(path)!r}: {e}; {hint}"
+                                      ) from e
 
 
 def check_sqlite_file(path: Path, study_name: str, creating: bool) -> None:
     """Refuse, unchanged, a file that sweep must not touch; say when there is no study
     (unless ``creating`` it)."""
-    if not path.exists():
+    kind = what_is(path)
+    if kind not in (REGULAR, MISSING):  # a device, a FIFO (it would block), a link loop ...
+        raise StorageError(f"{str(path)!r} {kind}, not an SQLite database file; point "
+                           "--storage at a study file, e.g. sqlite:///studies/demo.db")
+    if kind == MISSING:
         if not creating:
             raise StudyNotFoundError(
                 f"no study {study_name!r}: {str(path)!r} does not exist; "
