@@ -71,6 +71,10 @@ class SweepConfig:
     workers: int = 1
     allow_large: bool = False
 
+    def __new__(cls, *args: Any, **settings: Any) -> SweepConfig:
+        check_keys(settings, "SweepConfig")  # the closest key, not a bare TypeError
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)

@@ -67,6 +67,7 @@ def test_run_and_load_summary_agree(workdir: Path) -> None:
     (lambda: sweep.run(ratse="0,0.4"), "unknown key 'ratse'; did you mean 'rates'?"),
     (lambda: sweep.run(sweep.SweepConfig(), seeds=2), "not both"),
     (lambda: sweep.run(rates="0", seeds=1, epochs=1, log=123), "log must be a function"),
+    (lambda: sweep.SweepConfig(seed=3), "SweepConfig: unknown key 'seed'; did you mean 'seeds'?"),
     (lambda: sweep.SweepConfig(workers=None), "workers=None is not a value"),
     (lambda: sweep.SweepConfig(task=None), "task=None is not a value"),
     (lambda: sweep.SweepConfig(seeds=None), "seeds=None is not a value"),
@@ -75,8 +76,8 @@ def test_run_and_load_summary_agree(workdir: Path) -> None:
     (lambda: sweep.write_report("demo", out=123), "out must be a file path"),
     (lambda: sweep.load_summary("demo", storage=5), "storage must be a URL string"),
     (lambda: sweep.load_summary(7), "study: 7 is not a name"),
-], ids=["str-config", "unknown-key", "both", "log", "workers", "task", "seeds", "heartbeat",
-        "out", "storage", "study"])
+], ids=["str-config", "unknown-key", "unknown-config-key", "both", "log", "workers", "task",
+        "seeds", "heartbeat", "out", "storage", "study"])
 def test_bad_api_calls_raise_sweep_errors_before_anything_is_written(
         workdir: Path, call: Any, fragment: str) -> None:
     """Each used to be a raw TypeError or AttributeError (log=123: after the study was
