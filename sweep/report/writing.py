@@ -36,7 +36,8 @@ def check_target(path: Path, what: str, example: str, database: Path | None = No
     if kind == DIRECTORY:
         raise OutputPathError(f"cannot write the {what} to {str(path)!r}: it is a directory; "
                               f"give a file name, e.g. --out {path / example}")
-    if kind not in (REGULAR, MISSING) and not kind.startswith("is a symbolic link to a m"):
+    if kind not in (REGULAR, MISSING) and kind.startswith(("is ", "has ")) and \
+            not kind.startswith("is a symbolic link to a m"):  # else: the write says why
         raise refuse(f"it {kind}, and sweep writes only regular files")
     if database is not None:
         if same_file(path, database):

@@ -132,7 +132,7 @@ def test_an_unwritable_out_is_a_runtime_error(workdir_with_study: Path, tmp_path
     assert_error_line(result, f"cannot write the summary to {str(blocker / 's.json')!r}", code=1)
     assert blocker.read_text() == "keep me\n"
     result = summary_cli(workdir_with_study, "--out", str(tmp_path))
-    assert_error_line(result, "it is a directory; give a file name, e.g. --out", code=1)
+    assert_error_line(result, "it is a directory; give a file name, e.g. --out", code=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
