@@ -92,6 +92,11 @@ def _check_header(path: Path) -> None:
 def _read_npz(path: Path) -> pd.DataFrame:
     import pandas as pd
 
+    with path.open("rb") as f:
+        is_npy = f.read(6) == b"\x93NUMPY"
+    if not is_npy and not zipfile.is_zipfile(path):
+        raise ValueError("it is not a .npz archive (a .npz is a zip file of named arrays); "
+                         "save the columns with numpy.savez(path, column=values, ...)")
     arrays = np.load(path, allow_pickle=False)
     if not isinstance(arrays, np.lib.npyio.NpzFile):
         raise ValueError("it holds one array, not named columns; save them with "

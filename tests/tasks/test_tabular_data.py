@@ -109,7 +109,7 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(TaskError, match="is not a .csv, .npz or .parquet file"):
         load_table(tmp_path / "t.xlsx", "y")
     (tmp_path / "t.npz").write_bytes(b"not a zip")
-    with pytest.raises(TaskError, match="cannot be read as .npz"):
+    with pytest.raises(TaskError, match="cannot be read as .npz: it is not a .npz archive"):
         load_table(tmp_path / "t.npz", "y")
     (tmp_path / "zipped.npz").write_bytes(b"PK\x03\x04 a truncated zip")
     with pytest.raises(TaskError, match="cannot be read as .npz"):
