@@ -4,8 +4,9 @@ Data: ``sklearn.datasets.make_friedman1(n_samples=600, n_features=10, noise=1.0,
 random_state=0)``, generated locally (5 informative features, 5 pure noise). The rows are
 already in random order: the first 360 train, the next 120 validate, the last 120 test.
 Features AND the target are standardised with the training rows' mean and standard deviation
-only, so the reported MSE is in units of the training target's variance (a constant
-predictor scores about 1.0).
+only, so the reported MSE is in units of the training target's variance, squared training
+standard deviations (a constant predictor scores about 1.0): ``metric_unit`` says so wherever
+the metric is shown.
 
 Because the dataset has a validation split, sweep compares cells (and picks the best) on the
 validation MSE; the test MSE is recorded beside it and never used to choose.
@@ -78,5 +79,6 @@ TASK = sweep.Task(
     batch_size=32,
     metric="mse",
     direction=None,  # minimize, mse's direction
+    metric_unit="squared training SDs of the target",
     description="MLP (64-64 relu) regression on make_friedman1, validation split, metric mse",
 )

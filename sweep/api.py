@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .report.race import RaceReport
-    from .report.summary import GroupStats, SweepSummary
+    from .report.summary import Confirmation, GroupStats, SweepSummary
     from .storage import SweepStudy
     from .tasks import Task
 
@@ -64,8 +64,9 @@ class Summary:
 
     @property
     def headline(self) -> str:
-        """The report's headline: the best group, its CI, and whether it beats its baseline
-        beyond seed noise (paired test, Holm-corrected)."""
+        """The report's headline: the best group, its CI, and whether dropout beats its
+        baseline beyond seed noise: by the confirmation on fresh seeds when there is one (one
+        paired test), with the selection stage's paired test (Holm-corrected) beside it."""
         from .report.text import headline
 
         return headline(self.stats, self.task)
@@ -73,6 +74,12 @@ class Summary:
     @property
     def best(self) -> GroupStats | None:
         return self.stats.best
+
+    @property
+    def confirmation(self) -> Confirmation | None:
+        """The best dropout group against its baseline on fresh seeds (``confirm``): n pairs,
+        the paired difference's mean and 95% CI, p; ``None`` without a confirmation."""
+        return self.stats.confirmation
 
     @property
     def n_complete(self) -> int:

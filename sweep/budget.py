@@ -6,9 +6,19 @@ refused with one line giving the estimate and how to go on (a smaller grid, or
 has, it is refused whatever the flags. ``--workers`` is capped at what the machine can run:
 its cores, and its available memory at :func:`worker_memory` per worker.
 
-The time estimate uses the task's measured seconds per model-epoch for each engine
-(``Task.epoch_seconds``, measured on a 2-core machine), or for a task without them (a user's)
-one from its training rows and batch size: it is a planning figure, printed as "about".
+The time estimate uses the task's measured seconds per model-epoch and per cell for each engine
+(``Task.epoch_seconds`` and ``Task.cell_seconds``, measured on a 2-core machine), or for a task
+without them (a user's) figures from its training rows and batch size: it is a planning
+figure, printed as "about". On the keras engine it is::
+
+    KERAS_START_SECONDS + cells x (cell_seconds + epochs x epoch_seconds) / parallel workers
+
+A ``model.fit`` epoch costs far more than its batches: every epoch also runs the validation
+pass, the callbacks and Keras' epoch bookkeeping (about :data:`KERAS_EPOCH_SECONDS` here, even
+for the tutorial's one batch), and every cell builds and compiles its model, traces its train
+and test functions during the first epoch and is evaluated twice (about a second here). The
+estimate once counted neither: 0.06 s per tutorial epoch and nothing per cell, a third of
+the time a sweep of short cells took.
 """
 
 from __future__ import annotations
@@ -33,12 +43,22 @@ CURVE_COPIES = 3
 """A population's curves exist on the device, on the host and in the cell results at once."""
 KERAS_HISTORY_BYTES_PER_EPOCH = 256
 """``model.fit``'s History: four lists of Python floats, plus their float32 copies."""
-STEP_SECONDS = 0.01
+STEP_SECONDS = 0.0025
 """A task without measured speeds (a user's): ``model.fit`` takes about this per training
-batch of a small dense model here, plus :data:`EVAL_SECONDS` per epoch for the validation
-pass and :data:`CELL_SECONDS` per cell to build, compile and evaluate the model."""
-EVAL_SECONDS = 0.02
-CELL_SECONDS = 2.5
+batch of 32 rows of a small dense model here (measured: 1.7-2.2 ms for the tabular 64,64 MLP
+on 700 and 3,500 rows), plus :data:`KERAS_EPOCH_SECONDS` per epoch and
+:data:`KERAS_CELL_SECONDS` per cell."""
+KERAS_EPOCH_SECONDS = 0.08
+"""``model.fit``'s cost of an epoch beyond its training batches: the validation pass, the
+callbacks (sweep's stop callback polls after every batch) and Keras' epoch bookkeeping
+(measured here: 0.08-0.10 s per epoch for the tutorial's 30 rows, one batch)."""
+KERAS_CELL_SECONDS = 1.3
+"""A cell's cost beyond its epochs: ``clear_session``, building and compiling the model, tracing
+the train and test functions in the first epoch, ``model.evaluate`` on train and test and
+recording the cell (measured here: 0.9-1.4 s for the tutorial's and the tabular MLPs)."""
+KERAS_START_SECONDS = 5.0
+"""Once per run on the keras engine: a worker's first cell also loads the data and traces
+TensorFlow's first functions (measured here: 3-8 s more than the cells after it)."""
 POPULATION_STEP_SECONDS = 6e-5
 """The population engine's cost of one member's batch step of a small dense model, its share
 of validation included (measured here, ``benchmarks/bench_dense.py``: 50-65 us for 64,64 MLPs
@@ -57,9 +77,12 @@ class WorkEstimate:
     workers: int
     seconds: float
     worker_bytes: int
+    confirm_cells: int = 0  # the confirmation's, on fresh seeds (counted in ``seconds``)
 
     def describe(self) -> str:
-        return (f"{self.cells:,} cells x {self.epochs:,} epochs, about "
+        confirm = (f" + {self.confirm_cells:,} confirmation cells" if self.confirm_cells
+                   else "")
+        return (f"{self.cells:,} cells{confirm} x {self.epochs:,} epochs, about "
                 f"{format_duration(self.seconds)} on the {self.engine} engine with "
                 f"{self.workers} worker{'s' * (self.workers != 1)}")
 
@@ -109,20 +132,25 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
     engine = config.resolved_engine
     epochs = config.resolved_epochs
     cells = count_cells(config.rates, config.placements, config.max_norms, config.most_seeds)
+    confirm_cells = 2 * (config.confirm or 0)
     per_cell = once = 0.0
+    if engine == "keras":
+        once, per_cell = KERAS_START_SECONDS, task.cell_seconds.get(engine, KERAS_CELL_SECONDS)
+    elif engine == "population":  # its program is compiled once, whatever the task
+        once = POPULATION_COMPILE_SECONDS
     per_epoch = task.epoch_seconds.get(engine)
     if per_epoch is None:  # not measured: from the training rows and the batch size
         rows = int(task_facts(task).shapes["train_x"][0][0])
         steps = math.ceil(rows / config.resolved_batch_size)
         if engine == "population":
             per_epoch, per_cell = POPULATION_STEP_SECONDS * steps, POPULATION_CELL_SECONDS
-            once = POPULATION_COMPILE_SECONDS
         else:
-            per_epoch, per_cell = STEP_SECONDS * steps + EVAL_SECONDS, CELL_SECONDS
+            per_epoch = STEP_SECONDS * steps + KERAS_EPOCH_SECONDS
     parallel = workers if engine == "keras" else 1
-    seconds = once + cells * (epochs * per_epoch + per_cell) / max(1, min(parallel, cores()))
+    seconds = once + (cells + confirm_cells) * (epochs * per_epoch + per_cell) / max(
+        1, min(parallel, cores()))
     return WorkEstimate(cells, epochs, engine, workers, seconds,
-                        worker_memory(engine, epochs, min(cells_per_claim, cells)))
+                        worker_memory(engine, epochs, min(cells_per_claim, cells)), confirm_cells)
 
 
 def check_budget(work: WorkEstimate, allow_large: bool) -> None:

@@ -20,8 +20,8 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+    def error(self, message: str) -> Any:  # one line, exit 2; main adds "sweep: error: " once
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--alpha", help="--seeds auto: the race's error rate (default: 0.05)")
     run.add_argument("--margin", help="--seeds auto: differences smaller than this, in the "
                      "metric's units, are ties (default: 0.005)")
+    run.add_argument("--confirm", help=(
+        "after the sweep, retrain the best dropout group and its no-dropout baseline on N "
+        "fresh seeds and test them once (0: no confirmation; default: 30 when those cells add "
+        "at most a quarter to the sweep, else 0)"))
     run.add_argument("--epochs", help="training epochs per cell (default: the task's)")
     run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",
@@ -135,20 +139,27 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run
+    from .confirming import off_line, pick
     from .report.race import race_lines
     from .report.terminal import closing_table
+    from .report.text import confirmation_sentence
 
     config = _config_from_args(args, (
         "study", "storage", "task", "data", "target", "hidden_units", "target_kind",
         "split_column", "engine", "rates", "placements", "max_norms", "seeds",
-        "first_seeds", "max_seeds", "alpha", "margin", "epochs", "batch_size", "cells_per_claim",
-        "heartbeat_seconds", "workers", "allow_large"))
+        "first_seeds", "max_seeds", "alpha", "margin", "confirm", "epochs", "batch_size",
+        "cells_per_claim", "heartbeat_seconds", "workers", "allow_large"))
     summary = run(config, progress=not args.no_progress, log=_stderr)
     print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
           f"now, {summary.already_complete} were complete, {summary.failed_now} failed")
     print(closing_table(summary.stats))
     if summary.race is not None:
         print("\n".join(race_lines(summary.race, summary.task, summary.stats.objective)))
+    confirmed = confirmation_sentence(summary.stats, summary.task)
+    if confirmed is not None:
+        print(confirmed)
+    elif config.confirm is None and pick(summary.stats) is not None:  # off by the rule
+        print(off_line())
     where = f"sweep status --study {summary.study}"
     if not config.uses_default_storage:
         where += f" --storage {config.storage_url}"
@@ -196,7 +207,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     sweep_study = _open_existing(args)
     status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
                           sweep_study.stale_trial_ids(), sweep_study.task,
-                          race_report(sweep_study))
+                          race_report(sweep_study), sweep_study.confirm_seeds)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0

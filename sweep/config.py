@@ -45,7 +45,9 @@ class SweepConfig:
     given in any form the TOML file accepts (``rates="0:0.9:0.1"``, ``seeds=5``,
     ``max_norms=[None, 3]``...). ``seeds="auto"`` races the groups over seeds
     (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with ties
-    within ``margin``; those four are errors with a fixed list of seeds."""
+    within ``margin``; those four are errors with a fixed list of seeds. ``confirm`` retrains
+    the best dropout group and its no-dropout baseline on that many fresh seeds after the
+    sweep (0: none; ``None``: :func:`sweep.confirming.default_confirm`'s rule)."""
 
     study: str | None = None
     storage: str | None = None
@@ -64,6 +66,7 @@ class SweepConfig:
     max_seeds: int | None = None
     alpha: float | None = None
     margin: float | None = None
+    confirm: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
     cells_per_claim: int | None = None

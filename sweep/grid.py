@@ -1,7 +1,8 @@
 """Cells: one point of the sweep grid (rate x placement x max-norm x seed).
 
 Rate 0.0 is the no-dropout baseline. Its placement is meaningless, so the baseline is one cell
-per max-norm and seed with placement ``"none"``, not one per placement.
+per max-norm and seed with placement ``"none"``, not one per placement. Seeds from
+:data:`CONFIRM_SEED_BASE` up are a confirmation's fresh seeds (:mod:`sweep.confirming`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 BASELINE_PLACEMENT = "none"
+CONFIRM_SEED_BASE = 1_000_000_000
+"""Confirmation seeds are ``CONFIRM_SEED_BASE, CONFIRM_SEED_BASE + 1, ...``: a sweep's own
+seeds stay below it, so the fresh seeds never took part in choosing the group they test."""
 
 
 def _fmt(value: float) -> str:
@@ -32,6 +36,16 @@ class Group:
     @property
     def is_baseline(self) -> bool:
         return self.rate == 0.0
+
+
+def baseline_group(max_norm: float | None) -> Group:
+    """The no-dropout group with ``max_norm``: what a dropout group is compared with."""
+    return Group(0.0, BASELINE_PLACEMENT, max_norm)
+
+
+def is_confirmation(cell: Cell) -> bool:
+    """A confirmation's cell (a fresh seed), not one of the sweep's own."""
+    return cell.seed >= CONFIRM_SEED_BASE
 
 
 @dataclass(frozen=True, order=True)

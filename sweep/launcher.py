@@ -49,6 +49,7 @@ def work_in_processes(
 ) -> None:
     """Start ``workers`` worker processes on the study and follow them until they all exit
     (or a stop request has stopped them)."""
+    log = progress.above(log)  # the workers' lines go above the bar
     context = multiprocessing.get_context("spawn")
     events: Any = context.Queue()
     started: list[Any] = []
@@ -144,6 +145,10 @@ class _QueueProgress:
     def settle(self, completed: int) -> None:
         self._flush()
         self._events.put(("settle", self._index, completed))
+
+    def above(self, log: Log) -> Log:
+        """No bar here: the lines go to the launcher, which writes them above its own."""
+        return log
 
     def _flush(self) -> None:
         if self._pending:

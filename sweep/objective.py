@@ -5,6 +5,11 @@ A task names its metric (any key its compiled Keras model reports: ``accuracy``,
 Cells are compared on the validation split when the task's data has one, else on test. A
 study stores its objective in its fixed settings (:meth:`Objective.settings`); studies written
 before sweep had objectives are accuracy, maximized, on test (:meth:`Objective.from_settings`).
+
+A task may name its metric's unit (``Task.metric_unit``: the tabular task's regression target is
+standardised, so its MAE is in training standard deviations of the target); every label of the
+metric a user reads then carries it (:attr:`Objective.label`: "test mae [training SDs of the
+target]"). The unit is stored with the objective (``metric_unit``, only when there is one).
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ BOUNDED = frozenset({
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 LEGACY = {"metric": "accuracy", "direction": "maximize", "compared_on": "test"}
 """The objective of studies written before sweep stored one."""
+UNIT_KEY = "metric_unit"
+"""The settings key of the metric's unit; absent when the task names none (and in studies
+written before sweep stored units: their values are labelled without one)."""
+MAX_UNIT_LENGTH = 60
 
 
 def default_direction(metric: str) -> Direction | None:
@@ -72,13 +81,27 @@ def check_metric(metric: Any, direction: Any) -> tuple[str, Direction]:
     return metric, direction
 
 
+def check_unit(unit: Any) -> str:
+    """The metric's unit in words ("" for none); one line naming what is wrong."""
+    if not isinstance(unit, str) or len(unit) > MAX_UNIT_LENGTH or not unit.isprintable() \
+            or unit != unit.strip():
+        raise ConfigError(
+            f"metric_unit: {unit!r} is not a unit in words of at most {MAX_UNIT_LENGTH} "
+            "characters on one line; give e.g. metric_unit=\"squared training SDs of the "
+            "target\", or \"\" for none"
+        )
+    return unit
+
+
 @dataclass(frozen=True)
 class Objective:
-    """The metric cells are compared on, its direction, and the split it is measured on."""
+    """The metric cells are compared on, its direction, the split it is measured on, and its
+    unit in words ("" when the task names none)."""
 
     metric: str = "accuracy"
     direction: Direction = "maximize"
     compared_on: Split = "test"
+    unit: str = ""
 
     @property
     def maximize(self) -> bool:
@@ -96,8 +119,19 @@ class Objective:
 
     @property
     def label(self) -> str:
-        """What the trials' values are, in words: "test accuracy", "validation mse"."""
-        return f"{self.compared_on} {self.metric}"
+        """What the trials' values are, in words, with the unit when there is one: "test
+        accuracy", "validation mse", "test mae [training SDs of the target]"."""
+        return self.named(self.compared_on)
+
+    def named(self, split: str) -> str:
+        """The metric on another split, with the unit: "train mae [training SDs of the
+        target]"."""
+        return f"{split} {self.metric}{self.unit_suffix}"
+
+    @property
+    def unit_suffix(self) -> str:
+        """" [unit]" after the metric's name, "" without a unit."""
+        return f" [{self.unit}]" if self.unit else ""
 
     @property
     def better_word(self) -> str:
@@ -109,11 +143,15 @@ class Objective:
         return self.compared_on == "validation"
 
     def settings(self) -> dict[str, str]:
-        return {"metric": self.metric, "direction": self.direction,
-                "compared_on": self.compared_on}
+        """The objective as stored in a study's settings; :data:`UNIT_KEY` only with a unit."""
+        stored = {"metric": self.metric, "direction": self.direction,
+                  "compared_on": self.compared_on}
+        return {**stored, UNIT_KEY: self.unit} if self.unit else stored
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Objective:
-        """A study's objective from its fixed settings (:data:`LEGACY` where absent)."""
+        """A study's objective from its fixed settings (:data:`LEGACY` where absent; no unit
+        where none is stored)."""
         merged = {**LEGACY, **{k: settings[k] for k in LEGACY if k in settings}}
-        return cls(str(merged["metric"]), merged["direction"], merged["compared_on"])
+        return cls(str(merged["metric"]), merged["direction"], merged["compared_on"],
+                   str(settings.get(UNIT_KEY) or ""))

@@ -5,14 +5,22 @@ bar moves every population chunk or every epoch, not once per claim, and tqdm's 
 gives an ETA from the work actually done. When a claim ends, :meth:`Progress.settle` replaces
 the fractions reported for it by the cells that really completed (a failed or interrupted cell
 gives its progress back).
+
+Cells are counted whole on the bar, with or without a total (a race, or a worker, does not know
+how many cells it will train: its bar counts the cells done and their rate, never "0.42cell").
+Lines logged while the bar is shown go above it, each on its own line (:meth:`Progress.above`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} cells [{elapsed}<{remaining}]"
+COUNT_FORMAT = "{desc}: {n:.0f} done [{elapsed}, {rate_fmt}]"
+"""Without a total (a race, a worker): whole cells done, and the time per cell."""
+Log = Callable[[str], None]
 
 
 class Progress:
@@ -25,7 +33,7 @@ class Progress:
 
             self._bar = tqdm(total=total or None, initial=done, unit="cell", desc="cells",
                              dynamic_ncols=True, smoothing=0.1, mininterval=0.5,
-                             bar_format=BAR_FORMAT if total else None)
+                             bar_format=BAR_FORMAT if total else COUNT_FORMAT)
 
     def advance(self, cells: float, source: int = 0) -> None:
         """Work done on cells still in training (fractions allowed), by worker ``source``."""
@@ -35,6 +43,20 @@ class Progress:
     def settle(self, completed: int, source: int = 0) -> None:
         """Worker ``source``'s claim is over: ``completed`` cells of it completed."""
         self._move(completed - self._open.pop(source, 0.0))
+
+    def above(self, log: Log) -> Log:
+        """``log`` writing above the bar: the bar is cleared, the line written on a line of
+        its own, the bar drawn again below it (without a bar, ``log`` itself)."""
+        bar = self._bar
+        if bar is None:
+            return log
+
+        def write(line: str) -> None:
+            bar.clear()
+            log(line)
+            bar.refresh()
+
+        return write
 
     def _move(self, cells: float) -> None:
         """Fractions summed in floating point can overshoot the total by a hair; the bar

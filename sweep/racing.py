@@ -209,3 +209,4 @@ def replay(values: Values, groups: Sequence[Group], settings: RaceSettings) -> R
             ended = "equivalent" if current.tied else "separated"
             return RaceState(tuple(looks), racing, None, ended, tuple(ties))
     return RaceState(tuple(looks), racing, None, "max_seeds", tuple(ties))
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .grid import Cell, Group, grid_groups
+from .grid import Cell, Group, grid_groups, is_confirmation
 from .racing import RaceSettings, RaceState, Values, replay
 
 if TYPE_CHECKING:
@@ -53,13 +53,14 @@ def race_groups(settings: Mapping[str, Any]) -> list[Group]:
 
 
 def race_values(records: Sequence[TrialRecord], groups: Sequence[Group]) -> Values:
-    """Each raced group's value by seed, from the completed trials."""
+    """Each raced group's value by seed, from the completed trials (a confirmation's fresh
+    seeds left out: they come after the race, :mod:`sweep.confirming`)."""
     from .storage import completed
 
     wanted = set(groups)
     values: dict[Group, dict[int, float]] = {g: {} for g in groups}
     for cell, record in completed(records).items():
-        if cell.group in wanted and record.value is not None:
+        if cell.group in wanted and record.value is not None and not is_confirmation(cell):
             values[cell.group][cell.seed] = record.value
     return values
 

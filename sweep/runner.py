@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from .budget import WorkEstimate, check_budget, estimate, machine_workers
 from .config import SweepConfig
-from .engines import TrainSettings, get_engine, pick_engine
-from .grid import Cell
+from .confirming import confirm_line, confirmation_cells, default_confirm
+from .engines import Engine, TrainSettings, get_engine, pick_engine
+from .grid import Cell, count_cells, is_confirmation
 from .launcher import work_in_processes
 from .progress import Progress
 from .rounds import race_settings, race_state, round_cells, round_line
-from .stopping import stop_on_signals
+from .stopping import StopRequest, stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
 from .tasks import check_first_cell, get_task, task_facts
 from .worker import Log, WorkOutcome, quiet, raise_if_stopped, work
@@ -43,7 +44,7 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
         check_first_cell(task, config.cells()[0])
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
-    config = dataclasses.replace(config, engine=engine.name)
+    config = dataclasses.replace(config, engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
     notices = [] if chosen is None else [chosen]
     work = estimate(config, per_claim, config.workers)
@@ -57,6 +58,17 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
         )
         work = estimate(config, per_claim, workers)
     return config, work, workers, notices
+
+
+def _confirm(config: SweepConfig) -> int:
+    """The run's confirmation seeds: ``confirm`` as given, else :func:`default_confirm`'s
+    rule; 0 for a grid without both a dropout rate and rate 0 (nothing to compare)."""
+    if config.confirm is not None:
+        return config.confirm
+    if 0.0 not in config.rates or max(config.rates) == 0.0:
+        return 0
+    return default_confirm(count_cells(config.rates, config.placements, config.max_norms,
+                                       config.most_seeds))
 
 
 def _cores_and_memory() -> str:
@@ -90,12 +102,13 @@ def run_sweep(
         sweep_study = open_for_run(config)
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
+        sweep_study.note_confirm(config.confirm or 0)
         sweep_study.fail_stale()
         state = race_state(sweep_study)
         cells = config.cells() if state is None else round_cells(state)
         sweep_study.enqueue_missing(cells)
         counted = None if state is not None else cells
-        already = _complete(sweep_study, counted)
+        already = _done(sweep_study, counted)
         size = f"{work_estimate.describe()} for the whole grid"
         if state is not None:
             size = f"a race of at most {work_estimate.describe()}"
@@ -103,18 +116,49 @@ def run_sweep(
         if state is not None:
             log(round_line(state))
         raise_if_stopped(stop, 0, 0)
-        with Progress(0 if state is not None else len(cells), already,
-                      enabled=show_progress) as progress:
+        total = 0 if state is not None else len(cells) + work_estimate.confirm_cells
+        with Progress(total, already, enabled=show_progress) as progress:
             if workers == 1:
-                outcome = work(sweep_study, get_engine(config.resolved_engine), config, counted,
-                               stop=stop, progress=progress, log=log)
+                engine = get_engine(config.resolved_engine)
+                outcome = work(sweep_study, engine, config, counted, stop=stop,
+                               progress=progress, log=log)
+                if counted is not None:  # a race confirms in its own loop
+                    outcome = _confirm_after(sweep_study, engine, config, outcome, stop,
+                                             progress, log)
             else:
                 work_in_processes(sweep_study, config, workers, stop, progress, log)
                 outcome = _outcome_of(sweep_study, counted, already)
                 raise_if_stopped(stop, outcome.completed_now, 0)
-    total = already + outcome.completed_now if state is not None else len(cells)
+    total = already + outcome.completed_now if state is not None else (
+        len(cells) + _confirmed(sweep_study))
     return RunOutcome(sweep_study, total, already, outcome.completed_now,
                       outcome.failed_now, work_estimate)
+
+
+def _confirm_after(sweep_study: SweepStudy, engine: Engine, config: SweepConfig,
+                   outcome: WorkOutcome, stop: StopRequest, progress: Progress,
+                   log: Log) -> WorkOutcome:
+    """A fixed sweep's confirmation on fresh seeds, once its cells are complete."""
+    cells = confirmation_cells(sweep_study, sweep_study.records())
+    if not cells:
+        return outcome
+    if sweep_study.enqueue_missing(cells):
+        log(confirm_line(cells))
+    more = work(sweep_study, engine, config, cells, stop=stop, progress=progress, log=log)
+    return WorkOutcome(outcome.completed_now + more.completed_now,
+                       outcome.failed_now + more.failed_now)
+
+
+def _done(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
+    """Complete cells of a fixed sweep's grid and its confirmation, or of a race's study."""
+    done = _complete(sweep_study, cells)
+    return done if cells is None else done + _confirmed(sweep_study)
+
+
+def _confirmed(sweep_study: SweepStudy) -> int:
+    """Complete cells of the study's confirmation (fresh seeds), for the bar's start."""
+    states = cell_states(sweep_study.records())
+    return sum(1 for c, s in states.items() if s == COMPLETE and is_confirmation(c))
 
 
 def _complete(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
@@ -126,6 +170,6 @@ def _complete(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
 def _outcome_of(sweep_study: SweepStudy, cells: list[Cell] | None, already: int) -> WorkOutcome:
     states = cell_states(sweep_study.records())
     failed = sum(1 for c in (states if cells is None else cells) if states.get(c) == FAILED)
-    return WorkOutcome(_complete(sweep_study, cells) - already, failed)
+    return WorkOutcome(_done(sweep_study, cells) - already, failed)
 
 

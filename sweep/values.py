@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from . import _parsing as parse
 from .exceptions import ConfigError
-from .grid import normalize_rate
+from .grid import CONFIRM_SEED_BASE, normalize_rate
 
 MAX_NORM_LIMIT = 1000.0
 MAX_RATES = 1000
@@ -32,37 +33,11 @@ STUDY_NAME_MAX = 100
 _STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _items(value: Any) -> list[Any]:
-    """A TOML list, a comma list in a string, or one scalar as a one-element list."""
-    if isinstance(value, str):
-        return _split(value)
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [value]
-
-
-def _number(text: Any, what: str) -> float:
-    if isinstance(text, bool) or not isinstance(text, int | float | str):
-        raise ConfigError(f"{what}: {text!r} is not a number")
-    try:
-        number = float(text)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{what}: {text!r} is not a finite number")
-    return number
-
-
 def _rate_range(value: str) -> list[float]:
     parts = value.split(":")
     if len(parts) != 3:
         raise ConfigError(f"rates: {value!r} is not start:stop:step (e.g. 0:0.9:0.1)")
-    start, stop, step = (_number(p, "rates") for p in parts)
+    start, stop, step = (parse.number(p, "rates") for p in parts)
     if step <= 0:
         raise ConfigError(f"rates: step in {value!r} must be > 0 (e.g. 0:0.9:0.1)")
     if stop < start:
@@ -87,10 +62,10 @@ def parse_rates(value: Any) -> tuple[float, ...]:
     if isinstance(value, str) and ":" in value:
         rates = _rate_range(value)
     else:
-        rates = [_number(p, "rates") for p in _items(value)]
+        rates = [parse.number(p, "rates") for p in parse.items(value)]
     if not rates:
         raise ConfigError("rates: no rates given; give e.g. 0,0.4 or 0:0.9:0.1")
-    _check_count(rates, "rates", MAX_RATES)
+    parse.check_count(rates, "rates", MAX_RATES)
     normalized = []
     for rate in rates:
         if not 0.0 <= rate < 1.0:
@@ -112,13 +87,8 @@ def parse_rates(value: Any) -> tuple[float, ...]:
     return tuple(dict.fromkeys(normalized))
 
 
-def _check_count(items: list[Any], what: str, limit: int) -> None:
-    if len(items) > limit:
-        raise ConfigError(f"{what}: {len(items):,} values given, more than {limit:,}")
-
-
 def parse_placements(value: Any) -> tuple[str, ...]:
-    items = _items(value)
+    items = parse.items(value)
     if not items or not all(isinstance(p, str) and p for p in items):
         raise ConfigError(
             f"placements: {value!r} is not a list of names; give e.g. input,hidden,both "
@@ -129,16 +99,16 @@ def parse_placements(value: Any) -> tuple[str, ...]:
 
 def parse_max_norms(value: Any) -> tuple[float | None, ...]:
     """Numbers and ``none`` (no constraint), e.g. ``none,1,3``; one number alone is a list."""
-    items = _items(value)
+    items = parse.items(value)
     if not items:
         raise ConfigError("max_norms: none given; give e.g. none,1,3")
-    _check_count(items, "max_norms", MAX_LISTED)
+    parse.check_count(items, "max_norms", MAX_LISTED)
     norms: list[float | None] = []
     for item in items:
         if item is None or (isinstance(item, str) and item.strip().lower() == "none"):
             norms.append(None)
             continue
-        norm = _number(item, "max_norms")
+        norm = parse.number(item, "max_norms")
         if not 0 < norm <= MAX_NORM_LIMIT:
             raise ConfigError(
                 f"max_norms: {norm:g} must be > 0 and <= {MAX_NORM_LIMIT:g} "
@@ -159,16 +129,16 @@ def parse_seeds(value: Any) -> tuple[int, ...] | str:
         value = value.strip()
         if value.lower() == AUTO:
             return AUTO
-    if any(isinstance(item, str) and item.strip().lower() == AUTO for item in _items(value)):
+    if any(isinstance(item, str) and item.strip().lower() == AUTO for item in parse.items(value)):
         raise ConfigError(
             f"seeds: {value!r} mixes 'auto' with seeds; give either --seeds auto (a race: "
             "--first-seeds and --max-seeds bound it) or a count or list of seeds")
     if isinstance(value, list | tuple) or (isinstance(value, str) and "," in value):
-        items = _items(value)
+        items = parse.items(value)
         if not items:
             raise ConfigError("seeds: no seeds given; give a count (e.g. 10) or a list (0,3,7)")
-        _check_count(items, "seeds", MAX_SEED_COUNT)
-        seeds = [_integer(s, "seeds") for s in items]
+        parse.check_count(items, "seeds", MAX_SEED_COUNT)
+        seeds = [parse.integer(s, "seeds") for s in items]
         for seed in seeds:
             if seed < 0:
                 raise ConfigError(f"seeds: {seed} is negative; seeds must be >= 0")
@@ -177,22 +147,19 @@ def parse_seeds(value: Any) -> tuple[int, ...] | str:
                     f"seeds: {seed} is above {MAX_SEED} (2^31 - 1), the largest seed numpy, "
                     "TensorFlow and the study's seed distribution all accept"
                 )
+            if seed >= CONFIRM_SEED_BASE:
+                raise ConfigError(
+                    f"seeds: {seed} is a confirmation seed (from {CONFIRM_SEED_BASE:,} up, kept "
+                    "for retraining the best group on fresh seeds); give seeds below it")
         return tuple(dict.fromkeys(seeds))
-    count = _bounded_int(value, "seeds", MAX_SEED_COUNT, "--seeds 10", why=(
+    count = parse.bounded_int(value, "seeds", MAX_SEED_COUNT, "--seeds 10", why=(
         " seeds per group; give a smaller count (10-50 seeds already resolve differences of "
         "a point or two)"))
     return tuple(range(count))
 
 
-def _fraction(value: Any, what: str, high: float, example: str) -> float:
-    number = _number(value, what)
-    if not 0 < number < high:
-        raise ConfigError(f"{what}: {number:g} must be > 0 and < {high:g} (e.g. {example})")
-    return number
-
-
 def _margin(value: Any) -> float:
-    number = _number(value, "margin")
+    number = parse.number(value, "margin")
     if number <= 0:
         raise ConfigError(f"margin: {number:g} must be > 0, in the metric's units "
                           "(e.g. --margin 0.005: half a point of accuracy)")
@@ -200,44 +167,36 @@ def _margin(value: Any) -> float:
 
 
 def _race_seeds(value: Any, what: str, example: str) -> int:
-    number = _bounded_int(value, what, MAX_RACE_SEEDS, example)
+    number = parse.bounded_int(value, what, MAX_RACE_SEEDS, example)
     if number < 2:
         raise ConfigError(f"{what}: {number} is too few for a paired test; give 2 or more "
                           f"(e.g. {example})")
     return number
 
 
-def _integer(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{what}: {value!r} is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{what}: {value!r} is not a whole number") from None
+MAX_CONFIRM = 1000
+"""The most fresh seeds a confirmation retrains (two groups: twice as many cells)."""
 
 
-def _bounded_int(value: Any, what: str, high: int, example: str, why: str = "") -> int:
-    """A whole number in [1, ``high``]; above it, ``why`` (else the example) ends the line."""
-    number = _integer(value, what)
-    if number <= 0:
-        raise ConfigError(f"{what}: {number} must be >= 1 (e.g. {example})")
-    if number > high:
-        raise ConfigError(f"{what}: {number:,} is more than {high:,}"
-                          + (why or f" (e.g. {example})"))
+def parse_confirm(value: Any) -> int:
+    """Fresh seeds for the confirmation: a whole number, 0 (no confirmation) to MAX_CONFIRM."""
+    number = parse.integer(value, "confirm")
+    if number < 0 or number == 1:
+        raise ConfigError(f"confirm: {number} fresh seeds cannot give a paired test; give 0 "
+                          "(no confirmation) or 2 or more (e.g. --confirm 30)")
+    if number > MAX_CONFIRM:
+        raise ConfigError(f"confirm: {number:,} is more than {MAX_CONFIRM:,} fresh seeds; 30-100 "
+                          "already decide differences of a fraction of the seed noise")
     return number
 
 
 def _epochs(value: Any) -> int:
-    return _bounded_int(value, "epochs", MAX_EPOCHS, "--epochs 4000", why=(
+    return parse.bounded_int(value, "epochs", MAX_EPOCHS, "--epochs 4000", why=(
         ", the most sweep trains (learning curves are kept per epoch); use fewer epochs"))
 
 
 def _heartbeat(value: Any) -> float:
-    seconds = _number(value, "heartbeat_seconds")
+    seconds = parse.number(value, "heartbeat_seconds")
     low, high = HEARTBEAT_RANGE
     if not low <= seconds <= high:
         raise ConfigError(
@@ -245,12 +204,6 @@ def _heartbeat(value: Any) -> float:
             "(e.g. --heartbeat-seconds 10)"
         )
     return seconds
-
-
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{what}: give a non-empty name")
-    return value.strip()
 
 
 def check_study_name(value: Any) -> str:
@@ -268,15 +221,9 @@ def check_study_name(value: Any) -> str:
     return name
 
 
-def _flag(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{what}: {value!r} is not true or false")
-
-
 def parse_hidden_units(value: Any) -> tuple[int, ...]:
     """Layer widths, e.g. ``64,64`` (TOML ``[64, 64]``); one number is one layer."""
-    items = _items(value)
+    items = parse.items(value)
     try:
         units = tuple(int(u) for u in items if not isinstance(u, bool) and float(u) == int(u))
     except (TypeError, ValueError):
@@ -289,27 +236,28 @@ def parse_hidden_units(value: Any) -> tuple[int, ...]:
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "study": check_study_name,
-    "storage": lambda v: _name(v, "storage"),
-    "task": lambda v: _name(v, "task"),
-    "engine": lambda v: _name(v, "engine"),
-    "data": lambda v: _name(v, "data"),
-    "target": lambda v: _name(v, "target"),
+    "storage": lambda v: parse.name(v, "storage"),
+    "task": lambda v: parse.name(v, "task"),
+    "engine": lambda v: parse.name(v, "engine"),
+    "data": lambda v: parse.name(v, "data"),
+    "target": lambda v: parse.name(v, "target"),
     "hidden_units": parse_hidden_units,
-    "target_kind": lambda v: _name(v, "target_kind"),
-    "split_column": lambda v: _name(v, "split_column"),
+    "target_kind": lambda v: parse.name(v, "target_kind"),
+    "split_column": lambda v: parse.name(v, "split_column"),
     "rates": parse_rates,
     "placements": parse_placements,
     "max_norms": parse_max_norms,
     "seeds": parse_seeds,
     "first_seeds": lambda v: _race_seeds(v, "first_seeds", "--first-seeds 5"),
     "max_seeds": lambda v: _race_seeds(v, "max_seeds", "--max-seeds 50"),
-    "alpha": lambda v: _fraction(v, "alpha", 0.5, "--alpha 0.05"),
+    "alpha": lambda v: parse.fraction(v, "alpha", 0.5, "--alpha 0.05"),
     "margin": _margin,
+    "confirm": parse_confirm,
     "epochs": _epochs,
-    "batch_size": lambda v: _bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
-    "cells_per_claim": lambda v: _bounded_int(
+    "batch_size": lambda v: parse.bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
+    "cells_per_claim": lambda v: parse.bounded_int(
         v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
     "heartbeat_seconds": _heartbeat,
-    "workers": lambda v: _bounded_int(v, "workers", 2**31 - 1, "--workers 2"),
-    "allow_large": lambda v: _flag(v, "allow_large"),
+    "workers": lambda v: parse.bounded_int(v, "workers", 2**31 - 1, "--workers 2"),
+    "allow_large": lambda v: parse.flag(v, "allow_large"),
 }

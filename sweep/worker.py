@@ -12,7 +12,6 @@ not finish are marked failed as interrupted (the next run redoes them), and
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,10 +19,12 @@ from typing import Protocol
 import numpy as np
 
 from .config import SweepConfig
+from .confirming import confirm_line, confirmation_cells
 from .engines import CellResult, Engine, TrainSettings, pick_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
 from .progress import Progress
+from .reasons import error_reason
 from .rounds import race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
 from .storage import (
@@ -71,6 +72,10 @@ class ProgressSink(Protocol):
     def advance(self, cells: float) -> None: ...
 
     def settle(self, completed: int) -> None: ...
+
+    def above(self, log: Log) -> Log:
+        """``log`` whose lines do not mix with the bar (:meth:`sweep.progress.Progress.above`)."""
+        ...
 
 
 def run_worker(
@@ -145,6 +150,7 @@ def work(
     task = sweep_study.task
     stored = sweep_study.settings
     settings = TrainSettings(int(stored["epochs"]), int(stored["batch_size"]))
+    log = progress.above(log)  # failures and a race's rounds: above the bar, never glued to it
     wanted = None if cells is None else set(cells)
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
     control = _Control(stop, progress)
@@ -178,7 +184,7 @@ def work(
             raise
         except Exception as error:  # noqa: BLE001 - a failed cell is recorded; go on
             if not stop.requested:  # else: a signal that surfaced as an error in the framework
-                reason = "".join(traceback.format_exception_only(error)).strip()
+                reason = error_reason(error)
                 sweep_study.record_failure(unfinished, reason)
                 failed_here.update(c.cell for c in unfinished)
                 log(f"failed {len(unfinished)} cell(s): {reason}")
@@ -203,6 +209,9 @@ def _wait_for_others(
     a race, the cells are its current round's: a complete round's decisions are replayed from
     the stored trials and the next round is enqueued.
 
+    Once the sweep's own cells are complete (a race: it is over), the study's confirmation on
+    fresh seeds is enqueued (:mod:`sweep.confirming`).
+
     Returns False when every cell is complete (a race: it is over), or failed in this process.
     """
     sweep_study.fail_stale()
@@ -213,9 +222,13 @@ def _wait_for_others(
         cells = round_cells(race)
     else:
         cells = list(states) if wanted is None else list(wanted)
+    confirming = confirmation_cells(sweep_study, records) if wanted is None else []
+    cells = list(dict.fromkeys([*cells, *confirming]))
     if sweep_study.enqueue_missing(cells, skip=failed_here):
-        if race is not None:
+        if race is not None and race.next_seeds is not None:
             log(round_line(race))
+        elif confirming:
+            log(confirm_line(confirming))
         return True
     if any(states.get(c) == RUNNING for c in cells):
         stop.sleep(1.0)

@@ -123,6 +123,26 @@ def test_unknown_subcommand_and_flag(tmp_path: Path) -> None:
     assert_error_line(result, "unrecognized arguments")
 
 
+@pytest.mark.parametrize(("argv", "said", "hint"), [
+    (("run", "--rate", "0.4"), "unrecognized arguments: --rate 0.4", "sweep --help"),
+    (("status", "--json", "extra"), "unrecognized arguments: extra", "sweep --help"),
+    (("fly",), "argument command: invalid choice: 'fly'", "sweep --help"),
+    ((), "the following arguments are required: command", "sweep --help"),
+    (("run", "--epochs"), "argument --epochs: expected one argument", "sweep run --help"),
+    (("report", "--study"), "argument --study: expected one argument", "sweep report --help"),
+])
+def test_usage_errors_say_sweep_error_once(tmp_path: Path, argv: tuple[str, ...], said: str,
+                                           hint: str) -> None:
+    """argparse's errors, the top parser's and a command's: "sweep: error: <what>" once (not
+    "sweep: error: sweep: ..."), the help of the parser that refused named, one line, exit 2."""
+    result = cli_in_process(*argv, cwd=tmp_path)
+    assert_error_line(result, said)
+    line = result.stderr.strip()
+    assert line.startswith(f"sweep: error: {said}"), line
+    assert line.count("sweep:") == 1 and line.endswith(f"(see '{hint}')"), line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_status_of_missing_study(tmp_path: Path) -> None:
     assert_error_line(cli_in_process("status", "--study", "nope", cwd=tmp_path), "no study 'nope'")
     assert not (tmp_path / "studies").exists()

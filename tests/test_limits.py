@@ -90,9 +90,9 @@ def test_memory_beyond_the_machine_is_refused(tmp_path: Path) -> None:
     ("extra", "fragment"),
     [
         (("--rates", "0:0.9:0.01", "--seeds", "200"),
-         "this sweep is large: 216,800 cells x 4,000 epochs"),
+         "this sweep is large: 216,800 cells + 60 confirmation cells x 4,000 epochs"),
         (("--engine", "keras", "--epochs", "100000", "--seeds", "20"),
-         "this sweep is large: 40 cells x 100,000 epochs, about 2.8 days on the keras engine"),
+         "this sweep is large: 40 cells x 100,000 epochs, about 4.2 days on the keras engine"),
     ],
 )
 def test_a_large_sweep_needs_allow_large(tmp_path: Path, extra: tuple[str, ...],
@@ -126,7 +126,7 @@ def test_allow_large_runs_it_and_prints_the_estimate(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143, err
-    assert "40 cells x 100,000 epochs, about 2.8 days on the keras engine" in err
+    assert "40 cells x 100,000 epochs, about 4.2 days on the keras engine" in err
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def check_dashboard(line: str, cwd: Path) -> None:
 
 @pytest.mark.parametrize(("study", "label", "direction"), [
     ("two_sites", "test accuracy", "maximize"),
-    ("regression", "validation mse", "minimize"),
+    ("regression", "validation mse [squared training SDs of the target]", "minimize"),
 ])
 def test_each_example_reads_back_through_optuna_and_renders(
     clone: Path, tmp_path: Path, study: str, label: str, direction: str

@@ -144,7 +144,7 @@ def test_sqlite_stress_four_workers_and_a_reader(tmp_path: Path) -> None:
             "--max-norms", "none", "--seeds", str(seeds), "--epochs", "5",
             "--engine", "population", "--cells-per-claim", "4", "--workers", "4",
             "--heartbeat-seconds", "2", "--no-progress")
-    cells = (1 + 5 * 3) * seeds
+    cells = (1 + 5 * 3) * seeds + 2 * 30  # and the confirmation (30 fresh seeds), on by default
     leader = _popen(*args, cwd=tmp_path)
     polls = 0
     while leader.poll() is None:

@@ -62,6 +62,30 @@ class CellResult:
         return self.test_metric if self.validation_metric is None else self.validation_metric
 
 
+COUNTED_METRICS = frozenset({"accuracy", "acc", "binary_accuracy", "categorical_accuracy",
+                             "sparse_categorical_accuracy"})
+"""Metrics that are a fraction of correct decisions (a count over the evaluated labels)."""
+
+
+def exact_metric(metric: str, value: float, labels: np.ndarray) -> float:
+    """``value`` of ``metric`` on rows whose labels are ``labels``, as a Python float.
+
+    An accuracy is computed in float32 (Keras' metric, the engines' programs): on 70 rows
+    ``32 / 70`` comes back as 0.4571428596973419. It is stored from its count, as the float64
+    fraction ``k / n``: ``n`` is the number of label values (a multiple of the decisions made,
+    one per row for categorical labels, one per label value otherwise, which gives the same
+    fraction), ``k`` is ``value * n`` rounded, exact while float32's error times ``n`` is far
+    below a half. A value that is no such fraction (weighted rows) is kept as it is."""
+    number = float(value)
+    size = int(np.size(labels))
+    if metric not in COUNTED_METRICS or not 0 < size <= 1 << 20 or not np.isfinite(number):
+        return number
+    count = round(number * size)
+    if abs(number * size - count) > size * 2.0**-22:
+        return number
+    return count / size
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int

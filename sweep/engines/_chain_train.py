@@ -18,7 +18,7 @@ from ..exceptions import EngineError, SweepError
 from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
 from ..tasks.loading import user_error
-from ._base import CellResult, Curves, TrainControl, TrainSettings
+from ._base import CellResult, Curves, TrainControl, TrainSettings, exact_metric
 from ._chain_graph import ChainTraining
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
 
@@ -129,10 +129,12 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
     for k, member in enumerate(members):
         curves = Curves(*(np.ascontiguousarray(training.curves[i, :, k]) for i in range(4)))
         results.append(CellResult(
-            cell=member.cell, train_metric=float(train[1][k]), test_metric=float(test[1][k]),
+            cell=member.cell, train_metric=exact_metric(task.metric, train[1][k], data.train_y),
+            test_metric=exact_metric(task.metric, test[1][k], data.test_y),
             train_loss=float(train[0][k]), test_loss=float(test[0][k]), fit_seconds=share,
             curves=curves, engine=engine, metric=task.metric,
-            validation_metric=None if validation is None else float(validation[1][k]),
+            validation_metric=None if validation is None or data.validation_y is None
+            else exact_metric(task.metric, validation[1][k], data.validation_y),
             validation_loss=None if validation is None else float(validation[0][k]),
         ))
     return results

@@ -12,7 +12,7 @@ from .._keras import import_keras
 from ..exceptions import TaskError
 from ..grid import Cell
 from ..tasks import Task
-from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
+from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings, exact_metric
 
 
 class KerasFitEngine:
@@ -121,9 +121,10 @@ def _check_finite(values: np.ndarray, what: str) -> None:
 
 
 def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
-    """(loss, metric) with dropout off; a non-finite value fails the cell."""
+    """(loss, metric) with dropout off; a non-finite value fails the cell. An accuracy is
+    the exact fraction of its count (:func:`exact_metric`), not Keras' float32 mean."""
     values = model.evaluate(x, y, verbose=0, return_dict=True)
-    loss, value = float(values["loss"]), float(values[metric])
+    loss, value = float(values["loss"]), exact_metric(metric, values[metric], y)
     for name, number in (("loss", loss), (metric, value)):
         if not np.isfinite(number):
             raise FloatingPointError(f"the evaluated {name} is {number}")

@@ -43,7 +43,7 @@ from ..exceptions import ConfigError, EngineError
 from ..grid import Cell
 from ..tasks import Dataset, Task
 from ..tasks.circles import on_hidden, on_input
-from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings
+from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings, exact_metric
 from ._chain_train import check_chain, train_chain, train_in_chunks
 from ._population_graph import CHUNK_EPOCHS, Population, PopulationRun, PopulationTraining
 from ._population_init import InitialWeights, MemberWeights, dense_mlp_initial_weights
@@ -201,7 +201,7 @@ class PopulationEngine:
             if not train_in_chunks(training, pacer, control, len(members), settings.epochs):
                 return  # this population is dropped; the ones yielded stay yielded
             share = (time.perf_counter() - began) / len(members)
-            yield _results(members, training.run(), share, self.name)
+            yield _results(members, training.run(), share, self.name, data)
 
 
 class ChunkPacer:
@@ -275,16 +275,17 @@ def _population(cells: list[Cell], weights: list[MemberWeights]) -> Population:
 
 
 def _results(
-    cells: list[Cell], run: PopulationRun, fit_seconds: float, engine: str
+    cells: list[Cell], run: PopulationRun, fit_seconds: float, engine: str, data: Dataset
 ) -> list[CellResult]:
+    """Each member's result; accuracies are the exact fractions of their counts."""
     results = []
     for k, cell in enumerate(cells):
         curves = Curves(*(np.ascontiguousarray(run.curves[i, :, k]) for i in range(4)))
         results.append(
             CellResult(
                 cell=cell,
-                train_metric=float(run.train_accuracy[k]),
-                test_metric=float(run.test_accuracy[k]),
+                train_metric=exact_metric("accuracy", run.train_accuracy[k], data.train_y),
+                test_metric=exact_metric("accuracy", run.test_accuracy[k], data.test_y),
                 train_loss=float(run.train_loss[k]),
                 test_loss=float(run.test_loss[k]),
                 fit_seconds=fit_seconds,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigError, DashboardError, StorageUnavailableError
-from .text import note_markdown
+from .tables import note_markdown
 
 if TYPE_CHECKING:
     import optuna

@@ -3,13 +3,23 @@
 The same columns in every form (:data:`COLUMNS`); a missing number is NaN in the DataFrame
 and CSV (an empty field), ``null`` in JSON. ``max_norm`` is NaN / ``null`` for no constraint.
 The comparison columns (``baseline`` to ``p_holm``) are empty for the baselines themselves and
-for groups whose max-norm has no baseline.
+for groups whose max-norm has no baseline. ``identical_to`` names (``rate/placement/max-norm``,
+as ``baseline``) the first group whose results are this group's on every seed (a max-norm that
+never binds): such groups are one row in the report and the terminal, one test in Holm's family.
 
 ``test_*``, ``train_mean``, ``gap_mean`` and the differences are in the study's metric
 (:class:`~sweep.objective.Objective`: accuracy for the built-in tasks); ``test_*`` is the
 compared metric, which is the validation metric for a study compared on validation: such a
 study's table has :data:`HELD_OUT_COLUMNS` after them, the test metric beside it. Rows are best
 first in the objective's direction (lowest first for a minimized metric).
+
+A bounded metric's confidence limits (``test_ci_*``, ``held_out_ci_*`` of accuracy, AUC ...:
+:attr:`~sweep.objective.Objective.bounded`) are clipped to [0, 1] in every form, CSV and JSON
+included: the rule every surface follows (:func:`~sweep.report.stats.clip_ci`), since a
+t-interval of a few seeds can leave [0, 1] and the metric cannot. The differences' limits are
+not clipped. When the task names the metric's unit (a standardised regression target's MAE:
+training SDs of the target) the table form says it in a first line, ``unit: ...``; CSV and JSON
+keep their shape (the unit is in ``status --json``'s ``objective``, as ``metric_unit``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ExportFormatError
+from .stats import clip_ci
 from .summary import SweepSummary
 
 if TYPE_CHECKING:
@@ -31,11 +42,12 @@ COLUMNS = (
     "train_mean", "gap_mean",  # train metric; train - compared metric, per seed
     "baseline",  # the group compared with: rate 0, the same max-norm
     "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high",  # paired by seed: group - baseline
-    "p", "p_holm",  # paired t-test, two-sided; Holm-corrected over every compared group
+    "p", "p_holm",  # paired t-test, two-sided; Holm-corrected over the distinct comparisons
+    "identical_to",  # the group whose per-seed results this group's are (empty: none)
 )
 HELD_OUT_COLUMNS = ("held_out_mean", "held_out_ci_low", "held_out_ci_high")
 """The test metric of a study compared on validation (inserted after ``test_ci_high``)."""
-_TEXT = ("placement", "baseline")
+_TEXT = ("placement", "baseline", "identical_to")
 FORMATS = ("table", "csv", "json")
 
 
@@ -64,8 +76,8 @@ def columns(summary: SweepSummary) -> tuple[str, ...]:
 
 def group_table(summary: SweepSummary) -> GroupTable:
     """The summary's groups, ranked by the mean compared metric (best first), as
-    :func:`columns`."""
-    validated = summary.objective.validated
+    :func:`columns`; a bounded metric's CI limits clipped to [0, 1]."""
+    validated, bounded = summary.objective.validated, summary.objective.bounded
     rows = []
     for g in summary.ranked:
         c = g.vs_baseline
@@ -73,9 +85,11 @@ def group_table(summary: SweepSummary) -> GroupTable:
         if c is not None:
             versus = (c.baseline.label, c.n_pairs, c.difference.mean, c.difference.low,
                       c.difference.high, c.p, c.p_holm)
-        held = (g.held_out.mean, g.held_out.low, g.held_out.high) if validated else ()
-        rows.append((g.group.rate, g.group.placement, g.group.max_norm, g.n, g.test.mean,
-                     g.test.low, g.test.high, *held, g.train.mean, g.gap.mean, *versus))
+        test, held_out = clip_ci(g.test, bounded), clip_ci(g.held_out, bounded)
+        held = (held_out.mean, held_out.low, held_out.high) if validated else ()
+        same = None if g.identical_to is None else g.identical_to.label
+        rows.append((g.group.rate, g.group.placement, g.group.max_norm, g.n, test.mean,
+                     test.low, test.high, *held, g.train.mean, g.gap.mean, *versus, same))
     return GroupTable(columns(summary), tuple(rows))
 
 
@@ -114,4 +128,14 @@ def render(summary: SweepSummary, fmt: str) -> str:
         return to_json(summary)
     from .terminal import export_table
 
-    return export_table(group_table(summary)) + "\n"
+    return unit_line(summary) + export_table(group_table(summary)) + "\n"
+
+
+def unit_line(summary: SweepSummary) -> str:
+    """The table form's first line when the metric has a unit: "unit: training SDs of the
+    target (mae: the mean, CI, train, gap and difference columns)"; "" without one."""
+    objective = summary.objective
+    if not objective.unit:
+        return ""
+    return (f"unit: {objective.unit} ({objective.metric}: the mean, CI, train, gap and "
+            "difference columns)\n")

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
 from ..objective import Objective
-from .summary import CurveStats, SweepSummary, baseline_group
+from .curve_stats import CurveStats
+from .stats import clip_to_bounds
+from .summary import SweepSummary, baseline_group
 from .text import direction_phrase, fmt_ci, fmt_norm, plain_accuracy
 
 if TYPE_CHECKING:
@@ -126,12 +128,18 @@ def heatmap_figure(summary: SweepSummary) -> Panel:
         low, high = low - 0.005, high + 0.005
     fig.update_layout(coloraxis={
         "colorscale": "Viridis", "cmin": low, "cmax": high, "reversescale": not objective.maximize,
-        "colorbar": {"title": {"text": objective.label.replace("accuracy", "acc.")}}})
+        "colorbar": {"title": {"text": _colorbar_title(objective)}}})
     layout(fig, 140 + 34 * len(norms) + 120)
     fig.update_xaxes(title="dropout rate", type="category")
     fig.update_yaxes(title="max-norm", type="category", col=1)
     return Panel(key, title, fig, "Rate 0 is the no-dropout baseline (the same in every panel); "
                  "blank cells have no completed seed yet.")
+
+
+def _colorbar_title(objective: Objective) -> str:
+    """The metric, short ("test acc."); its unit, if any, on a line of its own."""
+    name = f"{objective.compared_on} {objective.metric}".replace("accuracy", "acc.")
+    return f"{name}<br>[{objective.unit}]" if objective.unit else name
 
 
 def _hover_name(objective: Objective) -> str:
@@ -152,7 +160,7 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str],
         return Panel(key, title, None, "No learning curves stored for these groups.")
     direction = direction_phrase(objective)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        f"train {objective.metric} (dropout on, per epoch)",
+        f"{objective.named('train')} (dropout on, per epoch)",
         f"{objective.label} (per epoch{'; ' + direction if direction else ''})"))
     baselines = dropouts = 0
     for stats, label in zip(curves, labels, strict=True):
@@ -165,10 +173,9 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str],
         epochs = stats.epochs.tolist()
         for col, band in enumerate((stats.train, stats.test), start=1):
             if stats.n >= 2:
-                low, high = band.low, band.high
-                if objective.bounded:  # a t-interval of a few seeds can leave [0, 1]
-                    low, high = low.clip(0, 1), high.clip(0, 1)
-                low, high = low.round(4), high.round(4)
+                # a t-interval of a few seeds can leave [0, 1]: drawn inside, as everywhere
+                low = clip_to_bounds(band.low, objective.bounded).round(4)
+                high = clip_to_bounds(band.high, objective.bounded).round(4)
                 shade = band_trace(epochs, low.tolist(), high.tolist(), color, label, label)
                 fig.add_trace(go.Scatter(shade), row=1, col=col)
             fig.add_trace(go.Scatter(
@@ -179,6 +186,6 @@ def curves_figure(curves: Sequence[CurveStats], labels: Sequence[str],
             ), row=1, col=col)
     layout(fig, 460)
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title=objective.metric, col=1)
+    fig.update_yaxes(title=f"{objective.metric}{objective.unit_suffix}", col=1)
     return Panel(key, title, fig, "Mean over seeds with 95% CI band (curves are stored at up "
                  "to 500 points per trial).")

@@ -22,21 +22,16 @@ from ..exceptions import ReportConflictError
 from ..grid import Group
 from ..storage import load_curves, safe_url
 from ._failures import failures_html
-from .summary import (
-    CurveStats,
-    GroupStats,
-    SweepSummary,
-    baseline_group,
-    curve_stats,
-    study_summary,
-)
+from .curve_stats import CurveStats, curve_stats
+from .summary import GroupStats, SweepSummary, baseline_group, study_summary
+from .tables import table_rows
 from .text import (
+    confirmation_sentence,
     group_label,
     headline,
     held_out_label,
     notes,
     progress_text,
-    table_rows,
     verdict_kind,
 )
 from .writing import write_atomically
@@ -166,6 +161,11 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
     kind, line = verdict_kind(summary), headline(summary, task)
     if data.race is not None:
         kind, line = race_headline(data.race, task, summary.objective)
+        confirmed = confirmation_sentence(summary, task)
+        if confirmed is not None:  # the answer from fresh seeds first, the race's beside it
+            line = f"{confirmed} Selection stage (the race over the sweep's own seeds): {line}"
+            if summary.confirmation is not None and summary.confirmation.complete:
+                kind = verdict_kind(summary)
     parts = [f"<h1>Dropout sweep <code>{esc(data.study)}</code></h1>",
              f'<p class="headline {kind}">{esc(line)}</p>',
              f'<p class="status">{esc(progress_text(summary))}</p>']

@@ -9,36 +9,19 @@ report's section).
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..grid import Group
-from ..racing import RaceSettings, RaceState, Versus
+from ..race_answer import Answer, Fate, race_answer, race_fates, round_of
+from ..racing import RaceSettings, RaceState
 from ..rounds import race_groups, race_state, stored_race
-from .stats import Interval
 from .text import fmt_ci, fmt_norm, group_label, p_phrase
 
 if TYPE_CHECKING:
     from ..objective import Objective
     from ..storage import SweepStudy
     from ..tasks import Task
-
-Fate = tuple[str, Versus | None]
-"""("best" | "eliminated" | "tied" | "racing" | "undecided", the decision's comparison)."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The race's answer to "does the best dropout group beat no dropout?"."""
-
-    verdict: str  # "yes" | "no" | "tie" | "undecided" | "pending"
-    dropout: Group | None
-    baseline: Group | None
-    difference: Interval | None  # dropout - baseline, paired over their shared seeds
-    p_holm: float
-    round: int | None  # the round (1-based) that decided it
-
 
 @dataclass(frozen=True)
 class RaceReport:
@@ -67,10 +50,10 @@ def race_report(sweep_study: SweepStudy) -> RaceReport | None:
     state = race_state(sweep_study, records)
     assert state is not None
     groups = tuple(race_groups(sweep_study.settings))
-    fates = _fates(state, groups)
+    fates = race_fates(state, groups)
     seeds = {g: _seeds_of(g, state, settings) for g in groups}
-    return RaceReport(settings, state, groups, fates, seeds, _answer(state, fates),
-                      sum(seeds.values()))
+    answer = race_answer(state, fates, settings.maximize)
+    return RaceReport(settings, state, groups, fates, seeds, answer, sum(seeds.values()))
 
 
 def _seeds_of(group: Group, state: RaceState, settings: RaceSettings) -> int:
@@ -79,94 +62,6 @@ def _seeds_of(group: Group, state: RaceState, settings: RaceSettings) -> int:
     if group in state.racing and state.next_seeds is not None:
         return state.next_seeds
     return max(looked, default=settings.n0)
-
-
-def _fates(state: RaceState, groups: tuple[Group, ...]) -> dict[Group, Fate]:
-    fates: dict[Group, Fate] = {g: ("racing", None) for g in groups}
-    for look in state.looks:
-        for versus in look.eliminated:
-            fates[versus.group] = ("eliminated", versus)
-        for versus in look.tied:
-            fates[versus.group] = ("tied", versus)
-    if state.next_seeds is None and state.looks:
-        last = state.looks[-1]
-        for versus in last.undecided:
-            fates[versus.group] = ("undecided", versus)
-        fates[last.best] = ("best", None)
-    return fates
-
-
-def _root(group: Group, fates: dict[Group, Fate]) -> tuple[Group, str]:
-    """Follow ties to the group that raced on for them; its fate is theirs."""
-    seen = set()
-    while fates[group][0] == "tied" and group not in seen:
-        seen.add(group)
-        versus = fates[group][1]
-        assert versus is not None
-        group = versus.against
-    return group, fates[group][0]
-
-
-def _round_of(versus: Versus, state: RaceState) -> int:
-    for look in state.looks:
-        if versus in (*look.eliminated, *look.tied, *look.undecided):
-            return look.round + 1
-    return len(state.looks)
-
-
-def _answer(state: RaceState, fates: dict[Group, Fate]) -> Answer:
-    best = state.best
-    if best is None or state.next_seeds is not None:
-        return Answer("pending", None, None, None, math.nan, None)
-    if best.is_baseline:
-        return _baseline_won(state, fates, best)
-    return _dropout_won(state, fates, best)
-
-
-def _decisions(groups: list[Group], fates: dict[Group, Fate], fate: str) -> list[Versus]:
-    """The decisions of the groups whose fate (through their ties) is ``fate``."""
-    return [v for g in groups if _root(g, fates)[1] == fate and (v := fates[g][1]) is not None]
-
-
-def _baseline_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Answer:
-    """No dropout is best: was every dropout group eliminated against it, or tied?"""
-    dropout = [g for g in fates if not g.is_baseline]
-    if open_ := _decisions(dropout, fates, "undecided"):
-        return Answer("undecided", open_[0].group, best, open_[0].difference,
-                      open_[0].p_holm, None)
-    if tied := _decisions(dropout, fates, "best"):
-        return Answer("tie", tied[0].group, best, tied[0].difference, tied[0].p_holm,
-                      _round_of(tied[0], state))
-    eliminated = [v for g in dropout if fates[g][0] == "eliminated"
-                  and (v := fates[g][1]) is not None]
-    if not eliminated:  # a grid of no-dropout groups only
-        return Answer("undecided", None, best, None, math.nan, None)
-    closest = max(eliminated, key=lambda v: v.p_holm)
-    return Answer("no", closest.group, best, closest.difference, closest.p_holm,
-                  _round_of(closest, state))
-
-
-def _dropout_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Answer:
-    """A dropout group is best: the fate of the strongest no-dropout group answers."""
-    baselines = [g for g in fates if g.is_baseline]
-    if not baselines:
-        return Answer("undecided", best, None, None, math.nan, None)
-    if tied := _decisions(baselines, fates, "best"):
-        return Answer("tie", best, tied[0].group, _flip(tied[0].difference), tied[0].p_holm,
-                      _round_of(tied[0], state))
-    if open_ := [v for g in baselines if (root := _root(g, fates))[1] == "undecided"
-                 and (v := fates[root[0]][1]) is not None]:
-        return Answer("undecided", best, open_[0].group, _flip(open_[0].difference),
-                      open_[0].p_holm, None)
-    roots = list(dict.fromkeys(_root(g, fates)[0] for g in baselines))  # in the grid's order
-    eliminated = [v for g in roots if (v := fates[g][1]) is not None]
-    last = max(eliminated, key=lambda v: (v.group.is_baseline, v.p_holm))
-    return Answer("yes", last.against, last.group, _flip(last.difference), last.p_holm,
-                  _round_of(last, state))
-
-
-def _flip(interval: Interval) -> Interval:
-    return Interval(-interval.mean, interval.std, -interval.high, -interval.low)
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -240,7 +135,7 @@ def _fate_text(group: Group, report: RaceReport, task: Task) -> str:
     fate, versus = report.fates[group]
     if versus is None:
         return {"best": "best", "racing": "racing"}.get(fate, fate)
-    round_ = _round_of(versus, report.state)
+    round_ = round_of(versus, report.state)
     against = group_label(versus.against, task)
     if fate == "eliminated":
         return (f"eliminated in round {round_} against {against}: "
@@ -259,7 +154,7 @@ def short_fate(group: Group, report: RaceReport) -> str:
         return fate
     other = versus.against
     against = f"{other.rate:g}/{other.placement}/{fmt_norm(other.max_norm)}"
-    round_ = _round_of(versus, report.state)
+    round_ = round_of(versus, report.state)
     if fate == "tied":
         return f"tied r{round_} with {against}"
     word = "eliminated" if fate == "eliminated" else fate

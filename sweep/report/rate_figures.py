@@ -21,7 +21,7 @@ from .figures import (
     placement_colors,
     with_direction,
 )
-from .stats import Interval
+from .stats import BOUNDS, Interval, clip_ci
 from .summary import GroupStats, SweepSummary, baseline_group
 from .text import fmt_ci, fmt_norm
 
@@ -32,20 +32,17 @@ if TYPE_CHECKING:
 
 Metric = Callable[[GroupStats], Interval]
 Values = Callable[[GroupStats], Sequence[float]]
-ACCURACY = (0.0, 1.0)
 
 
 def bounds_of(objective: Objective) -> tuple[float, float] | None:
     """[0, 1] for a bounded metric (accuracy, AUC ...), else no bounds."""
-    return ACCURACY if objective.bounded else None
+    return BOUNDS if objective.bounded else None
 
 
 def _clip(interval: Interval, bounds: tuple[float, float] | None) -> Interval:
-    """A bounded metric's t-interval can leave [0, 1] for few seeds; draw it inside."""
-    if bounds is None or not finite(interval.low):
-        return interval
-    low, high = bounds
-    return Interval(interval.mean, interval.std, max(low, interval.low), min(high, interval.high))
+    """A bounded metric's t-interval can leave [0, 1] for few seeds; draw it inside
+    (:func:`~sweep.report.stats.clip_ci`)."""
+    return clip_ci(interval, bounded=bounds is not None)
 
 
 def y_range(summary: SweepSummary, metric: Metric, values: Values | None,
@@ -216,7 +213,8 @@ def train_gap_figure(summary: SweepSummary, task: Task) -> Panel:
         values = "accuracies" if name == "accuracy" else f"{name} values"
         return Panel(key, title, None, f"No train {values} recorded.")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.09, subplot_titles=(
-        with_direction(f"train {name}", objective), f"gap: train - {objective.label}"))
+        with_direction(objective.named("train"), objective),
+        f"gap: train - {objective.label}"))
     owners: list[float | None] = []
 
     def train(g: GroupStats) -> Interval:

@@ -31,6 +31,26 @@ class Interval:
 
 
 NAN_INTERVAL = Interval(math.nan, math.nan, math.nan, math.nan)
+BOUNDS = (0.0, 1.0)
+"""Where a bounded metric lives (:attr:`sweep.objective.Objective.bounded`: accuracy, AUC ...)."""
+
+
+def clip_to_bounds(values: np.ndarray, bounded: bool) -> np.ndarray:
+    """The one rule for a bounded metric's confidence limits, on every surface (the terminal,
+    ``status`` and its JSON, ``summary`` in every format and its DataFrame, the report's text
+    and figures): they are shown inside :data:`BOUNDS`. A t-interval of a few seeds can leave
+    [0, 1] (two seeds at 0.9 and 1.0: 0.32 to 1.59), the metric cannot; the clipped interval
+    is the set of possible values the t-interval covers. NaN stays NaN; an unbounded metric's
+    values are returned as they are."""
+    return np.clip(values, *BOUNDS) if bounded else values
+
+
+def clip_ci(interval: Interval, bounded: bool) -> Interval:
+    """``interval`` with its limits clipped by :func:`clip_to_bounds` (mean and std kept)."""
+    if not bounded:
+        return interval
+    low, high = clip_to_bounds(np.array([interval.low, interval.high]), bounded).tolist()
+    return Interval(interval.mean, interval.std, low, high)
 
 
 @functools.lru_cache(maxsize=4096)

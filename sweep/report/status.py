@@ -1,25 +1,27 @@
 """Where a sweep stands: cell counts overall and per group, the best group so far, the failed
 cells.
 
-``--json`` (:meth:`StudyStatus.to_json`): ``objective`` (``metric``, ``direction``,
-``compared_on``); per group and for ``best`` the compared metric as ``value`` (``n``, ``mean``,
-``std``, ``low``, ``high``: its 95% t-interval), also under its old name ``test_accuracy`` when
-the objective is accuracy on test, and ``held_out_test`` (the test metric) when it is compared
-on validation; ``failures``: every failed cell's key and fail_reason; for a ``--seeds auto``
-study, ``race`` (:func:`race_json`).
+``--json`` (:meth:`StudyStatus.to_json`): ``confirmation`` (:func:`confirmation_json`);
+``objective`` (``metric``, ``direction``,
+``compared_on``, and ``metric_unit`` when the task names one); per group and for ``best`` the
+compared metric as ``value`` (``n``, ``mean``, ``std``, ``low``, ``high``: its 95% t-interval,
+clipped to [0, 1] for a bounded metric as on every surface), also under its old name
+``test_accuracy`` when the objective is accuracy on test, and ``held_out_test`` (the test
+metric) when it is compared on validation; ``failures``: every failed cell's key and
+fail_reason; for a ``--seeds auto`` study, ``race`` (:func:`race_json`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..grid import Group
+from ..grid import Group, is_confirmation
 from ..objective import Objective
 from ..storage import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
 from ._failures import failures_json
-from .stats import Interval
+from .stats import Interval, clip_ci
 from .summary import GroupStats, SweepSummary, summarize
 from .text import plain_accuracy
 
@@ -59,13 +61,14 @@ class StudyStatus:
         objective = self.summary.objective
 
         def values(stats: GroupStats | None) -> dict[str, Any]:
-            value = None if stats is None else _interval(stats.n, stats.test)
+            bounded = objective.bounded
+            value = None if stats is None else _interval(stats.n, stats.test, bounded)
             named: dict[str, Any] = {"value": value}
             if plain_accuracy(objective):
                 named["test_accuracy"] = value
             if objective.validated:
                 named["held_out_test"] = (None if stats is None else
-                                          _interval(stats.n, stats.held_out))
+                                          _interval(stats.n, stats.held_out, bounded))
             return named
 
         best = self.summary.best
@@ -83,9 +86,41 @@ class StudyStatus:
                 "rate": best.group.rate, "placement": best.group.placement,
                 "max_norm": best.group.max_norm, **values(best),
             },
+            "confirmation": confirmation_json(self.summary),
             "failures": failures_json(self.summary),
             **({} if self.race is None else {"race": race_json(self.race)}),
         }
+
+
+def _group(g: Group) -> dict[str, Any]:
+    return {"rate": g.rate, "placement": g.placement, "max_norm": g.max_norm}
+
+
+def confirmation_json(summary: SweepSummary) -> dict[str, Any] | None:
+    """The confirmation on fresh seeds for ``status --json`` (``None``: none): the groups,
+    fresh seeds asked for and paired, the paired difference (``difference``: mean, std, low,
+    high), ``p`` (one test), ``verdict`` (better, worse, neutral, or pending until every fresh
+    seed is in) and, labelled ``selection_stage``, the same comparison on the sweep's own
+    seeds (Holm-corrected)."""
+    c = summary.confirmation
+    if c is None:
+        return None
+    verdict = ("pending" if not c.complete or c.n_pairs < 2 else
+               "better" if c.better else "worse" if c.worse else "neutral")
+    chosen = summary.get(c.dropout)
+    selection = None if chosen is None else chosen.vs_baseline
+    return {
+        "dropout": _group(c.dropout), "baseline": _group(c.baseline),
+        "fresh_seeds": c.planned, "n_pairs": c.n_pairs, "complete": c.complete,
+        "difference": {k: _clean(v) for k, v in asdict(c.difference).items()},
+        "dropout_value": _interval(c.n_pairs, c.dropout_values, summary.objective.bounded),
+        "baseline_value": _interval(c.n_pairs, c.baseline_values, summary.objective.bounded),
+        "p": _clean(c.p), "verdict": verdict,
+        "selection_stage": None if selection is None else {
+            "n_pairs": selection.n_pairs,
+            "difference": {k: _clean(v) for k, v in asdict(selection.difference).items()},
+            "p": _clean(selection.p), "p_holm": _clean(selection.p_holm)},
+    }
 
 
 def race_json(race: RaceReport) -> dict[str, Any]:
@@ -118,8 +153,9 @@ def race_json(race: RaceReport) -> dict[str, Any]:
     }
 
 
-def _interval(n: int, interval: Interval) -> dict[str, Any]:
-    return {"n": n, **{k: _clean(v) for k, v in asdict(interval).items()}}
+def _interval(n: int, interval: Interval, bounded: bool = False) -> dict[str, Any]:
+    """n and the interval; a bounded metric's limits clipped to [0, 1] (:func:`clip_ci`)."""
+    return {"n": n, **{k: _clean(v) for k, v in asdict(clip_ci(interval, bounded)).items()}}
 
 
 def _clean(value: float) -> float | None:
@@ -133,8 +169,10 @@ def study_status(
     stale_trials: set[int] = frozenset(),  # type: ignore[assignment]
     task: Task | None = None,
     race: RaceReport | None = None,
+    confirm_seeds: int = 0,
 ) -> StudyStatus:
-    """Counts per state, overall and per group (in the summary's group order); ``task``
+    """Counts per state, overall and per group (in the summary's group order: the sweep's own
+    cells; the confirmation's are counted overall and summarized in ``summary``); ``task``
     defaults to the one named in ``settings``."""
     from ..tasks import get_task
 
@@ -143,13 +181,16 @@ def study_status(
         if record.trial_id in stale_trials and states.get(record.cell) == RUNNING:
             states[record.cell] = STALE
     task = task or get_task(settings["task"])
-    summary = summarize(records, task, Objective.from_settings(settings))
-    if race is not None and race.state.best is not None:
-        summary = replace(summary, leader=race.state.best)
+    summary = summarize(records, task, Objective.from_settings(settings),
+                        leader=None if race is None else race.state.best,
+                        race_dropout=None if race is None else race.answer.dropout,
+                        race_pending=race is not None and race.state.next_seeds is not None,
+                        confirm_seeds=confirm_seeds)
     stats_by_group = {g.group: g for g in summary.groups}
     per_group: dict[Group, Counter[str]] = {}
     for cell, state in states.items():
-        per_group.setdefault(cell.group, Counter())[state] += 1
+        if not is_confirmation(cell):
+            per_group.setdefault(cell.group, Counter())[state] += 1
     overall = Counter(states.values())
     groups = tuple(
         GroupStatus(group, {s: per_group[group][s] for s in STATES}, stats_by_group.get(group))

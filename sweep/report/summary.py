@@ -5,62 +5,38 @@ compared metric (the study's :class:`~sweep.objective.Objective`: the task's met
 on validation, then with test beside it), of the train metric and of the train - compared gap;
 against the no-dropout baseline with the same max-norm (rate 0): a paired-by-seed t-test on
 the seeds both groups have, the mean paired difference with its t-interval, and Holm's
-correction over all compared groups (:mod:`sweep.report.stats`).
+correction over the distinct comparisons (:mod:`.comparison`: groups identical seed by seed are
+marked and tested once); the confirmation on fresh seeds, from the cells of seeds a sweep's own
+never reach. Learning-curve bands are in :mod:`.curve_stats`.
 Groups have one order everywhere (:meth:`SweepSummary.order`): by rate, then the task's
 placement order, then max-norm (none first).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..exceptions import EmptyStudyError
-from ..grid import BASELINE_PLACEMENT, Cell, Group
+from ..grid import Cell, Group, baseline_group, is_confirmation
 from ..objective import Objective
 from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
 from ..storage.records import failure_reasons
-from .stats import ALPHA, NAN_INTERVAL, Interval, holm, mean_ci, paired_test, t_quantile
+from .comparison import (
+    Comparison,
+    Confirmation,
+    compare_with_baselines,
+    confirmation_of,
+    mark_identical,
+)
+from .stats import NAN_INTERVAL, Interval, mean_ci
 
 if TYPE_CHECKING:
-    from ..engines import Curves
     from ..storage import SweepStudy
     from ..tasks import Task
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A group's compared metric against its baseline (rate 0, same max-norm), paired by seed.
-    ``better`` and ``worse`` follow the objective's direction (``higher_is_better``)."""
-
-    baseline: Group
-    n_pairs: int
-    difference: Interval  # of the paired differences group - baseline (shared seeds)
-    mean_difference: float  # group mean - baseline mean, over all seeds of each
-    t: float
-    p: float  # two-sided; nan when fewer than 2 shared seeds
-    p_holm: float  # Holm-corrected over every compared group; nan when p is nan
-    higher_is_better: bool = True
-
-    @property
-    def significant(self) -> bool:
-        return self.p_holm < ALPHA  # False for nan
-
-    @property
-    def better(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.significant and gain > 0
-
-    @property
-    def worse(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.significant and gain < 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +52,7 @@ class GroupStats:
     trial_ids: tuple[int, ...] = ()
     vs_baseline: Comparison | None = None
     held_out: Interval = NAN_INTERVAL  # test metric, when the compared one is validation
+    identical_to: Group | None = None  # the first group whose per-seed results are the same
 
 
 def group_order(group: Group, placements: Sequence[str] = ()) -> tuple[float, int, str, float]:
@@ -110,6 +87,9 @@ class SweepSummary:
     failures: tuple[tuple[Cell, str], ...] = ()
     """Failed cells (not interrupted, not superseded) with their fail_reason, by cell."""
     leader: Group | None = None  # a race's best, even if a tie on fewer seeds has a higher mean
+    race_dropout: Group | None = None  # the dropout group a race's answer names
+    race_pending: bool = False  # a race whose next round is still to run
+    confirmation: Confirmation | None = None  # on fresh seeds, when asked for or stored
 
     def order(self, group: Group) -> tuple[float, int, str, float]:
         return group_order(group, self.placement_order)
@@ -122,6 +102,38 @@ class SweepSummary:
             return led
         sign = self.objective.sign
         return max(self.groups, key=lambda g: sign * g.test.mean, default=None)
+
+    @property
+    def best_dropout(self) -> GroupStats | None:
+        """The dropout group (rate > 0) a confirmation retrains: the best group when it has
+        dropout; else a race's answer's dropout group; else the dropout group with the best
+        mean."""
+        best = self.best
+        if best is not None and not best.group.is_baseline:
+            return best
+        if self.race_dropout is not None and (named := self.get(self.race_dropout)):
+            return named
+        return next((g for g in self.ranked if not g.group.is_baseline), None)
+
+    @property
+    def distinct(self) -> tuple[GroupStats, ...]:
+        """The groups not identical to an earlier one: one per distinct result (ranked order
+        where :attr:`ranked` is used)."""
+        return tuple(g for g in self.groups if g.identical_to is None)
+
+    def copies(self, group: Group) -> tuple[GroupStats, ...]:
+        """``group``'s identical set (itself first, then the groups identical to it), in the
+        summary's order; for a group identical to another, that other's set."""
+        head = self.get(group)
+        lead = group if head is None or head.identical_to is None else head.identical_to
+        return tuple(g for g in self.groups if g.group == lead or g.identical_to == lead)
+
+    def representative(self, group: Group) -> GroupStats | None:
+        """The row that stands for ``group``: the first group of its identical set."""
+        stats = self.get(group)
+        if stats is None or stats.identical_to is None:
+            return stats
+        return self.get(stats.identical_to)
 
     @property
     def max_n(self) -> int:
@@ -168,43 +180,63 @@ class SweepSummary:
         return self.get(baseline_group(group.max_norm))
 
 
-def baseline_group(max_norm: float | None) -> Group:
-    return Group(0.0, BASELINE_PLACEMENT, max_norm)
-
-
 def summarize(records: Sequence[TrialRecord], task: Task,
-              objective: Objective | None = None) -> SweepSummary:
+              objective: Objective | None = None, *, leader: Group | None = None,
+              race_dropout: Group | None = None, race_pending: bool = False,
+              confirm_seeds: int = 0) -> SweepSummary:
     """The statistics of a study's records (each cell's earliest completed trial counts once);
     ``task`` gives the placement order and the reference group, ``objective`` (the study's;
-    default the task's, on test) the metric and its direction."""
+    default the task's, on test) the metric and its direction. Groups are the sweep's own
+    cells; the confirmation's cells (fresh seeds, :mod:`sweep.confirming`) give
+    :attr:`SweepSummary.confirmation` (``confirm_seeds`` asked for). A race gives its
+    ``leader`` (its best group) and the dropout group its answer names."""
     objective = objective or task.objective()
     by_group: dict[Group, list[TrialRecord]] = defaultdict(list)
+    fresh: dict[Group, list[TrialRecord]] = defaultdict(list)
     done = completed(records)
     for cell, record in done.items():
-        by_group[cell.group].append(record)
+        (fresh if is_confirmation(cell) else by_group)[cell.group].append(record)
     order = tuple(task.placements)
     groups = [_group_stats(group, by_group[group], objective)
               for group in sorted(by_group, key=lambda g: group_order(g, order))]
-    groups = _compare_with_baselines(groups, objective.maximize)
+    groups = compare_with_baselines(mark_identical(groups), objective.maximize)
     cell_state = cell_states(records)
     states = Counter(cell_state.values())
-    return SweepSummary(
+    summary = SweepSummary(
         tuple(groups), len(done), n_cells=sum(states.values()), n_running=states[RUNNING],
         n_pending=states[PENDING], n_failed=states[FAILED], placement_order=order,
         reference=task.reference_group, objective=objective,
-        failures=failure_reasons(records, cell_state),
+        failures=failure_reasons(records, cell_state), leader=leader,
+        race_dropout=race_dropout, race_pending=race_pending,
     )
+    dropout = summary.best_dropout
+    baseline = None if dropout is None else summary.baseline_for(dropout.group)
+    if dropout is None or baseline is None or not (confirm_seeds or fresh.get(dropout.group)):
+        return summary
+    return replace(summary, confirmation=confirmation_of(
+        dropout.group, baseline.group, confirm_seeds, fresh, objective))
 
 
-def study_summary(sweep_study: SweepStudy) -> SweepSummary:
+def study_summary(sweep_study: SweepStudy,
+                  records: Sequence[TrialRecord] | None = None) -> SweepSummary:
     """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
-    saying why there is none (all failed, or none finished yet)."""
-    from ..rounds import race_state
+    saying why there is none (all failed, or none finished yet). A race's best and answer, and
+    the study's confirmation, are replayed from the stored trials."""
+    from ..race_answer import race_answer, race_fates
+    from ..rounds import race_groups, race_state, stored_race
 
-    records = sweep_study.records()
+    records = sweep_study.records() if records is None else records
     race = race_state(sweep_study, records)
-    summary = replace(summarize(records, sweep_study.task, sweep_study.objective),
-                      leader=None if race is None else race.best)
+    race_dropout = None
+    if race is not None:
+        settings = stored_race(sweep_study.settings, sweep_study.objective)
+        assert settings is not None
+        groups = tuple(race_groups(sweep_study.settings))
+        race_dropout = race_answer(race, race_fates(race, groups), settings.maximize).dropout
+    summary = summarize(records, sweep_study.task, sweep_study.objective,
+                        leader=None if race is None else race.best, race_dropout=race_dropout,
+                        race_pending=race is not None and race.next_seeds is not None,
+                        confirm_seeds=sweep_study.confirm_seeds)
     if summary.n_complete:
         return summary
     waiting = summary.n_running + summary.n_pending
@@ -238,74 +270,6 @@ def _group_stats(group: Group, records: Sequence[TrialRecord],
         tuple(r.cell.seed for r in rows), tuple(compared), tuple(train), mean_ci(gaps),
         tuple(r.trial_id for r in rows), held_out=mean_ci(held_out),
     )
-
-
-def _compare_with_baselines(groups: list[GroupStats],
-                            higher_is_better: bool = True) -> list[GroupStats]:
-    by_group = {g.group: g for g in groups}
-    raw: dict[Group, tuple[Group, int, Interval, float, float, float]] = {}
-    for stats in groups:
-        base = by_group.get(baseline_group(stats.group.max_norm))
-        if stats.group.is_baseline or base is None:
-            continue
-        n, diff, t, p = paired_test(
-            dict(zip(stats.seeds, stats.test_values, strict=True)),
-            dict(zip(base.seeds, base.test_values, strict=True)),
-        )
-        raw[stats.group] = (base.group, n, diff, stats.test.mean - base.test.mean, t, p)
-    adjusted = dict(zip(raw, holm([r[5] for r in raw.values()]), strict=True))
-    result = []
-    for stats in groups:
-        if stats.group in raw:
-            reference, n, diff, mean_diff, t, p = raw[stats.group]
-            comparison = Comparison(reference, n, diff, mean_diff, t, p, adjusted[stats.group],
-                                    higher_is_better)
-            stats = replace(stats, vs_baseline=comparison)
-        result.append(stats)
-    return result
-
-
-@dataclass(frozen=True)
-class Band:
-    """Mean and 95% t-interval across seeds, per epoch (low/high are nan when n < 2)."""
-
-    mean: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-
-
-@dataclass(frozen=True)
-class CurveStats:
-    """Mean learning curves of one group: epoch numbers and train/compared metric bands."""
-
-    group: Group
-    n: int
-    epochs: np.ndarray
-    train: Band
-    test: Band
-
-
-def curve_stats(group: Group, curves: Sequence[tuple[np.ndarray, Curves]]) -> CurveStats | None:
-    """Seed-averaged curves of ``group``; trials whose epochs differ from the most common
-    epoch grid are left out (a study has one epoch setting, so normally none)."""
-    if not curves:
-        return None
-    shapes = Counter(tuple(epochs.tolist()) for epochs, _ in curves)
-    grid = np.asarray(shapes.most_common(1)[0][0])
-    kept = [c for epochs, c in curves if np.array_equal(epochs, grid)]
-    train = np.stack([np.asarray(c.train_metric, dtype=float) for c in kept])
-    test = np.stack([np.asarray(c.test_metric, dtype=float) for c in kept])
-    return CurveStats(group, len(kept), grid, _band(train), _band(test))
-
-
-def _band(matrix: np.ndarray) -> Band:
-    n = matrix.shape[0]
-    mean = matrix.mean(axis=0)
-    if n < 2:
-        nan = np.full_like(mean, np.nan)
-        return Band(mean, nan, nan.copy())
-    half = t_quantile(n) * matrix.std(axis=0, ddof=1) / math.sqrt(n)
-    return Band(mean, mean - half, mean + half)
 
 
 def _norm_order(max_norm: float | None) -> float:

@@ -13,15 +13,18 @@ from typing import TYPE_CHECKING, Any
 from ..objective import Objective
 from ._failures import failure_lines
 from .summary import GroupStats, SweepSummary, baseline_group
+from .tables import HELD_OUT_HEADER
 from .text import (
-    HELD_OUT_HEADER,
+    confirmation_sentence,
     direction_phrase,
     fmt_ci,
     fmt_norm,
     fmt_number,
     fmt_p,
     held_out_label,
+    identical_note,
     mean_header,
+    merged_settings,
 )
 
 if TYPE_CHECKING:
@@ -50,10 +53,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def group_row(stats: GroupStats, objective: Objective) -> list[str]:
+def group_row(stats: GroupStats, objective: Objective,
+              settings: tuple[str, str, str] | None = None) -> list[str]:
+    """One group's closing-table row; ``settings``: the (rate, placement, max-norm) cells of
+    a row that stands for identical groups (:func:`~sweep.report.text.merged_settings`)."""
     g = stats.group
+    rate, placement, norm = settings or (f"{g.rate:g}", g.placement, fmt_norm(g.max_norm))
     held = [fmt_number(stats.held_out.mean)] if objective.validated else []
-    return [f"{g.rate:g}", g.placement, fmt_norm(g.max_norm), str(stats.n),
+    return [rate, placement, norm, str(stats.n),
             f"{stats.test.mean:.3f}", fmt_ci(stats.test, bounded=objective.bounded), *held,
             f"{stats.train.mean:.3f}"]
 
@@ -79,10 +86,10 @@ def best_line(stats: GroupStats | None, objective: Objective) -> str:
 
 def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupStats]:
     """What ``run`` ends with: the ``top`` best groups, the best group's no-dropout baseline,
-    the plain baseline and the task's reference group (each once, best first). In a race, the
-    best groups of those raced to the most seeds (a tie that stopped early on few seeds can
-    show a higher mean)."""
-    pool = summary.ranked
+    the plain baseline and the task's reference group (each once, best first; a group
+    identical to another is that other's row). In a race, the best groups of those raced to the
+    most seeds (a tie that stopped early on few seeds can show a higher mean)."""
+    pool = tuple(g for g in summary.ranked if g.identical_to is None)
     if summary.leader is not None:
         pool = tuple(g for g in pool if g.n == summary.max_n)
     wanted = list(pool[:top])
@@ -91,7 +98,7 @@ def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupS
     if best is not None:
         extra.insert(0, baseline_group(best.group.max_norm))
     for group in extra:
-        stats = None if group is None else summary.get(group)
+        stats = None if group is None else summary.representative(group)
         if stats is not None and stats not in wanted:
             wanted.append(stats)
     order = {stats.group: rank for rank, stats in enumerate(summary.ranked)}
@@ -99,9 +106,10 @@ def closing_groups(summary: SweepSummary, top: int = CLOSING_TOP) -> list[GroupS
 
 
 def closing_table(summary: SweepSummary) -> str:
-    """The short table ``run`` ends with, and its best line."""
+    """The short table ``run`` ends with (identical groups one row), and its best line."""
     objective = summary.objective
-    rows = [group_row(g, objective) for g in closing_groups(summary)]
+    rows = [group_row(g, objective, merged_settings(summary, g))
+            for g in closing_groups(summary)]
     return (table(group_headers(objective), rows) + "\n"
             + best_line(summary.best, objective))
 
@@ -121,7 +129,11 @@ def status_text(status: StudyStatus, storage: str) -> str:
     rows = []
     for g in status.groups:
         stats = g.stats
-        rows.append([f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm),
+        if stats is not None and stats.identical_to is not None:
+            continue  # its identical set's first group's row stands for it
+        merged = (merged_settings(status.summary, stats) if stats is not None else
+                  (f"{g.group.rate:g}", g.group.placement, fmt_norm(g.group.max_norm)))
+        rows.append([*merged,
                      *(str(g.counts[s]) for s in STATES),
                      "-" if stats is None else f"{stats.test.mean:.3f}",
                      "-" if stats is None else fmt_ci(stats.test, bounded=objective.bounded),
@@ -130,8 +142,13 @@ def status_text(status: StudyStatus, storage: str) -> str:
     lines.append(table(("rate", "placement", "max_norm", *STATES, mean_header(objective),
                         "95% CI", *(["race (round, against, Holm p)"] if race else [])), rows))
     lines.append(best_line(status.summary.best, objective))
+    if (identical := identical_note(status.summary)) is not None:
+        lines.append(identical)
     if race is not None and status.task is not None:
         lines += race_lines(race, status.task, objective)
+    if status.task is not None and (confirmed := confirmation_sentence(status.summary,
+                                                                      status.task)):
+        lines.append(confirmed)
     lines += failure_lines(status.summary)
     if status.counts[STALE]:
         lines.append(f"{status.counts[STALE]} cell(s) stale: their worker stopped sending "
@@ -146,6 +163,7 @@ def _fixed(value: float, spec: str = ".3f") -> str:
 
 _CELL: dict[str, Callable[[Any], str]] = {
     "rate": lambda v: f"{v:g}", "placement": str, "n": str, "baseline": str, "n_pairs": str,
+    "identical_to": str,
     "p": fmt_p, "p_holm": fmt_p, "diff_mean": lambda v: _fixed(v, "+.3f"),
     "diff_ci_low": lambda v: _fixed(v, "+.3f"), "diff_ci_high": lambda v: _fixed(v, "+.3f"),
 }

@@ -1,21 +1,22 @@
 """Every number format and sentence sweep shows, from a summary and the task's own words.
 
-One CI formatter (:func:`fmt_ci`), one group order (the summary's): the report's headline,
-progress, notes and ranked table, and the optuna-dashboard note are here; the terminal's tables
-are in :mod:`sweep.report.terminal`. Plain text (escaped by the HTML writer, used as is in the
+One CI formatter (:func:`fmt_ci`), one group order (the summary's): the report's headline (the
+confirmation on fresh seeds first, when there is one), progress and notes, and the labels of a
+row that stands for identical groups (:func:`merged_settings`) are here; the ranked table and
+the optuna-dashboard note are in :mod:`.tables`, the terminal's tables in :mod:`.terminal`. Plain text (escaped by the HTML writer, used as is in the
 note). The task supplies its words: placement phrases, the baseline's label.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ..grid import Group
 from ..objective import Objective
 from ._failures import failures_note
-from .stats import ALPHA, Interval
+from .stats import ALPHA, Interval, clip_ci
 from .summary import GroupStats, SweepSummary, baseline_group
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ def direction_phrase(objective: Objective) -> str:
 
 
 def held_out_label(objective: Objective) -> str:
-    """The test metric recorded beside a validation objective: "test mse"."""
-    return f"test {objective.metric}"
+    """The test metric recorded beside a validation objective: "test mse" (with the unit)."""
+    return objective.named("test")
 
 
 def mean_header(objective: Objective) -> str:
@@ -49,9 +50,10 @@ def mean_header(objective: Objective) -> str:
 
 
 def validation_sentence(objective: Objective) -> str:
-    """Why a validation objective has test beside it."""
-    return (f"Groups were compared on {objective.label}; {held_out_label(objective)} is reported "
-            "beside it, never used to choose (choosing on test would be optimistic).")
+    """Why a validation objective has test beside it (the unit, said before, not repeated)."""
+    return (f"Groups were compared on {objective.compared_on} {objective.metric}; test "
+            f"{objective.metric} is reported beside it, never used to choose (choosing on test "
+            "would be optimistic).")
 
 
 def fmt_norm(max_norm: float | None) -> str:
@@ -67,16 +69,75 @@ def fmt_ci(interval: Interval, *, signed: bool = False, bounded: bool = False,
     """The one way a confidence interval is written: ``[low, high]`` (tables) or
     ``low to high`` (sentences, hover text); ``n/a (n<2)`` without one. With ``bounded`` (a
     metric in [0, 1], :attr:`~sweep.objective.Objective.bounded`) the interval is shown inside
-    [0, 1] (the t-interval of a few seeds can leave it); ``signed`` for differences."""
+    [0, 1] (the t-interval of a few seeds can leave it: :func:`~sweep.report.stats.clip_ci`,
+    the rule every surface follows); ``signed`` for differences."""
     if math.isnan(interval.low):
         return "n/a (n<2)"
-    low, high = interval.low, interval.high
-    if bounded:
-        low, high = max(0.0, low), min(1.0, high)
+    clipped = clip_ci(interval, bounded)
+    low, high = clipped.low, clipped.high
     fmt = "{:+.3f}" if signed else "{:.3f}"
     if form == "brackets":
         return f"[{fmt.format(low)}, {fmt.format(high)}]"
     return f"{fmt.format(low)} to {fmt.format(high)}"
+
+
+def _compact(present: Sequence[str], order: Sequence[str]) -> str:
+    """Values in ``order``: a run of three or more consecutive ones as ``first-last``."""
+    index = sorted(order.index(v) for v in present)
+    parts, start = [], 0
+    for i in range(1, len(index) + 1):
+        if i == len(index) or index[i] != index[i - 1] + 1:
+            run = index[start:i]
+            parts.append(f"{order[run[0]]}-{order[run[-1]]}" if len(run) >= 3
+                         else ",".join(order[j] for j in run))
+            start = i
+    return ",".join(parts)
+
+
+def merged_settings(summary: SweepSummary, stats: GroupStats) -> tuple[str, str, str]:
+    """(rate, placement, max-norm) as written for ``stats``' row: every value its identical
+    set stands for (``max-norm 2-5``), one value for a group without copies."""
+    copies = summary.copies(stats.group) or (stats,)
+    rates = [f"{r:g}" for r in summary.rates]
+    norms = [fmt_norm(n) for n in summary.max_norms]
+    places = list(dict.fromkeys([*summary.placements, "none"]))
+    return (_compact(list(dict.fromkeys(f"{g.group.rate:g}" for g in copies)), rates),
+            _compact(list(dict.fromkeys(g.group.placement for g in copies)), places),
+            _compact(list(dict.fromkeys(fmt_norm(g.group.max_norm) for g in copies)), norms))
+
+
+def identical_note(summary: SweepSummary) -> str | None:
+    """Groups shown once for their identical copies, and the factors that had no effect."""
+    sets = [summary.copies(g.group) for g in summary.distinct]
+    merged = [c for c in sets if len(c) > 1]
+    if not merged:
+        return None
+    copies = sum(len(c) - 1 for c in merged)
+    example = max(merged, key=len)
+    rate, placement, norm = merged_settings(summary, example[0])
+    text = (f"{copies} group(s) give another group's results on every seed and are shown once, "
+            f"labelled with every setting they stand for (e.g. rate {rate}, {placement}, "
+            f"max-norm {norm}: {len(example)} groups, one result).")
+    none = [name for name, field in (("max-norm", "max_norm"), ("placement", "placement"))
+            if _no_effect(summary, field)]
+    for name in none:
+        text += (f" The {name} had no effect at all: every group gives the same results on "
+                 f"every seed whatever its {name}"
+                 + (" (the constraint never bound)." if name == "max-norm" else "."))
+    return text
+
+
+def _no_effect(summary: SweepSummary, field: str) -> bool:
+    """Whether the groups that differ only in ``field`` always give one result (and at least
+    two groups differ only in it)."""
+    def rest(g: GroupStats) -> tuple[object, ...]:
+        return tuple(getattr(g.group, k) for k in ("rate", "placement", "max_norm") if k != field)
+
+    by_rest: dict[tuple[object, ...], list[Group]] = {}
+    for g in summary.groups:
+        by_rest.setdefault(rest(g), []).append(g.identical_to or g.group)
+    varied = [leads for leads in by_rest.values() if len(leads) > 1]
+    return bool(varied) and all(len(set(leads)) == 1 for leads in varied)
 
 
 def fmt_p(p: float) -> str:
@@ -96,8 +157,13 @@ def group_label(group: Group, task: Task) -> str:
 
 
 def verdict_kind(summary: SweepSummary) -> str:
-    """``better`` / ``worse`` when the best group differs from its baseline beyond seed noise,
-    else ``neutral``."""
+    """``better`` / ``worse`` when dropout differs from its baseline beyond seed noise (by the
+    confirmation on fresh seeds when it has its seeds, else the best group's selection-stage
+    test), else ``neutral``."""
+    confirmation = summary.confirmation
+    if confirmation is not None and confirmation.complete and confirmation.n_pairs >= 2:
+        return ("better" if confirmation.better else "worse" if confirmation.worse
+                else "neutral")
     best = summary.best
     comparison = None if best is None else best.vs_baseline
     if comparison is not None and comparison.better:
@@ -108,6 +174,9 @@ def verdict_kind(summary: SweepSummary) -> str:
 
 
 def headline(summary: SweepSummary, task: Task) -> str:
+    """The answer in one paragraph: the best group, then the confirmation on fresh seeds when
+    there is one (the selection stage's figures after it, labelled as such), else the best
+    group against its baseline on the sweep's own seeds."""
     best = summary.best
     if best is None:
         return "No completed cells yet."
@@ -115,16 +184,52 @@ def headline(summary: SweepSummary, task: Task) -> str:
     dropout = (task.baseline_label if g.is_baseline
                else f"dropout rate {g.rate:g} {task.placement_phrase(g.placement)}")
     settings = f"{dropout}, max-norm {fmt_norm(g.max_norm)}"
+    copies = summary.copies(g)
+    if len(copies) > 1 and len({(c.group.rate, c.group.placement) for c in copies}) == 1:
+        settings = (f"{dropout}, max-norm {merged_settings(summary, best)[2]} (identical "
+                    "results on every seed)")
     objective = summary.objective
-    text = f"Best: {settings}: {_best_numbers(best, objective)} "
-    return text + _versus(best, objective) + (
-        f" {validation_sentence(objective)}" if objective.validated else "")
+    confirmed = confirmation_sentence(summary, task)
+    if confirmed is None:
+        text = f"Best: {settings}: {_best_numbers(best, objective)} " + _versus(best, objective)
+    else:
+        stage = "Selection stage (the sweep's own seeds, which chose it): "
+        versus = _versus(best, objective)
+        text = (f"Best: {settings}: {_best_numbers(best, objective, stage=True)} {confirmed} "
+                + (versus if g.is_baseline else stage + versus[0].lower() + versus[1:]))
+    return text + (f" {validation_sentence(objective)}" if objective.validated else "")
 
 
-def _best_numbers(best: GroupStats, objective: Objective) -> str:
+def confirmation_sentence(summary: SweepSummary, task: Task) -> str | None:
+    """The confirmation on fresh seeds (:class:`~sweep.report.summary.Confirmation`): one
+    paired test, no multiplicity; ``None`` for a sweep without one."""
+    c = summary.confirmation
+    if c is None:
+        return None
+    objective = summary.objective
+    who = (f"{group_label(c.dropout, task)} against the no-dropout baseline (max-norm "
+           f"{fmt_norm(c.baseline.max_norm)})")
+    if c.n_pairs < 2:
+        return (f"Confirmation on {c.planned} fresh seeds: {c.n_pairs} done for {who}; run the "
+                "same command again (or a worker) to finish it.")
+    metric = "" if plain_accuracy(objective) else f" in {objective.label}"
+    so_far = "" if c.complete else f" (so far: {c.n_pairs} of {c.planned})"
+    text = (f"Confirmed on {c.n_pairs} fresh seeds{so_far}, which took no part in choosing it: "
+            f"{who}: {c.difference.mean:+.3f} mean paired difference{metric} (95% CI "
+            f"{fmt_ci(c.difference, signed=True, form='range')}, {p_phrase(c.p)}, one test)")
+    if c.better:
+        return f"{text}: dropout beats the baseline beyond seed noise."
+    if c.worse:
+        return f"{text}: dropout is worse than the baseline beyond seed noise."
+    return f"{text}: not distinguishable from seed noise (at {ALPHA:g})."
+
+
+def _best_numbers(best: GroupStats, objective: Objective, *, stage: bool = False) -> str:
     """"mean test accuracy 0.796 (95% CI ..., n=10 seeds)." with the direction when it is
-    said, and the held-out test mean of a validation objective."""
+    said, and the held-out test mean of a validation objective; ``stage``: named the
+    selection stage's (a confirmation follows)."""
     seeds = "seed" if best.n == 1 else "seeds"
+    seeds += " of the selection stage" if stage else ""
     direction = direction_phrase(objective)
     ci = fmt_ci(best.test, bounded=objective.bounded, form="range")
     text = (f"mean {objective.label} {best.test.mean:.3f} "
@@ -196,79 +301,10 @@ def notes(summary: SweepSummary, task: Task) -> list[str]:
         norms = ", ".join(fmt_norm(n) for n in missing)
         result.append(f"No no-dropout baseline for max-norm {norms}: those groups are not "
                       "compared with a baseline.")
+    identical = identical_note(summary)
+    if identical is not None:
+        result.append(identical)
     failed = failures_note(summary)
     if failed is not None:
         result.append(failed)
     return result
-
-
-HELD_OUT_HEADER = "held-out test mean"
-TABLE_HEADERS = ("rank", "rate", "placement", "max-norm", "n", "test mean", "95% CI",
-                 "train mean", "gap", "Δ vs baseline", "95% CI of Δ", "p", "p Holm")
-"""The ranked table's columns for accuracy on test; :func:`table_headers` for any objective."""
-NOTE_COLUMNS = ("rank", "rate", "placement", "max-norm", "n", "mean", "95% CI", HELD_OUT_HEADER,
-                "Δ vs baseline", "p Holm")
-"""The columns the optuna-dashboard note keeps ("mean": the compared metric's)."""
-
-
-def table_headers(objective: Objective) -> tuple[str, ...]:
-    """:data:`TABLE_HEADERS`, the mean named by :func:`mean_header`; a validation objective
-    adds the held-out test mean after the CI."""
-    held = (HELD_OUT_HEADER,) if objective.validated else ()
-    return (*TABLE_HEADERS[:5], mean_header(objective), "95% CI", *held, *TABLE_HEADERS[7:])
-
-
-def table_rows(summary: SweepSummary,
-               task: Task) -> tuple[tuple[str, ...], list[tuple[str, list[str]]]]:
-    """Headers (:func:`table_headers`) and (css classes, cells) per group, best first."""
-    best = summary.best
-    objective = summary.objective
-    top = summary.max_n
-    rows = []
-    for rank, g in enumerate(summary.ranked, start=1):
-        c = g.vs_baseline
-        classes = []
-        if best is not None and g.group == best.group:
-            classes.append("best")
-        if c is not None and c.better:
-            classes.append("better")
-        elif c is not None and c.worse:
-            classes.append("worse")
-        if g.group.is_baseline:
-            versus = ["baseline", "", "", ""]
-        elif c is None:
-            versus = ["no baseline", "", "", ""]
-        else:
-            versus = [f"{c.difference.mean:+.3f}" if c.n_pairs else "n/a",
-                      fmt_ci(c.difference, signed=True), fmt_p(c.p), fmt_p(c.p_holm)]
-        rows.append((" ".join(classes), [
-            str(rank), f"0 ({task.baseline_label})" if g.group.is_baseline else f"{g.group.rate:g}",
-            g.group.placement, fmt_norm(g.group.max_norm), f"{g.n}{'*' if g.n < top else ''}",
-            f"{g.test.mean:.3f}", fmt_ci(g.test, bounded=objective.bounded),
-            *([fmt_number(g.held_out.mean)] if objective.validated else []),
-            fmt_number(g.train.mean), fmt_number(g.gap.mean), *versus,
-        ]))
-    return table_headers(objective), rows
-
-
-def note_markdown(summary: SweepSummary, task: Task, report_path: Path | None,
-                  top: int = 10) -> str:
-    """The study note for optuna-dashboard: headline, progress and the top groups."""
-    lines = ["### Sweep report", "", f"**{headline(summary, task)}**", ""]
-    objective = summary.objective
-    if not plain_accuracy(objective):
-        lines += [f"Cells are compared on {objective.label} ({objective.better_word}).", ""]
-    lines += [progress_text(summary), ""]
-    lines += [f"- {note}" for note in notes(summary, task)]
-    headers, rows = table_rows(summary, task)
-    named = {h: i for i, h in enumerate(headers)} | {"mean": 5}
-    keep = [named[h] for h in NOTE_COLUMNS if h in named]
-    lines += ["", "| " + " | ".join(headers[i] for i in keep) + " |",
-              "|" + "---|" * len(keep)]
-    lines += ["| " + " | ".join(cells[i] for i in keep) + " |" for _, cells in rows[:top]]
-    if len(rows) > top:
-        lines.append(f"\n{len(rows) - top} more group(s) in the full report.")
-    if report_path is not None:
-        lines.append(f"\nFull report: `{report_path}` (written by `python -m sweep report`).")
-    lines.append("\n_End of sweep report._")
-    return "\n".join(lines)

@@ -16,7 +16,8 @@ failed because another trial holds its cell :data:`DUPLICATE_ATTR`.
 Facts shared by a study's trials are study user attrs, written once: :data:`SETTINGS_ATTR`
 (the fixed settings), :data:`HEARTBEAT_ATTR` (the longest heartbeat interval used) and
 :data:`ENGINES_ATTR` (each engine, with the library versions, that trained trials: a trial
-names its entry by ``engine_id``; :func:`trial_engine` reads it).
+names its entry by ``engine_id``; :func:`trial_engine` reads it); :data:`CONFIRM_ATTR` is set
+by every run (its ``--confirm``).
 
 Trials written by earlier versions of sweep also hold ``cell`` (the cell key), ``engine`` and
 ``versions`` user attrs and keep :data:`FIXED_PARAMS`; they are read the same way.
@@ -46,6 +47,9 @@ ENGINE_ID_ATTR = "engine_id"
 SETTINGS_ATTR = "sweep_settings"
 HEARTBEAT_ATTR = "sweep_heartbeat_seconds"
 ENGINES_ATTR = "sweep_engines"
+CONFIRM_ATTR = "sweep_confirm"
+"""Fresh seeds the study's confirmation retrains (the latest run's ``--confirm``; 0 or absent:
+none): any worker that finds the sweep done enqueues them."""
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 MAX_NORM_HIGH = 1000.0
 FAIL_REASON_CHARS = 500

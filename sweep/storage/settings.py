@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import IncompatibleStudyError
-from ..objective import LEGACY
+from ..objective import LEGACY, UNIT_KEY
 from . import _optuna
 from .opening import Access
 from .schema import FAIL_REASON_ATTR, SETTINGS_ATTR
@@ -60,8 +60,11 @@ def changed_task(study: str, stored: dict[str, Any], wanted: dict[str, Any]) -> 
 
 
 def settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """One entry per setting that differs. A study from before sweep stored the metric's unit
+    (:data:`~sweep.objective.UNIT_KEY`) lacks it: that is no difference (its values stay
+    labelled without the unit)."""
     stored = {**LEGACY, **stored}  # studies from before sweep stored an objective
-    keys = sorted(set(stored) | set(wanted))
+    keys = sorted((set(stored) | set(wanted)) - ({UNIT_KEY} - set(stored)))
     return [
         f"{k}: study has {stored.get(k)!r}, this run has {wanted.get(k)!r}"
         for k in keys

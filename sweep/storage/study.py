@@ -22,6 +22,7 @@ from .opening import Access, first_line, make_engine, open_storage, storage_erro
 from .queue import Claim
 from .records import TrialRecord, cell_states, read_records, records_via_optuna
 from .schema import (
+    CONFIRM_ATTR,
     DEFAULT_HEARTBEAT_SECONDS,
     ENGINES_ATTR,
     HEARTBEAT_ATTR,
@@ -130,6 +131,17 @@ class SweepStudy:
         if HEARTBEAT_ATTR not in self.study.user_attrs or seconds > self.heartbeat_seconds:
             with storage_errors(self.url, "storing the heartbeat interval"):
                 self.study.set_user_attr(HEARTBEAT_ATTR, seconds)
+
+    @property
+    def confirm_seeds(self) -> int:
+        """Fresh seeds the study's confirmation retrains (0: none), as its latest run set."""
+        return int(self.study.user_attrs.get(CONFIRM_ATTR, 0))
+
+    def note_confirm(self, seeds: int) -> None:
+        """Store this run's ``--confirm``, so any worker enqueues the same confirmation."""
+        if self.study.user_attrs.get(CONFIRM_ATTR) != seeds:
+            with storage_errors(self.url, "storing the confirmation's seeds"):
+                self.study.set_user_attr(CONFIRM_ATTR, seeds)
 
     @_storage_op("reading heartbeats")
     def stale_trial_ids(self) -> set[int]:

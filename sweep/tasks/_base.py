@@ -19,7 +19,7 @@ import numpy as np
 
 from ..exceptions import ConfigError
 from ..grid import BASELINE_PLACEMENT, Cell, Group
-from ..objective import Direction, Objective, Split, check_metric
+from ..objective import Direction, Objective, Split, check_metric, check_unit
 
 _ARRAYS = ("train_x", "train_y", "test_x", "test_y", "validation_x", "validation_y")
 
@@ -106,11 +106,16 @@ class Task:
     ``keras.utils.set_random_seed(cell.seed)`` before building and fitting.
 
     ``metric`` is any key the compiled model reports (``accuracy``, ``auc``, ``loss``, ``mse``
-    ...); ``direction`` defaults to the known metric's obvious one. ``engines``: the engines
-    that can train it faithfully, the default first (none named: the population engine where
-    the built model is a chain of layers it can stack, else the Keras engine).
+    ...); ``direction`` defaults to the known metric's obvious one. ``metric_unit`` is the
+    metric's unit in words, shown with it wherever it is labelled (e.g. ``"squared training
+    SDs of the target"`` for the MSE of a standardised target; ``""``: none said).
+    ``engines``: the engines that can train it faithfully, the default first (none named: the
+    population engine where the built model is a chain of layers it can stack, else the Keras
+    engine).
     ``epoch_seconds`` estimates, per engine, the seconds one model-epoch takes on a 2-core
-    machine (for the run's time estimate).
+    machine, and ``cell_seconds`` what a cell costs beyond its epochs (building, compiling and
+    tracing the model, evaluating and recording it), for the run's time estimate
+    (:mod:`sweep.budget`; none given: its figures for a small model).
     ``reference`` is a group the terminal and the report always show (rate, placement,
     max-norm), named ``reference_label``. The report's words: ``placement_words`` complete the
     sentence "dropout rate 0.4 ..." (e.g. "on the hidden layer"), ``baseline_label`` names the
@@ -125,12 +130,14 @@ class Task:
     batch_size: int = 32
     metric: str = "accuracy"
     direction: Direction | None = None
+    metric_unit: str = ""
     supports_max_norm: bool = False
     default_max_norms: tuple[float | None, ...] = (None,)
     engines: tuple[str, ...] = ()
     description: str = ""
     optimizer: str = ""
     epoch_seconds: Mapping[str, float] = field(default_factory=dict)
+    cell_seconds: Mapping[str, float] = field(default_factory=dict)
     reference: tuple[float, str, float | None] | None = None
     reference_label: str = "reference"
     placement_words: Mapping[str, str] = field(default_factory=dict)
@@ -163,6 +170,10 @@ class Task:
                 raise ConfigError(f"Task {self.name!r}: {name} must be a whole number >= 1")
         metric, direction = check_metric(self.metric, self.direction)
         object.__setattr__(self, "direction", direction)
+        try:
+            check_unit(self.metric_unit)
+        except ConfigError as e:
+            raise ConfigError(f"Task {self.name!r}: {e}") from e
         object.__setattr__(self, "engines", tuple(self.engines))
         object.__setattr__(self, "default_max_norms", tuple(self.default_max_norms))
         if not self.supports_max_norm and any(n is not None for n in self.default_max_norms):
@@ -195,7 +206,7 @@ class Task:
 
     def objective(self, compared_on: Split = "test") -> Objective:
         assert self.direction is not None  # resolved in __post_init__
-        return Objective(self.metric, self.direction, compared_on)
+        return Objective(self.metric, self.direction, compared_on, self.metric_unit)
 
     def placement_phrase(self, placement: str) -> str:
         """Where the dropout is, in words: "on the hidden layer"; "at <name>" when unnamed."""

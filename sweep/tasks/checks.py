@@ -117,4 +117,4 @@ def described_task(settings: Mapping[str, Any]) -> Task:
 
     return Task(name=reference, placements=tuple(settings.get("placements") or ("dropout",)),
                 load_data=not_here, build_model=not_here, metric=objective.metric,
-                direction=objective.direction, origin=reference)
+                direction=objective.direction, metric_unit=objective.unit, origin=reference)

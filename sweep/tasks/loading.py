@@ -24,6 +24,7 @@ from typing import Any
 from .._keras import import_keras
 from ..exceptions import ConfigError, TaskError, UserCodeExit, exit_words
 from ..files import DIRECTORY, MISSING, REGULAR, what_is
+from ..reasons import strip_ansi, unwrap_keras
 from ..stopping import user_code
 from ._base import Task
 from .tabular import is_tabular, load_tabular, tabular_options
@@ -189,7 +190,8 @@ def user_error(doing: str, error: BaseException) -> TaskError:
         return TaskError(f"{doing}: {exit_words(error)} ({where}); return, or raise an "
                          "exception, instead")
     kind = type(error).__name__
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    said = unwrap_keras(strip_ansi(str(error))).strip()
+    message = said.splitlines()[0] if said else ""
     text = f"{kind}: {message}" if message else kind
     if isinstance(error, SyntaxError) and error.filename:
         where = f"{error.filename}:{error.lineno}"

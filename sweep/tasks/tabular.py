@@ -7,7 +7,9 @@ hidden layer per entry of ``hidden_units`` (default 64,64); placements ``input``
 features) and ``hidden`` (after every hidden layer); the output a sigmoid unit with binary
 cross-entropy and accuracy (two classes), softmax with sparse categorical cross-entropy and
 accuracy (more), or a linear unit with MSE, compared on MAE (regression); Adam at Keras'
-defaults; batch 32. The data (:mod:`.tabular_data`) is read, split and standardised on train.
+defaults; batch 32. The data (:mod:`.tabular_data`) is read, split and standardised on train:
+a regression target too, so its MAE is in training standard deviations of the target
+(:data:`REGRESSION_UNIT`, shown wherever the metric is labelled).
 
 A task is found again from its reference, ``tabular?data=FILE&target=COLUMN&...`` (what a study
 stores and workers load); its fingerprint is the file's bytes, so a study refuses a changed file.
@@ -31,6 +33,9 @@ PREFIX = "tabular?"
 DEFAULT_HIDDEN_UNITS = (64, 64)
 KINDS = ("classification", "regression")
 OPTIONS = ("data", "target", "hidden_units", "target_kind", "split_column")
+REGRESSION_UNIT = "training SDs of the target"
+"""The unit of a regression task's MAE: the target is standardised with the training rows'
+mean and standard deviation (:func:`.tabular_data.load_table`)."""
 
 
 def is_tabular(reference: str) -> bool:
@@ -80,6 +85,7 @@ def load_tabular(reference: str) -> Task:
         epochs=100,
         batch_size=32,
         metric="accuracy" if first.kind == "classification" else "mae",
+        metric_unit="" if first.kind == "classification" else REGRESSION_UNIT,
         supports_max_norm=True,
         engines=("population", "keras"),
         description=_description(path, options, first, units),

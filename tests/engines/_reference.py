@@ -31,7 +31,9 @@ def assert_same_distribution(label: str, population: Sequence[CellResult],
         ("last train loss", [float(r.curves.train_loss[-1]) for r in population],
          [k.last_train_loss for k in keras]),
     ):
-        ours, theirs = np.array(mine), np.array(reference)
+        # at model.fit's precision: sweep stores an accuracy as the exact fraction of its count,
+        # the references keep Keras' float32 (34/70 vs 0.48571428656...), which ranks would split
+        ours, theirs = np.array(mine, dtype=np.float32), np.array(reference, dtype=np.float32)
         welch = ttest_ind(ours, theirs, equal_var=False).pvalue
         rank = mannwhitneyu(ours, theirs, alternative="two-sided").pvalue
         print(f"{label} {what} (n={len(ours)} and {len(theirs)}): population {ours.mean():.4f} "

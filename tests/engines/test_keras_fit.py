@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sweep.engines import TrainSettings, get_engine, train_all
+from sweep.engines._base import exact_metric
 from sweep.grid import Cell
 from sweep.tasks import get_task
 
@@ -41,9 +42,23 @@ def test_keras_engine_records_metrics_and_curves() -> None:
         for value in (result.train_metric, result.test_metric):
             assert 0.0 <= value <= 1.0
         # the final test metrics are the last validation epoch (evaluation with dropout off)
-        assert result.test_metric == np.float32(result.curves.test_metric[-1])
+        # the stored figure is the exact fraction k / n; the curve keeps Keras' float32
+        assert np.float32(result.test_metric) == result.curves.test_metric[-1]
         assert abs(result.test_loss - float(result.curves.test_loss[-1])) < 1e-5
         assert result.fit_seconds > 0
+
+
+def test_an_accuracy_is_kept_as_the_fraction_of_its_count() -> None:
+    """Keras' float32 mean of 32 correct out of 70 becomes 32 / 70 in float64; one-hot labels
+    (70 x 2 values) give the same fraction; a metric that is no count, or a value that is no
+    fraction of the labels (weighted rows), is kept as it is."""
+    labels = np.zeros(70, np.float32)
+    float32_mean = np.float32(32) / np.float32(70)
+    assert float(float32_mean) != 32 / 70
+    assert exact_metric("accuracy", float32_mean, labels) == 32 / 70
+    assert exact_metric("categorical_accuracy", float32_mean, np.zeros((70, 2))) == 32 / 70
+    assert exact_metric("mae", float32_mean, labels) == float(float32_mean)
+    assert exact_metric("accuracy", np.float32(0.123456), labels) == float(np.float32(0.123456))
 
 
 def test_keras_engine_is_reproducible_per_seed() -> None:

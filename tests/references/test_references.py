@@ -4,10 +4,12 @@ and NumPy, for today's models, data and cells, and reproduced by a real ``model.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,16 +37,40 @@ def test_each_reference_is_current(name: str) -> None:
     assert [f["cell"] for f in content["fits"]] == [c.key for c in definition.cells]
 
 
+FLOAT32_ROUNDING = 1e-6
+"""Relative: a few float32 ulps (about 6e-8 each), far below any change of version or model."""
+
+
+def same_fit(mine: Any, theirs: Any) -> bool:
+    """Equal records, floats to :data:`FLOAT32_ROUNDING` (lists and dicts compared within)."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return mine.keys() == theirs.keys() and all(same_fit(mine[k], theirs[k]) for k in mine)
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return len(mine) == len(theirs) and all(map(same_fit, mine, theirs))
+    if isinstance(mine, float) and isinstance(theirs, float):
+        return math.isclose(mine, theirs, rel_tol=FLOAT32_ROUNDING, abs_tol=1e-12)
+    return bool(mine == theirs)
+
+
+def test_same_fit_allows_rounding_and_nothing_more() -> None:
+    stored_fit = {"cell": "a", "last_train_loss": 0.5606292486190796, "curve": [0.5, 0.25]}
+    assert same_fit({**stored_fit, "last_train_loss": 0.5606293082237244}, stored_fit)
+    assert not same_fit({**stored_fit, "last_train_loss": 0.5606393082237244}, stored_fit)
+    assert not same_fit({**stored_fit, "curve": [0.5, 0.2501]}, stored_fit)
+    assert not same_fit({**stored_fit, "cell": "b"}, stored_fit)
+
+
 @pytest.mark.parametrize(("name", "index"), [("circles-dropout", 0),
                                              ("digits-cnn-trajectories", 2)])
 def test_stored_cells_refit_to_the_same_figures(name: str, index: int) -> None:
     """A 200-epoch tutorial cell with hidden dropout and a CNN with a binding MaxNorm, fitted
-    again by real ``model.fit``: bit for bit the stored record (fits are deterministic given
-    the seed; every figure, every epoch)."""
+    again by real ``model.fit``: the stored record, every figure and every epoch, to float32
+    rounding (fits are deterministic given the seed on one machine; another CPU's kernels can
+    round a loss's last bit differently, which :func:`same_fit` allows and nothing else)."""
     definition = DEFINITIONS[name]
     cell = definition.cells[index]
     again = fit(definition.task_of(), cell, definition)
-    assert again == stored(name)["fits"][index], (
+    assert same_fit(again, stored(name)["fits"][index]), (
         f"model.fit no longer reproduces reference {name!r} ({cell.key}); regenerate it: "
         f"{REGENERATE} {name}")
 
@@ -61,7 +87,8 @@ def test_the_regeneration_script_as_the_readme_gives_it(tmp_path: Path) -> None:
                    env=env, capture_output=True, text=True, check=True)
     made = json.loads((tmp_path / "same-padding-trajectories.json").read_text())
     kept = stored("same-padding-trajectories")
-    for key in ("fits", "versions", "definition_hash", "settings"):
+    assert same_fit(made["fits"], kept["fits"])
+    for key in ("versions", "definition_hash", "settings"):
         assert made[key] == kept[key], key
     bad = subprocess.run([*command, "no-such"], cwd=REPO, env=env, capture_output=True,
                          text=True)

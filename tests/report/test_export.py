@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -155,3 +156,46 @@ def test_summary_imports_neither_plotly_nor_tensorflow(workdir_with_study: Path,
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "s.json").is_file()
+
+
+def test_every_form_clips_a_bounded_metrics_ci_to_0_1(tmp_path: Path) -> None:
+    """Two seeds far apart: their t-interval (t = 12.7) leaves [0, 1]; the DataFrame, CSV,
+    JSON and the table show it clipped, as ``run``, ``status`` and the report do."""
+    from sweep.grid import Cell, Group
+    from sweep.report.export import render
+    from sweep.report.status import study_status
+    from sweep.report.text import fmt_ci
+    from sweep.storage.synthetic import plausible_accuracy
+
+    spread = {0.3: (1.0, 0.9), 0.6: (0.0, 0.1)}  # test accuracy of seeds 0 and 1
+
+    def accuracy(cell: Cell, rng: np.random.Generator) -> tuple[float, float]:
+        train, test = plausible_accuracy(cell, rng)
+        return train, spread[cell.rate][cell.seed] if cell.rate in spread else test
+
+    url = f"sqlite:///{tmp_path / 'clip.db'}"
+    sweep_study = build_study(url, "clip", rates=(0.0, 0.3, 0.6), placements=("hidden",),
+                              max_norms=(None,), seeds=2, accuracy=accuracy,
+                              with_curves=False, dashboard_points=0)
+    summary = study_summary(sweep_study)
+    high, low = (summary.get(Group(rate, "hidden", None)) for rate in (0.3, 0.6))
+    assert high is not None and low is not None and high.n == low.n == 2
+    assert high.test.high > 1.5 and low.test.low < -0.5  # the t-intervals as computed
+    frame = to_frame(summary).set_index("rate")
+    assert frame.loc[0.3, "test_ci_high"] == 1.0 and frame.loc[0.6, "test_ci_low"] == 0.0
+    assert frame.loc[0.3, "test_ci_low"] == high.test.low  # inside [0, 1]: as computed
+    assert frame[["test_ci_low", "test_ci_high"]].stack().between(0, 1).all()
+    csv = pd.read_csv(io.StringIO(render(summary, "csv"))).set_index("rate")
+    ci = ["test_mean", "test_ci_low", "test_ci_high"]
+    pd.testing.assert_frame_equal(csv[ci], frame[ci], check_dtype=False)
+    rows = {row["rate"]: row for row in json.loads(render(summary, "json"))}
+    assert (rows[0.3]["test_ci_high"], rows[0.6]["test_ci_low"]) == (1.0, 0.0)
+    lines = render(summary, "table").splitlines()
+    shown = {float(line.split()[0]): line.split()[5:7] for line in lines[2:]}
+    assert shown[0.3] == [f"{high.test.low:.3f}", "1.000"]
+    assert shown[0.6] == ["0.000", f"{low.test.high:.3f}"]
+    assert fmt_ci(high.test, bounded=True) == f"[{shown[0.3][0]}, {shown[0.3][1]}]"  # as `run`
+    status = study_status("clip", sweep_study.settings, sweep_study.records(),
+                          task=sweep_study.task).to_json()
+    values = {g["rate"]: g["value"] for g in status["groups"]}
+    assert (values[0.3]["high"], values[0.6]["low"]) == (1.0, 0.0)

@@ -15,12 +15,14 @@ import pytest
 from sweep.engines import Curves
 from sweep.grid import Cell, Group, expand
 from sweep.objective import Objective
+from sweep.report.curve_stats import curve_stats
 from sweep.report.export import COLUMNS, HELD_OUT_COLUMNS, group_table, to_frame
 from sweep.report.html import ReportData, build_panels, render_html
 from sweep.report.status import study_status
-from sweep.report.summary import SweepSummary, curve_stats, summarize
+from sweep.report.summary import SweepSummary, summarize
+from sweep.report.tables import TABLE_HEADERS, note_markdown, table_rows
 from sweep.report.terminal import GROUP_HEADERS, closing_table, status_text
-from sweep.report.text import TABLE_HEADERS, fmt_ci, headline, note_markdown, notes, table_rows
+from sweep.report.text import fmt_ci, headline, notes
 from sweep.storage import TrialRecord
 from sweep.tasks import Task, get_task
 
@@ -247,3 +249,54 @@ def test_figures_and_html_use_the_metric_and_list_failures(task: Task) -> None:
     assert "ValueError: shape &lt;3&gt; != (4,)" in words and "shape <3>" not in words
     assert "accuracy" not in words
     assert math.isfinite(summary.groups[0].held_out.mean)
+
+
+MAE = Objective("mae", "minimize", "validation", "training SDs of the target")
+"""A standardised regression target's MAE (the tabular task's), compared on validation."""
+
+
+def test_a_metric_with_a_unit_says_it_wherever_the_metric_is_labelled(task: Task) -> None:
+    from sweep.report.export import render
+
+    unit = "[training SDs of the target]"
+    summary = summarize(records("mae"), task, MAE)
+    best = summary.best
+    assert best is not None
+    text = headline(summary, task)
+    assert f"mean validation mae {unit} {best.test.mean:.3f} (lower is better" in text
+    assert f"held-out test mae {unit} " in text and f"difference in validation mae {unit}" in text
+    closing = closing_table(summary).splitlines()
+    assert f"validation mae {unit} mean" in closing[0]
+    assert f": validation mae {unit} mean {best.test.mean:.3f}" in closing[-1]  # the best line
+    assert f"held-out test mae {unit} mean" in closing[-1]
+    assert f"validation mae {unit} mean" in table_rows(summary, task)[0]
+    status = study_status("s", settings(MAE), records("mae"), task=task)
+    lines = status_text(status, "sqlite:///s.db").splitlines()
+    assert f"validation mae {unit} mean" in lines[2]
+    assert f": validation mae {unit} mean" in next(line for line in lines if line[:5] == "best:")
+    assert status.to_json()["objective"]["metric_unit"] == "training SDs of the target"
+    table = render(summary, "table").splitlines()
+    assert table[0] == ("unit: training SDs of the target (mae: the mean, CI, train, gap and "
+                        "difference columns)")
+    assert table[1].split()[:2] == ["rate", "placement"]
+    assert render(summary, "csv").startswith("rate,placement,")  # CSV and JSON keep their shape
+    epochs = np.arange(1, 6)
+    runs = [np.linspace(0.9, 0.4 + 0.01 * s, 5) for s in SEEDS]
+    curves = curve_stats(Group(0.3, "hidden", 3.0),
+                         [(epochs, Curves(r, r * 0.5, r, r)) for r in runs])
+    assert curves is not None
+    data = ReportData("mae-study", "sqlite:///mae.db", settings(MAE), summary, (curves,),
+                      ("best",), task)
+    panels = {p.key: p.figure for p in build_panels(data)}
+    rate, gap, heatmap, learning = (panels[k] for k in (
+        "rate-vs-test", "train-and-gap", "heatmap", "learning-curves"))
+    assert rate.layout.yaxis.title.text == f"validation mae {unit} (mean of seeds)"
+    assert [a.text for a in gap.layout.annotations][:2] == [
+        f"train mae {unit} (lower is better)", f"gap: train - validation mae {unit}"]
+    assert heatmap.layout.coloraxis.colorbar.title.text == f"validation mae<br>{unit}"
+    assert [a.text for a in learning.layout.annotations] == [
+        f"train mae {unit} (dropout on, per epoch)",
+        f"validation mae {unit} (per epoch; lower is better)"]
+    assert learning.layout.yaxis.title.text == f"mae {unit}"
+    page = render_html(data, [p for p in build_panels(data)])
+    assert f"Cell groups ranked by mean validation mae {unit} (lower is better)" in page

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sweep.grid import Group
+from sweep.race_answer import race_answer, race_fates
 from sweep.racing import RaceSettings, replay
-from sweep.report.race import _answer, _fates
 
 BASE = Group(0.0, "none", None)
 BASE_3 = Group(0.0, "none", 3.0)
@@ -25,7 +25,7 @@ def _race(truth: dict[Group, float], sd: float, settings: RaceSettings,
         values[copy] = dict(values[original])
     groups = list(values)
     state = replay(values, groups, settings)
-    return state, _answer(state, _fates(state, tuple(groups)))
+    return state, race_answer(state, race_fates(state, tuple(groups)))
 
 
 def test_yes_when_no_dropout_is_eliminated_against_the_best() -> None:
@@ -55,3 +55,24 @@ def test_undecided_at_max_seeds_when_the_difference_hides_in_the_noise() -> None
 def test_a_tie_when_no_dropout_gives_the_best_group_s_numbers() -> None:
     _, answer = _race({BASE: 0.80, INPUT: 0.49}, 0.01, RaceSettings(), copies={HIDDEN: BASE})
     assert answer.verdict == "tie"  # type: ignore[attr-defined]
+
+
+def test_the_closest_eliminated_group_is_the_closest_by_mean_not_by_p() -> None:
+    """A noisy group far below no dropout keeps a larger p than a steady group just below it;
+    the answer names the steady one, the smaller loss (it used to name the larger p)."""
+    rng = np.random.default_rng(3)
+    settings = RaceSettings(n0=10, max_seeds=10)
+    noisy = Group(0.6, "input", None)
+    values = {BASE: {s: 0.80 + 0.002 * rng.normal() for s in range(10)}}
+    values[HIDDEN] = {s: v - 0.01 + 0.003 * rng.normal() for s, v in values[BASE].items()}
+    values[noisy] = {s: v - 0.10 + 0.05 * rng.normal() for s, v in values[BASE].items()}
+    groups = list(values)
+    state = replay(values, groups, settings)
+    fates = race_fates(state, tuple(groups))
+    assert fates[HIDDEN][0] == fates[noisy][0] == "eliminated"
+    p = {g: fates[g][1].p_holm for g in (HIDDEN, noisy)}  # type: ignore[union-attr]
+    assert p[noisy] > p[HIDDEN]  # what the old rule followed
+    answer = race_answer(state, fates)
+    assert answer.verdict == "no" and answer.dropout == HIDDEN
+    assert answer.difference is not None
+    assert answer.difference.mean == pytest.approx(-0.01, abs=0.003)

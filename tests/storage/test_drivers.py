@@ -17,8 +17,10 @@ import pytest
 from optuna.trial import TrialState
 from packaging.requirements import Requirement
 
+from sweep.grid import CONFIRM_SEED_BASE
+
 from .._postgres import PASSWORD, USER, PostgresServer
-from ..conftest import REPO, assert_error_line, poll_trials, run_cli
+from ..conftest import REPO, assert_error_line, cell_key, poll_trials, run_cli
 
 README = REPO / "README.md"
 
@@ -81,13 +83,16 @@ def test_the_readme_postgres_commands_as_written(tmp_path: Path, postgres: Postg
     assert other.returncode == 0, other.stderr
     trained = int(out.split(" cell(s) trained now")[0].split()[-1])
     joined = int(other.stdout.split("worker done: ")[1].split()[0])
-    assert trained + joined == 1680
+    assert trained + joined == 1680 + 60  # the grid, then its confirmation on 30 fresh seeds
     status = subprocess.run(argv[2], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=300)
     assert status.returncode == 0, status.stderr
-    assert "1680 cells: 1680 complete, 0 running, 0 pending, 0 failed" in status.stdout
+    assert "1740 cells: 1740 complete, 0 running, 0 pending, 0 failed" in status.stdout
     trials = poll_trials(url, "tutorial") or []
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 1680
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 1740
+    confirmed = [t for t in trials if t.state == TrialState.COMPLETE
+                 and int(cell_key(t).rsplit("seed=", 1)[1]) >= CONFIRM_SEED_BASE]
+    assert len({cell_key(t) for t in confirmed}) == len(confirmed) == 60  # each exactly once
 
 
 @pytest.mark.parametrize(

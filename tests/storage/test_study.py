@@ -110,6 +110,33 @@ def test_failed_cells_are_rerun_next_time(workdir: Path) -> None:
     assert sum(r.state == "failed" for r in records) == 2
 
 
+@pytest.mark.parametrize(("task", "engine", "rates", "test_rows", "train_rows"), [
+    ("circles", "population", "0,0.4", 70, 30),  # the tutorial's hand-written program
+    ("circles", "keras", "0,0.4", 70, 30),  # model.fit, model.evaluate
+    ("digits-cnn", "population", "0", 500, 200),  # a chain of layers, stacked
+])
+def test_stored_accuracies_are_the_exact_fractions_of_their_counts(
+    workdir: Path, task: str, engine: str, rates: str, test_rows: int, train_rows: int
+) -> None:
+    """An accuracy is computed in float32 by every engine; what the study stores (the trial's
+    value, which optuna-dashboard shows as the best value, and ``train_accuracy``) is k / n as
+    a Python float: 32 / 70 is 0.45714285714285713, not float32's 0.4571428596973419."""
+    flags = {"study": "exact", "task": task, "engine": engine, "rates": rates,
+             "placements": "hidden" if task == "circles" else "pooling", "max_norms": "none",
+             "seeds": "2", "epochs": "2"}
+    outcome = run_sweep(build_config(None, flags), show_progress=False)
+    assert outcome.failed_now == 0
+    study = optuna.load_study(study_name="exact", storage="sqlite:///studies/exact.db")
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == outcome.cells
+    for trial in trials:
+        value, train = trial.value, trial.user_attrs["train_accuracy"]
+        assert type(value) is float and value == round(value * test_rows) / test_rows, value
+        assert train == round(train * train_rows) / train_rows, train
+    # the check would pass by luck if every figure were a fraction float32 holds exactly
+    assert any(float(np.float32(t.value)) != t.value for t in trials)
+
+
 def test_optuna_cli_lists_the_trials(workdir: Path) -> None:
     run_sweep(build_config(None, FLAGS), show_progress=False)
     optuna_cli = shutil.which("optuna") or str(Path(__import__("sys").executable).parent / "optuna")

@@ -125,7 +125,7 @@ def test_keras_engine_trains_a_few_epochs() -> None:
         assert result.curves.epochs == 2
         assert np.isfinite(result.curves.stacked()).all()
         assert 0.0 <= result.train_metric <= 1.0
-        assert result.test_metric == np.float32(result.curves.test_metric[-1])
+        assert np.float32(result.test_metric) == result.curves.test_metric[-1]
         assert result.test_loss < 1.5 * np.log(10)  # not diverged (chance level is ln 10)
     # without dropout two epochs already beat chance (0.1 accuracy, loss ln 10)
     assert results[0].test_metric > 0.2 and results[0].test_loss < np.log(10)

@@ -114,7 +114,7 @@ def test_keras_engine_trains_a_few_epochs() -> None:
         assert result.curves.epochs == 2
         assert np.isfinite(result.curves.stacked()).all()
         assert 0.0 <= result.train_metric <= 1.0 and 0.0 <= result.test_metric <= 1.0
-        assert result.test_metric == np.float32(result.curves.test_metric[-1])
+        assert np.float32(result.test_metric) == result.curves.test_metric[-1]
         assert result.test_loss < 1.0  # not diverged (chance level is ln 2 = 0.69)
 
 

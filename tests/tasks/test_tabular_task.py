@@ -195,3 +195,45 @@ TASK = sweep.Task(name="hot", placements=("cool", "hot"), load_data=load_data,
     assert set(reasons) == {f"rate=0.2|placement=hot|max_norm=none|seed={s}" for s in (0, 1)}
     assert all(r.startswith("FloatingPointError: the training loss became ") and " at epoch "
                in r for r in reasons.values()), reasons
+
+
+def test_a_regression_targets_mae_is_labelled_in_training_sds_of_the_target(
+        tmp_path: Path) -> None:
+    """The target is standardised with the training rows' mean and SD, so the MAE is in those
+    SDs: the run's closing lines, ``status`` and ``summary`` say so; a reader of the study
+    (which never loads the task's file) finds the unit in the study's settings."""
+    from sweep.objective import Objective
+    from sweep.storage.settings import settings_diff
+    from sweep.tasks import described_task
+    from sweep.tasks.tabular_data import load_table
+
+    path = _csv(tmp_path, "diabetes", load_diabetes)
+    table = load_table(path, "target")
+    train_y = table.dataset.train_y
+    assert abs(float(train_y.mean())) < 1e-6 and abs(float(train_y.std()) - 1) < 1e-6
+    config = SweepConfig(task="tabular", data=str(path), target="target", hidden_units="8",
+                         rates="0,0.3", placements="input", seeds=2, epochs=3)
+    task = get_task(config.task)
+    unit = "[training SDs of the target]"
+    assert task.objective().label == f"test mae {unit}"
+    settings = task.fixed_settings(3, 32)
+    assert settings["metric_unit"] == "training SDs of the target"
+    assert described_task(settings).objective() == Objective.from_settings(settings)
+    before_units = {k: v for k, v in settings.items() if k != "metric_unit"}
+    assert settings_diff(before_units, settings) == []  # such a study still resumes
+    assert settings_diff({**settings, "metric_unit": "dollars"}, settings)
+    cancer = get_task(SweepConfig(task="tabular", data=str(_csv(tmp_path, "cancer",
+                                  load_breast_cancer)), target="target").task)
+    assert cancer.metric_unit == "" and cancer.objective().label == "test accuracy"
+
+    args = ("--task", "tabular", "--data", "diabetes.csv", "--target", "target")
+    run = run_cli("run", *args, "--hidden-units", "8", "--rates", "0,0.3", "--placements",
+                  "input", "--seeds", "2", "--epochs", "3", "--no-progress", cwd=tmp_path,
+                  check=True)
+    header = next(line for line in run.stdout.splitlines() if line.startswith("rate "))
+    assert f"test mae {unit} mean" in header
+    assert f": test mae {unit} mean " in run.stdout  # the best line
+    status = run_cli("status", "--study", "tabular-diabetes", cwd=tmp_path, check=True)
+    assert f"test mae {unit} mean" in status.stdout
+    summary = run_cli("summary", "--study", "tabular-diabetes", cwd=tmp_path, check=True)
+    assert summary.stdout.startswith("unit: training SDs of the target (mae: ")

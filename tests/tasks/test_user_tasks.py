@@ -190,6 +190,32 @@ def test_failing_cells_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert "out of memory for this cell" in html, report.stdout
 
 
+def test_a_keras_layer_error_is_recorded_by_the_line_that_explains_it(tmp_path: Path) -> None:
+    """Keras 3 wraps a layer's error as "Exception encountered when calling Dropout.call().",
+    a blank line, the explaining message in bold (ANSI codes), then the arguments: the stored
+    reason's first line and the terminal's copy carry the explanation, no escape codes."""
+    path = write_task(
+        tmp_path,
+        nan="if cell.placement == 'features' and cell.seed == 1:\n"
+            "        h = keras.layers.Dropout(0.3, noise_shape=(5, 3))(h)",
+    )
+    result = run_cli("run", "--task", path.name, "--engine", "keras", *SMALL, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stderr and "Traceback" not in result.stderr
+    explained = "ValueError: in Dropout.call(): Dimensions must be equal, but are 3 and 16"
+    assert f"failed 1 cell(s): {explained}" in result.stderr
+    status = json.loads(run_cli("status", "--study", "moons", "--json", cwd=tmp_path,
+                                check=True).stdout)
+    reasons = {f["cell"]: f["reason"] for f in status["failures"]}
+    assert list(reasons) == ["rate=0.3|placement=features|max_norm=none|seed=1"]
+    reason = reasons["rate=0.3|placement=features|max_norm=none|seed=1"]
+    assert reason.splitlines()[0].startswith(explained), reason
+    assert "\x1b" not in reason and "Exception encountered" not in reason
+    assert "Arguments received by Dropout.call():" in reason  # kept, below the explanation
+    text = run_cli("status", "--study", "moons", cwd=tmp_path, check=True).stdout
+    assert f"rate=0.3|placement=features|max_norm=none|seed=1: {explained}" in text
+
+
 # ---- identity: a changed task is refused -----------------------------------------------------
 
 

@@ -1,0 +1,80 @@
+"""The time estimate of a ``model.fit`` sweep counts what ``model.fit`` costs: a start once, every
+cell's build, compile, tracing and evaluation, and every epoch's validation pass and callbacks
+beyond its batches (the figures documented in ``sweep/budget.py`` and the tasks). A sweep of
+short tutorial cells was estimated at a third of its time when only epochs were counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sweep import budget
+from sweep.budget import estimate
+from sweep.config import build_config
+from sweep.tasks import get_task
+
+
+def _seconds(seeds: int, epochs: int, **flags: str) -> float:
+    config = build_config(None, {"engine": "keras", "rates": "0,0.4", "max_norms": "none",
+                                 "seeds": str(seeds), "epochs": str(epochs), **flags})
+    return estimate(config, 1, 1).seconds
+
+
+def test_a_keras_estimate_counts_the_start_each_cell_and_each_epoch() -> None:
+    circles = get_task("circles")
+    epoch, cell = circles.epoch_seconds["keras"], circles.cell_seconds["keras"]
+    # each epoch of each of the 2 cells (rate 0, rate 0.4 on the hidden layer)
+    assert _seconds(1, 11, placements="hidden") - _seconds(1, 10, placements="hidden") == (
+        pytest.approx(2 * epoch))
+    # each cell: its epochs and its own cost beyond them
+    assert _seconds(2, 10, placements="hidden") - _seconds(1, 10, placements="hidden") == (
+        pytest.approx(2 * (cell + 10 * epoch)))
+    # once per run: the first cell's extra tracing and the data
+    assert _seconds(1, 10, placements="hidden") == pytest.approx(
+        budget.KERAS_START_SECONDS + 2 * (cell + 10 * epoch))
+
+
+def test_the_tutorials_keras_figures_are_what_was_measured() -> None:
+    """Measured on this 2-core machine (the comments beside the figures): a tutorial epoch of
+    ``model.fit`` (one batch, the validation pass, callbacks) 0.085-0.10 s, a cell's cost
+    beyond its epochs 0.9-1.1 s. The user's sweep of short cells, 60 cells x 10 epochs, then
+    comes to about two minutes, as it took, where 0.06 s an epoch alone said 36 s."""
+    circles = get_task("circles")
+    assert 0.085 <= circles.epoch_seconds["keras"] <= 0.10
+    assert 0.9 <= circles.cell_seconds["keras"] <= 1.1
+    short = _seconds(30, 10, placements="hidden")
+    assert short >= 60 * (0.9 + 10 * 0.085) and short >= 3 * 60 * 10 * 0.06
+    for name in ("digits-cnn", "sequence-lstm"):
+        assert get_task(name).cell_seconds["keras"] >= 1.0, name
+
+
+def test_a_users_keras_task_is_estimated_from_its_batches_epochs_and_cells(
+        tmp_path: Path) -> None:
+    """Without measured figures: batches of the training rows, each epoch's fixed cost and
+    each cell's, as documented in ``sweep/budget.py``."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 4)).round(4)
+    rows = [",".join(map(str, r)) + f",{int(r[0] > 0)}" for r in x]
+    table = tmp_path / "table.csv"
+    table.write_text("a,b,c,d,label\n" + "\n".join(rows) + "\n")
+    flags = {"task": "tabular", "data": str(table), "target": "label", "placements": "hidden"}
+    train_rows = 700  # the default stratified 70/30 split
+    steps = -(-train_rows // 32)
+    per_epoch = budget.STEP_SECONDS * steps + budget.KERAS_EPOCH_SECONDS
+    assert _seconds(1, 10, **flags) == pytest.approx(
+        budget.KERAS_START_SECONDS + 2 * (budget.KERAS_CELL_SECONDS + 10 * per_epoch))
+    assert _seconds(1, 11, **flags) - _seconds(1, 10, **flags) == pytest.approx(2 * per_epoch)
+
+
+def test_a_population_estimate_counts_its_compile_once_for_every_task() -> None:
+    """112 short cells of the built-in tutorial were "about 0 s": the program's compile, paid
+    once per run whatever the task, was counted only for a user's task."""
+    config = build_config(None, {"engine": "population", "rates": "0:0.9:0.1",
+                                 "seeds": "2", "epochs": "30", "max_norms": "none,2"})
+    seconds = estimate(config, 256, 1).seconds
+    assert seconds >= budget.POPULATION_COMPILE_SECONDS
+    assert estimate(build_config(None, {**{"engine": "population", "rates": "0:0.9:0.1",
+                                          "seeds": "2", "max_norms": "none,2"},
+                                       "epochs": "60"}), 256, 1).seconds > seconds
