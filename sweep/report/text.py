@@ -3,8 +3,9 @@
 One CI formatter (:func:`fmt_ci`), one group order (the summary's): the report's headline (the
 confirmation on fresh seeds first, when there is one), progress and notes, and the labels of a
 row that stands for identical groups (:func:`merged_settings`) are here; the ranked table and
-the optuna-dashboard note are in :mod:`.tables`, the terminal's tables in :mod:`.terminal`. Plain text (escaped by the HTML writer, used as is in the
-note). The task supplies its words: placement phrases, the baseline's label.
+the optuna-dashboard note are in :mod:`.tables`, the terminal's tables in :mod:`.terminal`.
+Plain text (escaped by the HTML writer, used as is in the note). The task supplies its words:
+placement phrases, the baseline's label.
 """
 
 from __future__ import annotations
