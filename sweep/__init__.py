@@ -1,6 +1,6 @@
 """sweep: dropout grid sweeps (rate x placement x max-norm x seed) as Optuna studies.
 
-The public API (see the README's "Python" section)::
+The public API (docs/how-to/python-api.md; every name in docs/reference/python-api.md)::
 
     import sweep
 

@@ -1,10 +1,10 @@
-"""The public Python API, as the README shows it: its code block runs as written."""
+"""The public Python API, as its guide (docs/how-to/python-api.md) shows it: its code block runs
+as written."""
 
 from __future__ import annotations
 
 import importlib
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +15,15 @@ import pytest
 import sweep
 from sweep.exceptions import ConfigError
 
+from ._blocks import PYTHON_API, block
 from .conftest import REPO
 
 
 def readme_python_block() -> str:
-    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    block = next(b for b in blocks if "sweep.run(" in b)
-    return block
+    """The notebook example of docs/how-to/python-api.md."""
+    text = block(PYTHON_API, "## A sweep from a notebook", "python")
+    assert "sweep.run(" in text
+    return text
 
 
 def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The package's layout keeps its promises: no import cycle, small modules, Optuna's private
-internals in one place, the README's layout section naming every module."""
+internals in one place, the documented layout (docs/reference/layout.md) naming every module."""
 
 from __future__ import annotations
 
@@ -82,13 +82,14 @@ def test_optunas_private_internals_are_used_in_one_package_only() -> None:
 
 
 def test_the_readme_layout_names_every_module() -> None:
-    readme = (REPO / "README.md").read_text()
-    layout = readme[readme.index("## Layout"):]
-    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    """The layout's text block in the reference (it was the README's "## Layout")."""
+    page = (REPO / "docs" / "reference" / "layout.md").read_text()
+    layout = page[page.index("```text"):]
+    layout = layout[: layout.index("```", 3)]
     for path in MODULES.values():
         if path.parent == PACKAGE and path.name != "__init__.py":
-            assert path.name in layout, f"README's layout lacks {path.name}"
+            assert path.name in layout, f"docs/reference/layout.md lacks {path.name}"
         elif path.parent.parent == PACKAGE and path.name != "__init__.py" \
                 and not path.name.startswith("_"):
             named = path.stem in layout or path.stem.replace("_", "-") in layout
-            assert named, f"README's layout lacks {path.parent.name}/{path.stem}"
+            assert named, f"docs/reference/layout.md lacks {path.parent.name}/{path.stem}"

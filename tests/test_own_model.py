@@ -1,7 +1,7 @@
-"""The README's "Sweep your own model" section, run as written in a directory laid out like a
-clone: its ``myfile.py`` and its commands (a sweep of the user's task, ``status``, ``report``,
-``dashboard``, and both examples' TOML sweeps). Each example's study is then read back by
-Optuna's CLI and its report rendered in headless Chromium."""
+"""The own-model guide (docs/how-to/own-model.md; the README shows its file), run as written in
+a directory laid out like a clone: its ``myfile.py`` and its commands (a sweep of the user's
+task, ``status``, ``report``, ``dashboard``, and both examples' TOML sweeps). Each example's
+study is then read back by Optuna's CLI and its report rendered in headless Chromium."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ._blocks import OWN_MODEL, OWN_MODEL_FILE, block, block_lines
 from .conftest import REPO
 from .report.test_html import render_in_chromium, rendered_svgs, sections
 from .test_readme import get_json, run_line, serve_then_ctrl_c, shell
@@ -21,27 +22,19 @@ from .test_readme import get_json, run_line, serve_then_ctrl_c, shell
 pytestmark = pytest.mark.xdist_group("tests-own_model")  # its module fixtures train once
 
 
-def own_model_section() -> str:
-    text = (REPO / "README.md").read_text()
-    start = text.index("## Sweep your own model")
-    end = text.index("\n## ", start + 1)
-    return text[start:end]
-
-
 def blocks(kind: str) -> list[str]:
-    return re.findall(rf"```{kind}\n(.*?)```", own_model_section(), re.S)
+    """The page's task file (``python``) and its commands (``bash``)."""
+    return [block(OWN_MODEL, OWN_MODEL_FILE, kind)]
 
 
 def command_lines() -> list[str]:
-    joined = blocks("bash")[0].replace("\\\n", " ")
-    return [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return block_lines(OWN_MODEL, OWN_MODEL_FILE)
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone's layout (``.venv``, ``examples/``) with the README's ``myfile.py`` in it, after
-    the section's commands ran as written (the dashboard checked on the way)."""
+    """A clone's layout (``.venv``, ``examples/``) with the guide's ``myfile.py`` in it, after
+    the guide's commands ran as written (the dashboard checked on the way)."""
     root = tmp_path_factory.mktemp("own-model")
     (root / ".venv").symlink_to(Path(sys.prefix))
     shutil.copytree(REPO / "examples", root / "examples",

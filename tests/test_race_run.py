@@ -255,9 +255,11 @@ def test_toml_seeds_auto(workdir: Path) -> None:
 
 
 def race_block_lines() -> list[str]:
-    from .test_readme import block_lines
+    """The racing guide's block (docs/how-to/racing.md): the demo, its status, the default grid
+    raced."""
+    from ._blocks import RACING, block_lines
 
-    return block_lines("## Racing over seeds")
+    return block_lines(RACING, "# Racing over seeds: `--seeds auto`")
 
 
 @pytest.fixture

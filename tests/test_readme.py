@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -22,26 +21,15 @@ from typing import Any
 
 import pytest
 
+from ._blocks import README, USING_IT, block_lines
 from .conftest import REPO, port_held
 
 pytestmark = pytest.mark.xdist_group("tests-readme")  # its module fixtures train once
 
 
 def using_it_lines() -> list[str]:
-    """The command lines of the README's first block under "## Using it"."""
-    return block_lines("## Using it")
-
-
-def block_lines(heading: str) -> list[str]:
-    """The command lines of the README's first bash block under ``heading``, continuations
-    joined, comments dropped."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index(heading):]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block is not None
-    joined = block.group(1).replace("\\\n", " ")
-    return [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    """The command lines of the README's block under "## Using it"."""
+    return block_lines(README, USING_IT)
 
 
 @pytest.fixture(scope="module")

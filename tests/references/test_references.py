@@ -76,8 +76,10 @@ def test_stored_cells_refit_to_the_same_figures(name: str, index: int) -> None:
 
 
 def test_the_regeneration_script_as_the_readme_gives_it(tmp_path: Path) -> None:
-    """The README's command, for the smallest reference and into another folder: the same fits,
-    versions and hash as the stored file; ``--list`` names every reference."""
+    """The documented command (docs/how-to/development.md), for the smallest reference and into
+    another folder: the same fits, versions and hash as the stored file; ``--list`` names every
+    reference."""
+    assert f"`{REGENERATE}`" in (REPO / "docs" / "how-to" / "development.md").read_text()
     command = REGENERATE.split()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     listed = subprocess.run([*command, "--list"], cwd=REPO, env=env, capture_output=True,

@@ -1,5 +1,6 @@
-"""Database URLs as users type them: the README's PostgreSQL commands run as written against a
-real server, and a missing driver is one line naming what to install."""
+"""Database URLs as users type them: the documented PostgreSQL commands
+(docs/how-to/workers-and-postgres.md) run as written against a real server, and a missing
+driver is one line naming what to install."""
 
 from __future__ import annotations
 
@@ -19,17 +20,17 @@ from packaging.requirements import Requirement
 
 from sweep.grid import CONFIRM_SEED_BASE
 
+from .._blocks import WORKERS
+from .._blocks import block as docs_block
 from .._postgres import PASSWORD, USER, PostgresServer
 from ..conftest import REPO, assert_error_line, cell_key, poll_trials, run_cli
 
-README = REPO / "README.md"
-
 
 def readme_postgres_block() -> list[str]:
-    """The README's multi-machine block: its command lines, continuations joined."""
-    text = README.read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
-    block = next(b for b in blocks if "postgresql://USER:PASSWORD@DBHOST/sweep" in b)
+    """The multi-machine block (docs/how-to/workers-and-postgres.md): its command lines,
+    continuations joined."""
+    block = docs_block(WORKERS, "## Several machines: PostgreSQL or MySQL")
+    assert "postgresql://USER:PASSWORD@DBHOST/sweep" in block
     lines = []
     for line in block.replace("\\\n", " ").splitlines():
         command = line.split("#")[0].strip() if not line.lstrip().startswith("#") else ""
@@ -57,7 +58,7 @@ def test_the_readme_postgres_extra_installs_the_driver_of_its_url_form() -> None
 def test_the_readme_postgres_commands_as_written(tmp_path: Path, postgres: PostgresServer
                                                  ) -> None:
     """``run`` (the tutorial's whole grid) on one 'machine', ``worker`` on another, then
-    ``status``: the README's lines with USER, PASSWORD and DBHOST filled in, nothing else."""
+    ``status``: the documented lines with USER, PASSWORD and DBHOST filled in, nothing else."""
     postgres.create_database("sweep")
     commands = [line.replace("USER", USER).replace("PASSWORD", PASSWORD)
                 .replace("DBHOST", postgres.host) for line in readme_postgres_block()[1:]]

@@ -68,10 +68,11 @@ def test_reading_commands_change_nothing(tmp_path: Path, plain_optuna_db: Path,
 @pytest.mark.parametrize("command", ["status", "summary"])
 def test_what_a_reader_creates_beside_a_wal_database_is_what_the_readme_says(
         tmp_path: Path, command: str) -> None:
-    """The README's words: a reader of a WAL study no process has open makes SQLite create
-    x.db-shm (32 KB) and an empty x.db-wal, the database's bytes unchanged; the next writer
-    uses them and SQLite removes both when it closes the file."""
-    readme = " ".join((REPO / "README.md").read_text().split())
+    """The documentation's words (docs/explanation/storage.md): a reader of a WAL study no
+    process has open makes SQLite create x.db-shm (32 KB) and an empty x.db-wal, the database's
+    bytes unchanged; the next writer uses them and SQLite removes both when it closes the
+    file."""
+    readme = " ".join((REPO / "docs" / "explanation" / "storage.md").read_text().split())
     assert ("makes SQLite create `studies/x.db-shm` (32 KB) and an empty `studies/x.db-wal`; "
             "the database's own bytes are unchanged") in readme
     assert "SQLite removes both when the last writer closes the file" in readme

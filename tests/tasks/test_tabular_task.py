@@ -1,5 +1,5 @@
-"""The no-code tabular task: the README's block as written, each kind of target, TOML, the
-stored reference, a changed file refused, and one line for each bad input."""
+"""The no-code tabular task: the guide's block (docs/how-to/tabular.md) as written, each kind of
+target, TOML, the stored reference, a changed file refused, and one line for each bad input."""
 
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ def _csv(folder: Path, name: str, loader: object) -> Path:
 
 
 def test_the_readme_block_as_written(folder: Path) -> None:
-    from ..test_readme import block_lines, run_line
+    from .._blocks import TABULAR, block_lines
+    from ..test_readme import run_line
 
-    write, run, report = block_lines("## A table, no code")
+    write, run, report = block_lines(TABULAR, "# A table, no code: `--task tabular`")
     assert run.endswith("run --task tabular --data cancer.csv --target target")
     run_line(write, folder)
     out = run_line(run, folder)
