@@ -143,7 +143,7 @@ def _confirm_after(sweep_study: SweepStudy, engine: Engine, config: SweepConfig,
     if not cells:
         return outcome
     if sweep_study.enqueue_missing(cells):
-        log(confirm_line(cells))
+        progress.above(log)(confirm_line(cells))  # above the bar, not glued to its end
     more = work(sweep_study, engine, config, cells, stop=stop, progress=progress, log=log)
     return WorkOutcome(outcome.completed_now + more.completed_now,
                        outcome.failed_now + more.failed_now)

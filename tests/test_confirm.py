@@ -5,6 +5,7 @@ resumable, trained by any worker (a race's workers included)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import sweep
 from sweep.confirming import CONFIRM_SEED_BASE, default_confirm, pick
 from sweep.grid import Cell, Group
 from sweep.report.status import study_status
@@ -130,12 +132,15 @@ def _trials(db: Path) -> Counter[tuple[str, int]]:
 @pytest.mark.slow
 def test_a_sweep_confirms_once_and_a_rerun_trains_nothing(workdir: Path) -> None:
     flags = ("run", "--study", "conf", "--rates", "0,0.8", "--placements", "input",
-             "--max-norms", "none", "--seeds", "2", "--epochs", "20", "--confirm", "3",
-             "--no-progress")
-    first = run_cli(*flags, cwd=workdir, check=True)
+             "--max-norms", "none", "--seeds", "2", "--epochs", "20", "--confirm", "3")
+    first = run_cli(*flags, cwd=workdir, check=True)  # with its progress bar, as a user sees it
     assert "4 cells + 6 confirmation cells x 20 epochs" in first.stderr
-    assert ("confirmation: retraining rate 0.8, input, max-norm none and its no-dropout "
-            "baseline on 3 fresh seeds (6 cells)") in first.stderr
+    line = ("confirmation: retraining rate 0.8, input, max-norm none and its no-dropout "
+            "baseline on 3 fresh seeds (6 cells)\n")
+    assert line in first.stderr
+    before = first.stderr[:first.stderr.index(line)]
+    assert re.search(r"[\r\n] *\r?$", before), repr(before[-200:])  # above the bar, not after it
+    assert re.search(r"\| 10/10 cells", first.stderr), first.stderr[-300:]  # the bar counts them
     assert "10 cell(s) trained now" in first.stdout
     assert "Confirmed on 3 fresh seeds, which took no part in choosing it" in first.stdout
     assert _trials(workdir / "studies" / "conf.db") == {("COMPLETE", 0): 4, ("COMPLETE", 1): 6}
@@ -145,6 +150,11 @@ def test_a_sweep_confirms_once_and_a_rerun_trains_nothing(workdir: Path) -> None
     status = json.loads(run_cli("status", "--study", "conf", "--json", cwd=workdir,
                                 check=True).stdout)
     assert status["confirmation"]["n_pairs"] == 3 and status["cells"]["complete"] == 10
+    summary = sweep.load_summary("conf", f"sqlite:///{workdir / 'studies' / 'conf.db'}")
+    assert summary.confirmation is not None and summary.confirmation.n_pairs == 3
+    assert summary.confirmation.p == pytest.approx(status["confirmation"]["p"], abs=1e-6)
+    report = (workdir / "dashboards" / "conf.html").read_text()
+    assert "Confirmed on 3 fresh seeds, which took no part in choosing it" in report
     off = run_cli("run", "--study", "small", "--rates", "0,0.8", "--placements", "input",
                   "--max-norms", "none", "--seeds", "2", "--epochs", "5", "--no-progress",
                   cwd=workdir, check=True)
@@ -162,3 +172,7 @@ def test_a_race_s_workers_confirm_after_the_race(workdir: Path) -> None:
     assert trials[("COMPLETE", 1)] == 6 and set(trials) == {("COMPLETE", 0), ("COMPLETE", 1)}
     assert "Confirmed on 3 fresh seeds" in result.stdout
     assert "Does the best dropout group beat no dropout?" in result.stdout
+    report = (workdir / "dashboards" / "raced.html").read_text()
+    headline = report.split('class="headline')[1].split("</p>")[0]
+    assert "Confirmed on 3 fresh seeds" in headline
+    assert "Selection stage (the race over the sweep&#x27;s own seeds)" in headline
