@@ -169,7 +169,10 @@ def test_a_race_s_workers_confirm_after_the_race(workdir: Path) -> None:
                      "--max-seeds", "4", "--epochs", "20", "--confirm", "3", "--workers", "2",
                      "--no-progress", cwd=workdir, check=True)
     trials = _trials(workdir / "studies" / "raced.db")
-    assert trials[("COMPLETE", 1)] == 6 and set(trials) == {("COMPLETE", 0), ("COMPLETE", 1)}
+    assert trials[("COMPLETE", 1)] == 6 and {("COMPLETE", 0), ("COMPLETE", 1)} <= set(trials)
+    # two workers that find the race over may both enqueue the confirmation: the second
+    # waiting trial of a cell is failed as a duplicate, never trained
+    assert set(trials) <= {("COMPLETE", 0), ("COMPLETE", 1), ("FAIL", 1)}
     assert "Confirmed on 3 fresh seeds" in result.stdout
     assert "Does the best dropout group beat no dropout?" in result.stdout
     report = (workdir / "dashboards" / "raced.html").read_text()
