@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .grid import CONFIRM_SEED_BASE, Cell, Group, is_confirmation
-from .report.summary import SweepSummary, baseline_group, study_summary
+from .report.summary import SweepSummary, study_summary
 from .storage import COMPLETE, cell_states
 
 if TYPE_CHECKING:
@@ -81,10 +81,8 @@ def pick(summary: SweepSummary) -> Pick | None:
     (:attr:`~sweep.report.summary.SweepSummary.best_dropout`) and the no-dropout group with its
     max-norm; ``None`` when the sweep has no such pair."""
     best = summary.best_dropout
-    if best is None:
-        return None
-    baseline = baseline_group(best.group.max_norm)
-    return None if summary.get(baseline) is None else Pick(best.group, baseline)
+    baseline = None if best is None else summary.baseline_for(best.group)
+    return None if best is None or baseline is None else Pick(best.group, baseline.group)
 
 
 def confirmation_cells(sweep_study: SweepStudy, records: Sequence[TrialRecord]) -> list[Cell]:

@@ -150,21 +150,20 @@ def _confirm_after(sweep_study: SweepStudy, engine: Engine, config: SweepConfig,
 
 
 def _done(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
-    """Complete cells of a fixed sweep's grid and its confirmation, or of a race's study."""
-    done = _complete(sweep_study, cells)
-    return done if cells is None else done + _confirmed(sweep_study)
+    """Complete cells of a fixed sweep's grid and its confirmation, or of a race's study (one
+    read of the study's trials)."""
+    states = cell_states(sweep_study.records())
+    if cells is None:
+        return sum(1 for s in states.values() if s == COMPLETE)
+    wanted = set(cells)
+    return sum(1 for c, s in states.items()
+               if s == COMPLETE and (c in wanted or is_confirmation(c)))
 
 
 def _confirmed(sweep_study: SweepStudy) -> int:
-    """Complete cells of the study's confirmation (fresh seeds), for the bar's start."""
+    """Complete cells of the study's confirmation (fresh seeds)."""
     states = cell_states(sweep_study.records())
     return sum(1 for c, s in states.items() if s == COMPLETE and is_confirmation(c))
-
-
-def _complete(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:
-    """Complete cells: of ``cells``, or of the whole study (a race's)."""
-    states = cell_states(sweep_study.records())
-    return sum(1 for c in (states if cells is None else cells) if states.get(c) == COMPLETE)
 
 
 def _outcome_of(sweep_study: SweepStudy, cells: list[Cell] | None, already: int) -> WorkOutcome:

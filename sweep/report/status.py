@@ -127,8 +127,7 @@ def race_json(race: RaceReport) -> dict[str, Any]:
     """A race's state for ``status --json``: its settings, looks, each group's fate, the
     answer to "does the best dropout group beat no dropout?", cells used."""
     def group(g: Group | None) -> dict[str, Any] | None:
-        return None if g is None else {"rate": g.rate, "placement": g.placement,
-                                       "max_norm": g.max_norm}
+        return None if g is None else _group(g)
 
     answer = race.answer
     state = race.state
