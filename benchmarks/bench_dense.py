@@ -2,7 +2,7 @@
 
 Three tasks, both engines in this process, model-epochs per second and the ratio:
 
-(a) the tutorial (circles, 2-500-1, one full batch per epoch: the hand-written program);
+(a) the tutorial (circles, 2-500-1, one full batch per epoch: hand-derived dense gradients);
 (b) a tabular task of 569 rows x 30 features (scikit-learn's breast cancer written to a CSV),
     ``--task tabular`` with hidden layers 64,64 and batch 32 (398 training rows: 13 steps per
     epoch), binary;

@@ -21,6 +21,7 @@ import os
 import resource
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -64,9 +65,10 @@ def main() -> None:
     from sweep._keras import import_keras
     from sweep.config import SweepConfig
     from sweep.engines import TrainSettings, train_all
-    from sweep.engines._population_init import keras_initial_weights
+    from sweep.engines._chain_dense import MEMBERS
+    from sweep.engines._chain_members import MemberBuilder, build_member
     from sweep.engines.keras_fit import KerasFitEngine
-    from sweep.engines.population import MEMBERS, PopulationEngine, _circles
+    from sweep.engines.population import PopulationEngine
     from sweep.tasks import get_task
 
     import_keras()
@@ -106,21 +108,22 @@ def main() -> None:
           f"{verdict} the {RATIO_TARGET:.0f}x target")
 
     # ---- where a population cell's time goes
-    fast_init = _circles().fast_initial_weights
-    assert fast_init is not None
     profile_cells = _spread(sweep_cells, 64)
+    build = MemberBuilder(task)
+    for cell in profile_cells:  # one real build per group: the templates
+        build(cell)
     start = time.perf_counter()
     for cell in profile_cells:
-        fast_init(cell)
+        build(replace(cell, seed=cell.seed + 1))  # replayed from the group's template
     fast_init_seconds = (time.perf_counter() - start) / len(profile_cells)
     start = time.perf_counter()
     for cell in profile_cells[:8]:
-        keras_initial_weights(task, cell)
+        build_member(task, cell)
     model_init_seconds = (time.perf_counter() - start) / 8
     compile_seconds = max(cold_seconds - warm_seconds, 0.0)
     loop_seconds = warm_seconds - fast_init_seconds * len(population_cells)
-    print(f"profile    initial weights {fast_init_seconds * 1000:.2f} ms per cell "
-          f"(building the Keras model instead: {model_init_seconds * 1000:.1f} ms); "
+    print(f"profile    initial weights {fast_init_seconds * 1000:.2f} ms per replayed cell "
+          f"(building the Keras model, once per group: {model_init_seconds * 1000:.1f} ms); "
           f"tracing + XLA compilation {compile_seconds:.1f} s per {MEMBERS}-member program, "
           "once per process whatever the epochs; "
           f"epoch loop {loop_seconds / member_epochs * 1e6:.1f} us per model-epoch")

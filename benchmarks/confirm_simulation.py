@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from racing_simulation import _rate, baseline_of, measure, null_model  # noqa: E402
 
-from sweep.report.stats import ALPHA, holm, paired_test  # noqa: E402
+from sweep.stats import ALPHA, holm, paired_test  # noqa: E402
 
 SELECTION_SEEDS = 10
 

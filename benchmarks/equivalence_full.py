@@ -31,7 +31,7 @@ import numpy as np
 
 from sweep.exceptions import SweepError
 from sweep.grid import Cell, Group
-from sweep.report.stats import Interval, mean_ci
+from sweep.stats import Interval, mean_ci
 from sweep.storage import SweepStudy, completed, load_curves, open_study
 
 ENGINES = ("population", "keras")

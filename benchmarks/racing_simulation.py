@@ -39,7 +39,7 @@ import numpy as np
 
 from sweep.grid import Group
 from sweep.racing import RaceSettings, RaceState, replay
-from sweep.report.stats import holm, paired_test
+from sweep.stats import holm, paired_test
 from sweep.storage import completed, open_study
 
 TEST_POINTS = 70

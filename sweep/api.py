@@ -29,8 +29,9 @@ from .exceptions import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .report.race import RaceReport
-    from .report.summary import Confirmation, GroupStats, SweepSummary
+    from .race_answer import RaceReport
+    from .report.group_stats import Confirmation, GroupStats
+    from .report.summary import SweepSummary
     from .storage import SweepStudy
     from .tasks import Task
 
@@ -99,9 +100,9 @@ def run(
     Give a :class:`SweepConfig`, or its settings as keywords (``run(study="demo", seeds=5)``).
     SIGINT/SIGTERM (Ctrl-C) stop it cleanly with :class:`sweep.SweepInterrupted`; the same
     call resumes. ``log`` receives the run's notices (its size estimate, capped workers).
+    The summary is computed once, after the run's last trial, with the race as the run last
+    replayed it; :func:`write_and_publish` takes it as it is.
     """
-    from .report.race import race_report
-    from .report.summary import study_summary
     from .runner import run_sweep
 
     if config is None:
@@ -116,13 +117,37 @@ def run(
         raise ConfigError(f"sweep.run: log must be a function taking one line (e.g. print), "
                           f"not a {type(log).__name__}")
     outcome = run_sweep(config, show_progress=bool(progress), log=log or _quiet)
-    return Summary(outcome.study.name, outcome.study.url.safe, outcome.study.task,
-                   study_summary(outcome.study), outcome.completed_now,
-                   outcome.already_complete, outcome.failed_now, race_report(outcome.study))
+    return _summary(outcome.study, outcome.race, outcome.summary,
+                    (outcome.completed_now, outcome.already_complete, outcome.failed_now))
+
+
+def _summary(sweep_study: SweepStudy, race: RaceReport | None = None,
+             stats: SweepSummary | None = None,
+             counts: tuple[int, int, int] = (0, 0, 0)) -> Summary:
+    """The study's :class:`Summary`: its race replayed once and its statistics computed once,
+    with that replay, from one read of its trials; ``race`` and ``stats``: those a run
+    computed after its last trial already (not computed again); ``counts``: a run's
+    trained, already complete and failed cells."""
+    from .race_answer import race_report
+    from .report.summary import study_summary
+
+    if stats is None:
+        records = sweep_study.records()
+        race = race_report(sweep_study, records) if race is None else race
+        stats = study_summary(sweep_study, records, race)
+    elif race is None:
+        race = race_report(sweep_study)  # a fixed-seed study: nothing is replayed
+    return Summary(sweep_study.name, sweep_study.url.safe, sweep_study.task, stats, *counts,
+                   race=race)
 
 
 def open_study(study: str, storage: str | None = None) -> SweepStudy:
     """An existing study, opened read-only (nothing in the database changes)."""
+    return _open_read(study, storage)
+
+
+def _open_read(study: str, storage: str | None, task: Task | None = None) -> SweepStudy:
+    """:func:`open_study`; ``task``: the study's, known already (not found again)."""
     from .storage import open_study as open_stored
     from .values import check_study_name
 
@@ -131,17 +156,12 @@ def open_study(study: str, storage: str | None = None) -> SweepStudy:
         raise ConfigError(f"storage must be a URL string (e.g. 'sqlite:///studies/{name}.db'), "
                           f"not a {type(storage).__name__}")
     return open_stored(study_name=name, storage_url=storage or default_storage_url(name),
-                       access="read")
+                       access="read", task=task)
 
 
 def load_summary(study: str, storage: str | None = None) -> Summary:
     """The summary of a stored study (default storage: ``sqlite:///studies/<study>.db``)."""
-    from .report.race import race_report
-    from .report.summary import study_summary
-
-    sweep_study = open_study(study, storage)
-    return Summary(sweep_study.name, sweep_study.url.safe, sweep_study.task,
-                   study_summary(sweep_study), race=race_report(sweep_study))
+    return _summary(open_study(study, storage))
 
 
 @dataclass(frozen=True)
@@ -163,9 +183,12 @@ def write_report(
 
 
 def write_and_publish(
-    study: str, storage: str | None = None, out: str | Path | None = None
+    study: str, storage: str | None = None, out: str | Path | None = None,
+    summary: Summary | None = None,
 ) -> Report:
-    """:func:`write_report`, saying whether the figures were stored in the study too."""
+    """:func:`write_report`, saying whether the figures were stored in the study too.
+    ``summary``: this study's, just computed (:func:`run`, :func:`load_summary`): the report
+    shows it, and its race and task, instead of reading, replaying and resolving them again."""
     from .exceptions import StorageUnavailableError
     from .report.html import publish_report
     from .report.html import write_report as write_html
@@ -173,8 +196,10 @@ def write_and_publish(
     if out is not None and not isinstance(out, str | PathLike):
         raise ConfigError(f"write_report: out must be a file path (str or Path), not a "
                           f"{type(out).__name__}")
-    sweep_study = open_study(study, storage)
-    written = write_html(sweep_study, None if out is None else Path(out))
+    sweep_study = _open_read(study, storage, None if summary is None else summary.task)
+    written = write_html(sweep_study, None if out is None else Path(out),
+                         summary=None if summary is None else summary.stats,
+                         race=None if summary is None else summary.race)
     try:
         publish_report(sweep_study, written)
     except StorageUnavailableError as e:

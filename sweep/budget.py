@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .config import SweepConfig
 from .exceptions import ConfigError
 from .grid import count_cells
-from .tasks import get_task, task_facts
+from .tasks import task_facts
 
 SOFT_CELLS = 50_000
 SOFT_SECONDS = 24 * 3600.0
@@ -128,7 +128,7 @@ def machine_workers(per_worker: int) -> int:
 
 
 def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEstimate:
-    task = get_task(config.task)
+    task = config.resolved_task
     engine = config.resolved_engine
     epochs = config.resolved_epochs
     cells = count_cells(config.rates, config.placements, config.max_norms, config.most_seeds)

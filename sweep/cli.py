@@ -8,9 +8,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import SweepError, UsageError
+
+if TYPE_CHECKING:
+    from .api import Summary
 
 PRECEDENCE = "Settings: built-in defaults < --config FILE (TOML) < command-line flags."
 
@@ -163,8 +166,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     where = f"sweep status --study {summary.study}"
     if not config.uses_default_storage:
         where += f" --storage {config.storage_url}"
-    if summary.n_complete:
-        path = _write_report(config.study_name, config.storage_url, None)
+    if summary.n_complete:  # the report shows the summary above, not one computed again
+        path = _write_report(config.study_name, config.storage_url, None, summary)
         print(f"{len(summary.stats.groups)} group(s) in all: the full table is in the report "
               f"and in '{where}'")
         print(f"report: {path}")
@@ -180,12 +183,13 @@ def _stderr(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _write_report(study: str, storage: str, out: Path | None) -> Path:
-    """The HTML report; a study that cannot be written here keeps only the HTML (a notice
-    says its figures were not stored for optuna-dashboard)."""
+def _write_report(study: str, storage: str, out: Path | None, summary: Summary) -> Path:
+    """The HTML report of ``summary`` (the study's, just computed); a study that cannot be
+    written here keeps only the HTML (a notice says its figures were not stored for
+    optuna-dashboard)."""
     from .api import write_and_publish
 
-    written = write_and_publish(study, storage, out)
+    written = write_and_publish(study, storage, out, summary)
     if not written.published:
         _stderr(f"sweep: note: the report's figures were not stored in the study for "
                 f"optuna-dashboard ({written.reason})")
@@ -200,14 +204,15 @@ def _open_existing(args: argparse.Namespace) -> Any:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .report.race import race_report
+    from .race_answer import race_report
     from .report.status import study_status
     from .report.terminal import status_text
 
     sweep_study = _open_existing(args)
-    status = study_status(sweep_study.name, sweep_study.settings, sweep_study.records(),
+    records = sweep_study.records()  # one read: the race is replayed from these
+    status = study_status(sweep_study.name, sweep_study.settings, records,
                           sweep_study.stale_trial_ids(), sweep_study.task,
-                          race_report(sweep_study), sweep_study.confirm_seeds)
+                          race_report(sweep_study, records), sweep_study.confirm_seeds)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0
@@ -239,7 +244,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args, ("study", "storage"))
     summary = load_summary(config.study_name, config.storage_url)
-    path = _write_report(config.study_name, config.storage_url, args.out)
+    path = _write_report(config.study_name, config.storage_url, args.out, summary)
     print(summary.headline)
     print(f"report: {path}")
     return 0

@@ -20,7 +20,7 @@ from .exceptions import ConfigError
 from .files import DIRECTORY, MISSING, REGULAR, what_is
 from .grid import Cell, Group, expand, grid_groups, normalize_rate
 from .racing import RaceSettings
-from .tasks import get_task
+from .tasks import Task, get_task
 from .tasks.tabular import OPTIONS as TABULAR_OPTIONS
 from .tasks.tabular import is_tabular, tabular_reference
 from .values import AUTO, PARSERS, check_study_name
@@ -88,7 +88,7 @@ class SweepConfig:
                 continue
             object.__setattr__(self, f.name, PARSERS[f.name](value))
         _resolve_tabular(self)
-        task = get_task(self.task)
+        task = self.resolved_task
         if self.study is None:
             object.__setattr__(self, "study", _default_study(task.name, self.seeds == AUTO))
         if not self.placements:
@@ -96,6 +96,26 @@ class SweepConfig:
         if not self.max_norms:
             object.__setattr__(self, "max_norms", task.default_max_norms)
         validate(self)
+
+    @property
+    def resolved_task(self) -> Task:
+        """The task ``task`` names, resolved once per config and kept by :meth:`replace`: a
+        user's file is not read again by each check and step of a run. Not a field."""
+        held = self.__dict__.get("_task")
+        if held is None or held[0] != self.task:
+            object.__setattr__(self, "_task", held := (self.task, get_task(self.task)))
+        return held[1]
+
+    def replace(self, **changes: Any) -> SweepConfig:
+        """:func:`dataclasses.replace`, checked the same way, keeping the resolved task."""
+        check_keys(changes, "SweepConfig.replace")
+        copy = object.__new__(SweepConfig)
+        copy.__dict__.update(self.__dict__, **changes)
+        copy.__post_init__()
+        return copy
+
+    def __getstate__(self) -> dict[str, Any]:  # for workers: a user's task need not pickle
+        return {k: v for k, v in self.__dict__.items() if k != "_task"}
 
     @property
     def study_name(self) -> str:
@@ -113,15 +133,15 @@ class SweepConfig:
     @property
     def resolved_engine(self) -> str:
         """The engine asked for, else the task's default (its first supported engine)."""
-        return self.engine or get_task(self.task).default_engine
+        return self.engine or self.resolved_task.default_engine
 
     @property
     def resolved_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else get_task(self.task).epochs
+        return self.epochs if self.epochs is not None else self.resolved_task.epochs
 
     @property
     def resolved_batch_size(self) -> int:
-        return self.batch_size if self.batch_size is not None else get_task(self.task).batch_size
+        return self.batch_size if self.batch_size is not None else self.resolved_task.batch_size
 
     @property
     def race(self) -> RaceSettings | None:
@@ -256,7 +276,7 @@ def build_config(
 
 def validate(config: SweepConfig) -> None:
     """What no single value shows: the engine, placements and max-norms against the task."""
-    task = get_task(config.task)
+    task = config.resolved_task
     if config.engine is not None:
         check_engine_name(config.engine)
         if task.engines and config.engine not in task.engines:

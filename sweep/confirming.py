@@ -8,7 +8,7 @@ its max-norm are retrained on ``N`` fresh seeds (``--confirm N``) that took no p
 choice: seeds from :data:`CONFIRM_SEED_BASE` up, which a sweep's own seeds never reach. They are
 ordinary cells of the same study (exactly once, resumable, trained by any worker), and their
 paired difference is one test, with no multiplicity to correct for
-(:class:`sweep.report.comparison.Confirmation`).
+(:class:`sweep.report.group_stats.Confirmation`).
 
 Which group is confirmed is replayed from the stored trials (:func:`pick`), as a race's rounds
 are, so every worker and reader picks the same one.
@@ -25,6 +25,7 @@ from .report.summary import SweepSummary, study_summary
 from .storage import COMPLETE, cell_states
 
 if TYPE_CHECKING:
+    from .race_answer import RaceReport
     from .storage import SweepStudy, TrialRecord
 
 DEFAULT_CONFIRM = 30
@@ -34,7 +35,8 @@ DEFAULT_SHARE = 0.25
 built-in tasks' default grids (280 and 1,680 cells) and every race of 240 cells or more."""
 
 __all__ = ["CONFIRM_SEED_BASE", "DEFAULT_CONFIRM", "Pick", "confirm_line", "confirmation_cells",
-           "default_confirm", "is_confirmation", "off_line", "pick", "selection_records"]
+           "confirmation_summary", "default_confirm", "is_confirmation", "off_line", "pick",
+           "selection_records"]
 
 
 @dataclass(frozen=True)
@@ -85,17 +87,25 @@ def pick(summary: SweepSummary) -> Pick | None:
     return None if best is None or baseline is None else Pick(best.group, baseline.group)
 
 
-def confirmation_cells(sweep_study: SweepStudy, records: Sequence[TrialRecord]) -> list[Cell]:
-    """The confirmation's cells once the sweep's own cells are all complete (a race: once it is
-    over) and the study asks for one (:attr:`SweepStudy.confirm_seeds`); else none."""
-    seeds = sweep_study.confirm_seeds
-    if seeds == 0:
-        return []
+def confirmation_summary(sweep_study: SweepStudy, records: Sequence[TrialRecord],
+                         race: RaceReport | None = None) -> SweepSummary | None:
+    """The summary a confirmation picks its groups from, once the sweep's own cells are all
+    complete and the study asks for one (:attr:`SweepStudy.confirm_seeds`); else ``None``,
+    computing nothing. ``race``: the study's race replayed from ``records`` by the caller
+    (else replayed here). Once the run has nothing left to do this is the study's summary
+    after its last trial: the caller hands it on rather than computing it again."""
+    if sweep_study.confirm_seeds == 0:
+        return None
     states = cell_states(selection_records(records))
     if not states or any(state != COMPLETE for state in states.values()):
-        return []
-    summary = study_summary(sweep_study, records)
-    if summary.race_pending:
+        return None
+    return study_summary(sweep_study, records, race)
+
+
+def confirmation_cells(sweep_study: SweepStudy, summary: SweepSummary | None) -> list[Cell]:
+    """The confirmation's cells, from :func:`confirmation_summary` (a race: once it is
+    over); none while that is ``None``."""
+    if summary is None or summary.race_pending:
         return []
     chosen = pick(summary)
-    return [] if chosen is None else chosen.cells(seeds)
+    return [] if chosen is None else chosen.cells(sweep_study.confirm_seeds)

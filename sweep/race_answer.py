@@ -1,14 +1,27 @@
-"""What a race decided, from its replayed state: each group's fate and the answer to "does the
-best dropout group beat no dropout?" (plain data; :mod:`sweep.report.race` renders it)."""
+"""What a race decided, from its replayed state: each group's fate, the answer to "does the
+best dropout group beat no dropout?", and the whole :class:`RaceReport` of a study (plain data;
+:mod:`sweep.report.race` renders it).
+
+:func:`race_report` is the one replay of a study's race that its readers share: the summary
+(:func:`sweep.report.summary.study_summary`), the closing lines, ``status`` and the report take
+it as an argument rather than replaying the same trials again. It lives here, below the report
+package, so that the summary can take it without importing the report's words.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .grid import Group
-from .racing import RaceState, Versus
-from .report.stats import Interval
+from .racing import RaceSettings, RaceState, Versus
+from .rounds import race_groups, race_state, stored_race
+from .stats import Interval
+
+if TYPE_CHECKING:
+    from .storage import SweepStudy, TrialRecord
 
 Fate = tuple[str, Versus | None]
 """("best" | "eliminated" | "tied" | "racing" | "undecided", the decision's comparison)."""
@@ -116,3 +129,45 @@ def _dropout_won(state: RaceState, fates: dict[Group, Fate], best: Group) -> Ans
 
 def _flip(interval: Interval) -> Interval:
     return Interval(-interval.mean, interval.std, -interval.high, -interval.low)
+
+
+@dataclass(frozen=True)
+class RaceReport:
+    settings: RaceSettings
+    state: RaceState
+    groups: tuple[Group, ...]
+    fates: dict[Group, Fate]
+    seeds: dict[Group, int]
+    answer: Answer
+    cells_used: int
+
+    @property
+    def fixed_cells(self) -> int:
+        """A fixed design giving every group the seeds the race's last look had: the fixed
+        sweep that reaches the same decisions at the same seed counts."""
+        last = self.state.looks[-1].seeds if self.state.looks else self.settings.n0
+        return len(self.groups) * last
+
+
+def race_report(sweep_study: SweepStudy, records: Sequence[TrialRecord] | None = None
+                ) -> RaceReport | None:
+    """The study's race, replayed from its trials (``records``: the study's, read once by the
+    caller; ``None``: read here); ``None`` for a fixed-seed study, which replays nothing."""
+    settings = stored_race(sweep_study.settings, sweep_study.objective)
+    if settings is None:
+        return None
+    state = race_state(sweep_study, sweep_study.records() if records is None else records)
+    assert state is not None
+    groups = tuple(race_groups(sweep_study.settings))
+    fates = race_fates(state, groups)
+    seeds = {g: _seeds_of(g, state, settings) for g in groups}
+    answer = race_answer(state, fates, settings.maximize)
+    return RaceReport(settings, state, groups, fates, seeds, answer, sum(seeds.values()))
+
+
+def _seeds_of(group: Group, state: RaceState, settings: RaceSettings) -> int:
+    """The seeds a group was given: the last look it raced in (or the round running now)."""
+    looked = [look.seeds for look in state.looks if group in look.racing]
+    if group in state.racing and state.next_seeds is not None:
+        return state.next_seeds
+    return max(looked, default=settings.n0)

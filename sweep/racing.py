@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .grid import Group
-from .report.stats import Interval, holm, mean_ci, paired_test, t_quantile
+from .stats import Interval, holm, mean_ci, paired_test, t_quantile
 
 Values = Mapping[Group, Mapping[int, float]]
 """Each group's metric by seed (the cells of the race completed so far)."""

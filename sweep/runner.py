@@ -8,20 +8,21 @@ so running the same command again resumes.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .budget import WorkEstimate, check_budget, estimate, machine_workers
 from .config import SweepConfig
-from .confirming import confirm_line, confirmation_cells, default_confirm
+from .confirming import confirm_line, confirmation_cells, confirmation_summary, default_confirm
 from .engines import Engine, TrainSettings, get_engine, pick_engine
 from .grid import Cell, count_cells, is_confirmation
 from .launcher import work_in_processes
 from .progress import Progress
+from .race_answer import RaceReport
+from .report.summary import SweepSummary
 from .rounds import race_settings, race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
-from .tasks import check_first_cell, get_task, task_facts
+from .tasks import check_first_cell, task_facts
 from .worker import Log, WorkOutcome, quiet, raise_if_stopped, work
 
 
@@ -33,18 +34,25 @@ class RunOutcome:
     completed_now: int
     failed_now: int
     work: WorkEstimate
+    race: RaceReport | None = None
+    """A race as this process's loop replayed it after the last trial
+    (:attr:`~sweep.worker.WorkOutcome.race`); ``None`` for a fixed sweep, and for worker
+    processes' runs, whose parent replays it once from the stored trials."""
+    summary: SweepSummary | None = None
+    """The summary after the last trial, when the confirmation's check computed it then
+    (:attr:`~sweep.worker.WorkOutcome.summary`); else ``None``, computed by the caller."""
 
 
 def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]]:
     """Check the run's size, and a user's task (its data, its first cell's model), before
     anything is written: (the config with its engine chosen, estimate, workers, notices)."""
-    task = get_task(config.task)
+    task = config.resolved_task
     task_facts(task)
     if task.is_users:
         check_first_cell(task, config.cells()[0])
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
-    config = dataclasses.replace(config, engine=engine.name, confirm=_confirm(config))
+    config = config.replace(engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
     notices = [] if chosen is None else [chosen]
     work = estimate(config, per_claim, config.workers)
@@ -79,8 +87,9 @@ def _cores_and_memory() -> str:
 
 def open_for_run(config: SweepConfig) -> SweepStudy:
     """Open (or create) ``config``'s study for a run, checking its fixed settings (a user's
-    task: also its fingerprint)."""
-    task = get_task(config.task)
+    task: also its fingerprint); the study gets the config's task object, resolved once
+    (:attr:`~sweep.config.SweepConfig.resolved_task`), not found again from its settings."""
+    task = config.resolved_task
     facts = task_facts(task)
     settings = {**task.fixed_settings(config.resolved_epochs, config.resolved_batch_size,
                                       facts.compared_on), **facts.settings(),
@@ -132,21 +141,25 @@ def run_sweep(
     total = already + outcome.completed_now if state is not None else (
         len(cells) + _confirmed(sweep_study))
     return RunOutcome(sweep_study, total, already, outcome.completed_now,
-                      outcome.failed_now, work_estimate)
+                      outcome.failed_now, work_estimate, outcome.race, outcome.summary)
 
 
 def _confirm_after(sweep_study: SweepStudy, engine: Engine, config: SweepConfig,
                    outcome: WorkOutcome, stop: StopRequest, progress: Progress,
                    log: Log) -> WorkOutcome:
-    """A fixed sweep's confirmation on fresh seeds, once its cells are complete."""
-    cells = confirmation_cells(sweep_study, sweep_study.records())
+    """A fixed sweep's confirmation on fresh seeds, once its cells are complete. The summary
+    it picks from is handed on when nothing changed after it (the confirmation complete)."""
+    summary = confirmation_summary(sweep_study, sweep_study.records())
+    cells = confirmation_cells(sweep_study, summary)
     if not cells:
-        return outcome
+        return replace(outcome, summary=summary)
     if sweep_study.enqueue_missing(cells):
         progress.above(log)(confirm_line(cells))  # above the bar, not glued to its end
     more = work(sweep_study, engine, config, cells, stop=stop, progress=progress, log=log)
+    unchanged = more.completed_now == more.failed_now == 0
     return WorkOutcome(outcome.completed_now + more.completed_now,
-                       outcome.failed_now + more.failed_now)
+                       outcome.failed_now + more.failed_now,
+                       summary=summary if unchanged else None)
 
 
 def _done(sweep_study: SweepStudy, cells: list[Cell] | None) -> int:

@@ -13,19 +13,21 @@ not finish are marked failed as interrupted (the next run redoes them), and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from .config import SweepConfig
-from .confirming import confirm_line, confirmation_cells
+from .confirming import confirm_line, confirmation_cells, confirmation_summary
 from .engines import CellResult, Engine, TrainSettings, pick_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
 from .progress import Progress
+from .race_answer import RaceReport, race_report
 from .reasons import error_reason
-from .rounds import race_state, round_cells, round_line
+from .report.summary import SweepSummary
+from .rounds import round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
 from .storage import (
     COMPLETE,
@@ -49,6 +51,13 @@ def quiet(line: str) -> None:
 class WorkOutcome:
     completed_now: int
     failed_now: int
+    race: RaceReport | None = None
+    """The study's race as the loop last replayed it, when it found nothing left to do: the
+    race after the last trial, which the run's summary and report take instead of replaying
+    the same trials again (``None``: not a race, or a loop given its cells)."""
+    summary: SweepSummary | None = None
+    """The summary the confirmation last picked from, when nothing was left to do: the
+    study's after the last trial (``None``: none computed)."""
 
 
 class _Control:
@@ -156,10 +165,12 @@ def work(
     control = _Control(stop, progress)
     failed_here: set[Cell] = set()
     completed_now = 0
+    last = WorkOutcome(0, 0)  # the race and summary of the last wait (its counts: below)
     while not stop.requested:
         claims = sweep_study.claim(per_claim, only=wanted)
         if not claims:
-            if not _wait_for_others(sweep_study, wanted, failed_here, stop, log):
+            waiting, last = _wait_for_others(sweep_study, wanted, failed_here, stop, log)
+            if not waiting:
                 break
             continue
         unfinished = list(claims)
@@ -198,40 +209,43 @@ def work(
             failed_here.update(c.cell for c in unfinished)
         progress.settle(done_in_claim)
     raise_if_stopped(stop, completed_now, 0)
-    return WorkOutcome(completed_now, len(failed_here))
+    return replace(last, completed_now=completed_now, failed_now=len(failed_here))
 
 
 def _wait_for_others(
     sweep_study: SweepStudy, wanted: set[Cell] | None, failed_here: set[Cell],
     stop: StopRequest, log: Log = quiet,
-) -> bool:
+) -> tuple[bool, WorkOutcome]:
     """Nothing to claim: fail stale trials, re-enqueue their cells, wait for live workers. In
     a race, the cells are its current round's: a complete round's decisions are replayed from
-    the stored trials and the next round is enqueued.
+    the stored trials (once: the confirmation's choice takes the same replay) and the next
+    round is enqueued.
 
     Once the sweep's own cells are complete (a race: it is over), the study's confirmation on
     fresh seeds is enqueued (:mod:`sweep.confirming`).
 
-    Returns False when every cell is complete (a race: it is over), or failed in this process.
+    Returns whether to go on (False when every cell is complete, a race: it is over, or failed
+    in this process), and the race and summary computed here (in a :class:`WorkOutcome`).
     """
     sweep_study.fail_stale()
     records = sweep_study.records()
     states = cell_states(records)
-    race = race_state(sweep_study, records) if wanted is None else None
+    race = race_report(sweep_study, records) if wanted is None else None
     if race is not None:
-        cells = round_cells(race)
+        cells = round_cells(race.state)
     else:
         cells = list(states) if wanted is None else list(wanted)
-    confirming = confirmation_cells(sweep_study, records) if wanted is None else []
+    summary = confirmation_summary(sweep_study, records, race) if wanted is None else None
+    confirming = confirmation_cells(sweep_study, summary)
     cells = list(dict.fromkeys([*cells, *confirming]))
+    computed = WorkOutcome(0, 0, race, summary)
     if sweep_study.enqueue_missing(cells, skip=failed_here):
-        if race is not None and race.next_seeds is not None:
-            log(round_line(race))
+        if race is not None and race.state.next_seeds is not None:
+            log(round_line(race.state))
         elif confirming:
             log(confirm_line(confirming))
-        return True
+        return True, computed
     if any(states.get(c) == RUNNING for c in cells):
         stop.sleep(1.0)
-        return True
-    return any(states.get(c) not in (COMPLETE, FAILED) for c in cells)
-
+        return True, computed
+    return any(states.get(c) not in (COMPLETE, FAILED) for c in cells), computed

@@ -42,7 +42,7 @@ def test_no_file_cites_documents_outside_the_repository() -> None:
 
 
 def test_the_engine_cites_the_projects_semantics_doc() -> None:
-    source = (REPO / "sweep" / "engines" / "_population_graph.py").read_text()
+    source = (REPO / "sweep" / "engines" / "_chain_graph.py").read_text()
     assert "docs/keras-semantics.md" in source
     assert (REPO / "docs" / "keras-semantics.md").is_file()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,20 +27,12 @@ MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
 def imports_of(name: str, path: Path) -> Iterator[str]:
-    """The sweep modules ``name`` imports, at any depth of its code but outside
-    ``if TYPE_CHECKING:`` blocks (those never run)."""
+    """The sweep modules ``name`` imports, at any depth of its code: inside functions and
+    under ``if TYPE_CHECKING:`` too. An import deferred into a function, or kept for the type
+    checker, still says one module needs another; a cycle of them is a cycle of the design,
+    worked around rather than cut, so every kind counts."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-
-    def walk(node: ast.AST) -> Iterator[ast.AST]:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and getattr(child.test, "id", "") == "TYPE_CHECKING":
-                for other in child.orelse:
-                    yield from walk(other)
-                continue
-            yield child
-            yield from walk(child)
-
-    for node in walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             yield from (a.name for a in node.names if a.name in MODULES)
         elif isinstance(node, ast.ImportFrom):
@@ -46,6 +40,22 @@ def imports_of(name: str, path: Path) -> Iterator[str]:
                     .rstrip(".") if node.level else node.module or "")
             submodules = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES]
             yield from submodules or ([base] if base in MODULES else [])
+
+
+def test_imports_are_read_at_every_depth(tmp_path: Path) -> None:
+    """The rule above on a made-up module: a top-level, a function-level and a
+    ``TYPE_CHECKING`` import are all edges of the graph."""
+    module = tmp_path / "made_up.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from .grid import Cell\n"
+        "if TYPE_CHECKING:\n"
+        "    from .storage import SweepStudy\n"
+        "def f() -> None:\n"
+        "    from .report import summary\n"
+    )
+    found = set(imports_of("sweep.made_up", module))
+    assert found == {"sweep.grid", "sweep.storage", "sweep.report.summary"}
 
 
 def test_no_import_cycle() -> None:
@@ -65,6 +75,17 @@ def test_no_import_cycle() -> None:
     for name in sorted(graph):
         visit(name, [])
     assert "sweep.worker" in graph["sweep.runner"]  # the graph is really read
+    assert "sweep.tasks" in graph["sweep.report.html"]  # an import under TYPE_CHECKING only
+
+
+def test_the_race_loads_no_report_module() -> None:
+    """The statistics the race decides with are :mod:`sweep.stats`, outside the report
+    package: importing the race loads none of the report's modules."""
+    code = ("import sys, sweep.racing, sweep.race_answer\n"
+            "print(sorted(m for m in sys.modules if m.startswith('sweep.report')))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert loaded == "[]", loaded
 
 
 def test_no_module_is_long() -> None:

@@ -3,18 +3,31 @@
 Member k is ``x -> [dropout] -> layer_0 -> [dropout] -> layer_1 -> ...``
 (:mod:`._chain_forward`), with per-member dropout rates of each kind at each layer and a
 MaxNorm per member on each kernel; the optimizer, loss and metric are shared by the population
-(:mod:`._chain_math`). Gradients come from a ``GradientTape`` of the members' summed mean
-losses (each member's gradient is exactly its own), inside one XLA program.
+(:mod:`._chain_math`). Each member's gradient is exactly its own (of its mean loss), inside one
+XLA program: from a ``GradientTape`` of the members' summed losses, or, for a dense chain
+(:mod:`._chain_dense`, chosen by the model's structure), written out by hand so that XLA fuses
+the forward pass, the backward pass and the masks. Every formula follows Keras 3 on the
+TensorFlow backend (``docs/keras-semantics.md`` gives the Keras sources and why):
 
-Keras' ``fit`` semantics, reproduced: each epoch reshuffles the training rows (one shuffle stream
-per member, from its seed's key; a full shuffle as Keras' array adapter does), then takes
-``batch_size`` rows per step with a last partial batch; the optimizer's step counter counts
-batches; the epoch's train loss and metric are the means over every row seen, dropout on, each
-batch with the weights before its update; the compared split is evaluated after the epoch with
-dropout off. With ``shuffle=False`` (for the equivalence tests) batches follow the rows' order,
-as ``model.fit(shuffle=False)`` does. Dropout and shuffles come from :mod:`._population_rng`'s
-counter-based hash, not TF's generators: the engines agree in distribution with dropout, and
-without it (and without shuffling) step by step up to float32 rounding.
+- the optimizer's step (:class:`._chain_math.Rule`: Adam's epsilon on the uncorrected
+  ``sqrt(v)``, constants rounded to float32 as Keras rounds them), then MaxNorm on the updated
+  kernel, ``w * (clip(norms, 0, c) / (1e-7 + norms))`` over every axis but the last; members
+  without a constraint keep their kernel untouched (a mask, not ``c = inf``, which would still
+  rescale);
+- inverted dropout: keep where ``uniform >= rate``, kept values times ``float32(1 / (1 - rate))``,
+  a fresh mask per step, member, row and unit; rate 0 multiplies by exactly 1;
+- ``fit``'s batches: each epoch reshuffles the training rows (one shuffle stream per member, from
+  its seed's key; a full shuffle as Keras' array adapter does), then takes ``batch_size`` rows
+  per step with a last partial batch; the optimizer's step counter counts batches; one batch per
+  epoch (``batch_size`` >= rows, as in the tutorial) takes every row in order;
+- History: the epoch's train loss and metric are the means over every row seen, dropout on,
+  each batch with the weights before its update; the compared split is evaluated after the
+  epoch with dropout off. With ``shuffle=False`` (for the equivalence tests) batches follow the
+  rows' order, as ``model.fit(shuffle=False)`` does.
+
+Dropout and shuffles come from :mod:`._population_rng`'s counter-based hash, not TF's
+generators: the engines agree in distribution with dropout, and without it (and without
+shuffling) step by step up to float32 rounding.
 
 The program trains a runtime number of epochs (at most :data:`CHUNK_EPOCHS`) from a given epoch
 and hands back the state, so it is compiled once per population shape whatever ``--epochs`` is,
@@ -28,14 +41,17 @@ from typing import Any
 
 import numpy as np
 
+from . import _chain_dense as dense
 from ._chain_forward import Keeps, forward, keep_multipliers
 from ._chain_layers import KINDS
 from ._chain_math import loss_per_row, metric_per_row
 from ._chain_shape import ChainPopulation, Shape
-from ._population_graph import CHUNK_EPOCHS, dropout_scale
 from ._population_rng import dropout_counters, dropout_step_key, dropout_uniform
 
-MAX_NORM_EPSILON = np.float32(1e-7)
+MAX_NORM_EPSILON = np.float32(1e-7)  # keras.backend.epsilon()
+CHUNK_EPOCHS = 1024
+"""The most epochs one compiled call trains: the static size of its curves buffer (16 KB per
+member). A stop request is honoured between calls, which the caller paces to about a second."""
 _SHUFFLE_SALT = np.uint32(0x5BD1E995)
 EVALUATION_ELEMENTS = 2**26
 """Floats per evaluated block of rows (256 MB): the compared split is evaluated in blocks of
@@ -107,6 +123,11 @@ class ChainTraining:
         return np.asarray(loss), np.asarray(metric)
 
 
+def dropout_scale(rate: np.ndarray) -> np.ndarray:
+    """``float32(1 / (1 - rate))`` computed in double first, as TF's dropout does."""
+    return (1.0 / (1.0 - np.asarray(rate, dtype=np.float64))).astype(np.float32)
+
+
 def _tensor(array: Any, shape: Shape, labels: bool) -> Any:
     """Inputs as float32 (rows, ...one row's shape); labels as (rows, outputs) floats, or
     (rows,) int32 for sparse labels."""
@@ -139,8 +160,13 @@ def _evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[
     block = -(-rows // blocks)  # equal blocks: the least padding
 
     def sums(xs: Any, ys: Any, real: Any = None) -> tuple[Any, Any]:
-        shared = tf.broadcast_to(xs[None], (shape.members, *xs.shape))
-        rows_loss, rows_metric = _losses(shape, weights, shared, ys[None], None)
+        if shape.dense:
+            logits, outputs = dense.forward_shared(shape.specs, shape.counts, weights, xs)
+            rows_loss = loss_per_row(shape.loss, logits, outputs, ys[None])
+            rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, ys[None])
+        else:
+            shared = tf.broadcast_to(xs[None], (shape.members, *xs.shape))
+            rows_loss, rows_metric = _losses(shape, weights, shared, ys[None], None)
         if real is not None:
             rows_loss, rows_metric = rows_loss * real, rows_metric * real
         return tf.reduce_sum(rows_loss, axis=1), tf.reduce_sum(rows_metric, axis=1)
@@ -197,11 +223,17 @@ def _compiled_program(shape: Shape) -> Any:
              x: Any, y: Any) -> tuple[Any, ...]:
         rates, scales, max_norms, has_max_norm, keys = settings
         keeps = keeps_of(int(x.shape[1]), dropout_step_key(keys, t), rates, scales)
-        with tf.GradientTape() as tape:
-            tape.watch(weights)
-            rows_loss, rows_metric = _losses(shape, weights, x, y, keeps)
-            total = tf.reduce_sum(tf.reduce_mean(rows_loss, axis=1))
-        gradients = tape.gradient(total, weights)
+        if shape.dense:  # hand-derived gradients (:mod:`._chain_dense`)
+            logits, outputs, gradients = dense.gradients(
+                shape.specs, shape.counts, shape.loss, weights, x, y, [k[0] for k in keeps])
+            rows_loss = loss_per_row(shape.loss, logits, outputs, y)
+            rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
+        else:
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                rows_loss, rows_metric = _losses(shape, weights, x, y, keeps)
+                total = tf.reduce_sum(tf.reduce_mean(rows_loss, axis=1))
+            gradients = tape.gradient(total, weights)
         count = len(weights)
         constrained = {shape.kernels[i]: i for i in range(shape.layers) if shape.constrained[i]}
         updated = []

@@ -35,9 +35,9 @@ from ._chain import FIX, Chain, ComputeLayer, DropoutLayer, read_chain
 from ._chain_layers import KINDS, DenseSpec, Spec, output_shape
 from ._chain_math import Rule, check_loss, check_metric, optimizer_rule
 from ._chain_shape import ChainPopulation, Shape
-from ._population_init import KERAS_SEED_RANGE
 from ._population_rng import member_key
 
+KERAS_SEED_RANGE = (1, int(1e9))  # keras.src.random.seed_generator.make_default_seed
 _FIXED = ("Zeros", "Ones", "Constant")
 _UNREPLAYABLE = object()
 _DRAWS = 256

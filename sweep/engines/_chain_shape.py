@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._chain_dense import applies
 from ._chain_layers import Spec, output_shape, row_floats, weight_shapes
 from ._chain_math import Rule
 
@@ -32,6 +33,11 @@ class Shape:
     @property
     def layers(self) -> int:
         return len(self.specs)
+
+    @functools.cached_property
+    def dense(self) -> bool:
+        """Whether the program takes :mod:`._chain_dense`'s hand-derived gradients."""
+        return applies(self.specs, self.loss, self.input_shape)
 
     @functools.cached_property
     def in_shapes(self) -> tuple[tuple[int, ...], ...]:

@@ -9,7 +9,7 @@ honoured and progress reported.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -19,8 +19,31 @@ from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
 from ..tasks.loading import user_error
 from ._base import CellResult, Curves, TrainControl, TrainSettings, exact_metric
-from ._chain_graph import ChainTraining
+from ._chain_dense import members_per_population
+from ._chain_graph import CHUNK_EPOCHS, ChainTraining
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
+
+MEMBERS = 64
+"""Members per population of a chain without a size of its own (:mod:`._chain_dense` has one
+for dense chains on one batch per epoch): on the digits MLP (64-64-64-10, batch 32) 64 members
+took 2.5 ms per member-epoch against 2.6-2.9 at 32 (measured here); the larger matrices use
+XLA's threads better."""
+PADDED_SIZES = (8, 16, 32, 64)
+"""A smaller population is padded up to the next of these sizes (up to its structure's member
+count): a few programs per process instead of one per claim size."""
+
+
+CHUNK_SECONDS = 1.0
+"""Wall time aimed at per compiled call: how long a stop request may wait, and how often
+progress moves. A call costs 4-7 ms besides its epochs (measured here, machine busy), under 1%
+of a 1 s chunk; chunked training took 0.85-0.89x the median wall time of one call for all
+epochs (64 and 128 circles cells x 4,000 epochs): no measurable cost."""
+
+FIRST_CHUNK_EPOCHS = 1
+"""The first call's length, before any timing is known (it also pays for the compilation): one
+epoch of a CNN's or an LSTM's 64 members takes about half a second, so a longer first chunk
+would keep a stop request waiting; a fast model's chunks grow to a second's worth by the third
+call."""
 
 
 class Pacer(Protocol):
@@ -29,8 +52,24 @@ class Pacer(Protocol):
     def record(self, epochs: int, seconds: float) -> None: ...
 
 
+class ChunkPacer:
+    """Chunk lengths (epochs) that take about :data:`CHUNK_SECONDS` each: the first is
+    :data:`FIRST_CHUNK_EPOCHS`, each next one is scaled by the last one's measured time, never
+    more than :data:`CHUNK_EPOCHS` (the compiled program's buffer)."""
+
+    def __init__(self) -> None:
+        self.epochs = FIRST_CHUNK_EPOCHS
+
+    def next_chunk(self, remaining: int) -> int:
+        return min(self.epochs, remaining)
+
+    def record(self, epochs: int, seconds: float) -> None:
+        scaled = epochs * CHUNK_SECONDS / max(seconds, 1e-6)
+        self.epochs = int(min(max(scaled, 1.0), CHUNK_EPOCHS))
+
+
 class Chunked(Protocol):
-    """A population's training, a chunk of epochs per call (either program)."""
+    """A population's training, a chunk of epochs per call."""
 
     epochs_done: int
 
@@ -79,40 +118,56 @@ def check_chain(task: Task, data: Dataset, settings: TrainSettings,
                 f"{tuple(data.train_x.shape[1:])}, but its model takes {wanted}")
 
 
+def most_members(member: Member, rows: int, batch_size: int) -> int:
+    """How many members a population of ``member``'s structure holds."""
+    structure = member.structure
+    return members_per_population(structure.specs, structure.loss, structure.input_shape, rows,
+                                  batch_size, MEMBERS)
+
+
+def padded_size(count: int, most: int) -> int:
+    """The population size ``count`` members (at most ``most``) are padded to."""
+    return next((size for size in PADDED_SIZES if count <= size <= most), most)
+
+
 def train_chain(task: Task, cells: Sequence[Cell], data: Dataset, settings: TrainSettings,
-                control: TrainControl, pacer: Pacer, most: int, padded: Callable[[int], int],
+                control: TrainControl, pacer: Pacer, build: MemberBuilder,
                 engine: str) -> Iterator[list[CellResult]]:
     """Each population's results, in the cells' order, as it finishes. Every member is built
     first (a stop request is honoured between builds), so that each population's program masks
     every place any cell of the claim drops at: populations of one claim then share one
     compiled program instead of one per mix of placements (an LSTM's compiles in 15-20 s)."""
-    build = MemberBuilder(task)
     members: list[Member] = []
     for cell in cells:
         if control.should_stop():
             return
         members.append(build(cell))
     batch: list[Member] = []
+    most = 0
     for member in members:
         if batch and (member.structure != batch[0].structure or len(batch) == most):
-            results = _train(task, batch, members, data, settings, control, pacer, padded,
+            results = _train(task, batch, members, data, settings, control, pacer, most,
                              engine)
             if results is None:
                 return
             yield results
             batch = []
+        if not batch:
+            most = most_members(member, len(data.train_x), settings.batch_size)
         batch.append(member)
     if batch:
-        results = _train(task, batch, members, data, settings, control, pacer, padded, engine)
+        results = _train(task, batch, members, data, settings, control, pacer, most, engine)
         if results is not None:
             yield results
 
 
 def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dataset,
-           settings: TrainSettings, control: TrainControl, pacer: Pacer,
-           padded: Callable[[int], int], engine: str) -> list[CellResult] | None:
+           settings: TrainSettings, control: TrainControl, pacer: Pacer, most: int,
+           engine: str) -> list[CellResult] | None:
+    if control.should_stop():  # between populations: the next one never starts
+        return None
     began = time.perf_counter()
-    size = padded(len(members))
+    size = padded_size(len(members), most)
     peers = [m for m in claim if m.structure == members[0].structure]
     shape = population_shape(members, size, task.metric, len(data.train_x), settings.batch_size,
                              peers=peers)

@@ -21,8 +21,6 @@ _MASK32 = 0xFFFFFFFF
 _GOLDEN32 = 0x9E3779B9
 _TRIPLE32 = ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB))
 _TRIPLE32_LAST_SHIFT = 14
-INPUT_COUNTER_OFFSET = 0x80000000
-"""Input-dropout counters start here, so they never meet the hidden layer's (which start at 0)."""
 
 
 # ---- on the host ----------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """What a sweep found: seed statistics, the group table, the HTML report, status.
 
-The modules, in the order data flows through them: ``stats`` (mean and CI, paired test, Holm),
-``summary`` (numbers only: :class:`SweepSummary` per group), ``export`` (the group table for
-pandas, CSV, JSON), ``text`` (every report sentence and number format) and ``terminal`` (the
-terminal's tables), ``figures`` and ``rate_figures`` (plotly), ``html`` (the report file),
-``dashboard`` (optuna-dashboard), ``status`` (where a sweep stands). Nothing here imports
-plotly until a figure is drawn.
+The modules, in the order data flows through them, from the seed statistics of
+:mod:`sweep.stats` (mean and CI, paired test, Holm; shared with the race): ``group_stats`` and
+``comparison`` (a group's numbers and its tests), ``summary`` (numbers only:
+:class:`SweepSummary` per group), ``export`` (the group table for pandas, CSV, JSON, text),
+``text`` (every report sentence and number format) and ``terminal`` (the terminal's tables),
+``figures`` and ``rate_figures`` (plotly), ``html`` (the report file), ``dashboard``
+(optuna-dashboard), ``status`` (where a sweep stands), ``race`` (a race's lines). Nothing here
+imports plotly until a figure is drawn.
 """
 
 from __future__ import annotations

@@ -1,79 +1,20 @@
 """Group against group, paired by seed: each dropout group against its no-dropout baseline
 (Holm over the distinct comparisons), identical groups found, and the confirmation's one test
-on fresh seeds (:mod:`sweep.confirming`). Plain numbers; :mod:`.summary` assembles them."""
+on fresh seeds (:mod:`sweep.confirming`). Plain numbers, in the types of :mod:`.group_stats`;
+:mod:`.summary` assembles them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..grid import Group, baseline_group
-from .stats import ALPHA, Interval, holm, mean_ci, paired_test
+from ..stats import Interval, holm, mean_ci, paired_test
+from .group_stats import Comparison, Confirmation, GroupStats
 
 if TYPE_CHECKING:
     from ..objective import Objective
     from ..storage import TrialRecord
-    from .summary import GroupStats
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A group's compared metric against its baseline (rate 0, same max-norm), paired by seed.
-    ``better`` and ``worse`` follow the objective's direction (``higher_is_better``)."""
-
-    baseline: Group
-    n_pairs: int
-    difference: Interval  # of the paired differences group - baseline (shared seeds)
-    mean_difference: float  # group mean - baseline mean, over all seeds of each
-    t: float
-    p: float  # two-sided; nan when fewer than 2 shared seeds
-    p_holm: float  # Holm-corrected over every compared group; nan when p is nan
-    higher_is_better: bool = True
-
-    @property
-    def significant(self) -> bool:
-        return self.p_holm < ALPHA  # False for nan
-
-    @property
-    def better(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.significant and gain > 0
-
-    @property
-    def worse(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.significant and gain < 0
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """The best dropout group against its baseline on fresh seeds (:mod:`sweep.confirming`):
-    one paired test, no multiplicity; ``planned`` fresh seeds were asked for."""
-
-    dropout: Group
-    baseline: Group
-    planned: int
-    n_pairs: int
-    dropout_values: Interval  # the dropout group's compared metric on the fresh seeds
-    baseline_values: Interval
-    difference: Interval  # of the paired differences dropout - baseline
-    t: float
-    p: float  # two-sided; nan when fewer than 2 pairs
-    higher_is_better: bool = True
-
-    @property
-    def complete(self) -> bool:
-        return self.n_pairs >= self.planned
-
-    @property
-    def better(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.p < ALPHA and gain > 0
-
-    @property
-    def worse(self) -> bool:
-        gain = self.difference.mean if self.higher_is_better else -self.difference.mean
-        return self.p < ALPHA and gain < 0
 
 
 def confirmation_of(dropout: Group, baseline: Group, planned: int,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..grid import Group
-from .stats import t_quantile
+from ..stats import t_quantile
 
 if TYPE_CHECKING:
     from ..engines import Curves

@@ -15,7 +15,7 @@ first in the objective's direction (lowest first for a minimized metric).
 
 A bounded metric's confidence limits (``test_ci_*``, ``held_out_ci_*`` of accuracy, AUC ...:
 :attr:`~sweep.objective.Objective.bounded`) are clipped to [0, 1] in every form, CSV and JSON
-included: the rule every surface follows (:func:`~sweep.report.stats.clip_ci`), since a
+included: the rule every surface follows (:func:`~sweep.stats.clip_ci`), since a
 t-interval of a few seeds can leave [0, 1] and the metric cannot. The differences' limits are
 not clipped. When the task names the metric's unit (a standardised regression target's MAE:
 training SDs of the target) the table form says it in a first line, ``unit: ...``; CSV and JSON
@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ExportFormatError
-from .stats import clip_ci
+from ..stats import clip_ci
 from .summary import SweepSummary
+from .terminal import table
+from .text import fmt_norm, fmt_p
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,8 +129,6 @@ def render(summary: SweepSummary, fmt: str) -> str:
         return to_csv(summary)
     if fmt == "json":
         return to_json(summary)
-    from .terminal import export_table
-
     return unit_line(summary) + export_table(group_table(summary)) + "\n"
 
 
@@ -139,3 +140,29 @@ def unit_line(summary: SweepSummary) -> str:
         return ""
     return (f"unit: {objective.unit} ({objective.metric}: the mean, CI, train, gap and "
             "difference columns)\n")
+
+
+def _fixed(value: float, spec: str = ".3f") -> str:
+    return "n/a" if math.isnan(value) else format(value, spec)
+
+
+_CELL: dict[str, Callable[[Any], str]] = {
+    "rate": lambda v: f"{v:g}", "placement": str, "n": str, "baseline": str, "n_pairs": str,
+    "identical_to": str,
+    "p": fmt_p, "p_holm": fmt_p, "diff_mean": lambda v: _fixed(v, "+.3f"),
+    "diff_ci_low": lambda v: _fixed(v, "+.3f"), "diff_ci_high": lambda v: _fixed(v, "+.3f"),
+}
+
+
+def _cell(column: str, value: Any) -> str:
+    if column == "max_norm":
+        return fmt_norm(value)
+    return "" if value is None else _CELL.get(column, _fixed)(value)
+
+
+def export_table(group_table: GroupTable) -> str:
+    """``sweep summary --format table``: the export's columns, one group a line, best first;
+    blank where a group is not compared with a baseline, ``n/a`` where a number is undefined."""
+    rows = [[_cell(column, value) for column, value in zip(group_table.columns, row, strict=True)]
+            for row in group_table.rows]
+    return table(group_table.columns, rows)

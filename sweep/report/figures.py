@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..grid import Group
 from ..objective import Objective
+from ..stats import clip_to_bounds
 from .curve_stats import CurveStats
-from .stats import clip_to_bounds
 from .summary import SweepSummary, baseline_group
 from .text import direction_phrase, fmt_ci, fmt_norm, plain_accuracy
 

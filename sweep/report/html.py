@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ReportConflictError
 from ..grid import Group
+from ..race_answer import RaceReport, race_report
 from ..storage import load_curves, safe_url
 from ._failures import failures_html
 from .curve_stats import CurveStats, curve_stats
+from .race import race_headline, race_html
 from .summary import GroupStats, SweepSummary, baseline_group, study_summary
 from .tables import table_rows
 from .text import (
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from ..storage import SweepStudy
     from ..tasks import Task
     from .figures import Panel
-    from .race import RaceReport
 
 REPORT_DIR = Path("dashboards")
 
@@ -100,11 +101,19 @@ def curve_groups(summary: SweepSummary, task: Task) -> list[tuple[GroupStats, st
     return list(present.values())
 
 
-def load_report_data(sweep_study: SweepStudy) -> ReportData:
+def load_report_data(sweep_study: SweepStudy, summary: SweepSummary | None = None,
+                     race: RaceReport | None = None) -> ReportData:
     """Read and summarize the study (:func:`~sweep.report.summary.study_summary`: at least one
-    completed cell); load the curves of the groups in :func:`curve_groups`."""
-    from .race import race_report  # not at import: sweep.racing needs .stats
-    summary = study_summary(sweep_study)
+    completed cell); load the curves of the groups in :func:`curve_groups`. A caller that has
+    the study's ``summary`` and ``race`` already (a run's, computed once after its last
+    trial) passes them: they are not computed again. Without them the race is replayed once,
+    and the summary takes that replay."""
+    if summary is None:
+        records = sweep_study.records()
+        race = race_report(sweep_study, records) if race is None else race
+        summary = study_summary(sweep_study, records, race)
+    elif race is None:
+        race = race_report(sweep_study)  # a fixed-seed study: nothing is replayed
     chosen = curve_groups(summary, sweep_study.task)
     loaded = load_curves(sweep_study.engine, [i for g, _ in chosen for i in g.trial_ids])
     curves, labels = [], []
@@ -114,8 +123,7 @@ def load_report_data(sweep_study: SweepStudy) -> ReportData:
             curves.append(stats)
             labels.append(label)
     return ReportData(sweep_study.name, safe_url(sweep_study.url.url), sweep_study.settings,
-                      summary, tuple(curves), tuple(labels), sweep_study.task,
-                      race_report(sweep_study))
+                      summary, tuple(curves), tuple(labels), sweep_study.task, race)
 
 
 def build_panels(data: ReportData) -> list[Panel]:
@@ -156,7 +164,6 @@ td.reason{white-space:normal}
 def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
     """The whole page; plotly.js is inlined once, with the first figure."""
     summary, task, esc = data.summary, data.task, html.escape
-    from .race import race_headline, race_html  # not at import: sweep.racing needs .stats
 
     kind, line = verdict_kind(summary), headline(summary, task)
     if data.race is not None:
@@ -233,11 +240,14 @@ def source_of(study: str, safe_storage: str) -> str:
     return f"{study} in {safe_storage}"
 
 
-def write_report(sweep_study: SweepStudy, out: Path | None = None) -> WrittenReport:
+def write_report(sweep_study: SweepStudy, out: Path | None = None, *,
+                 summary: SweepSummary | None = None,
+                 race: RaceReport | None = None) -> WrittenReport:
     """Write the HTML report atomically (a failed write leaves nothing behind). Without
     ``out``, the default path (:func:`default_report_path`) is never taken from a report of
-    another study or storage: that is refused (use ``out``)."""
-    data = load_report_data(sweep_study)
+    another study or storage: that is refused (use ``out``). ``summary`` and ``race``: the
+    study's, when the caller has them (:func:`load_report_data`)."""
+    data = load_report_data(sweep_study, summary, race)
     panels = build_panels(data)
     if out is None:
         path = default_report_path(sweep_study.name, sweep_study.url.url)
@@ -277,7 +287,7 @@ def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None
     else:
         panels, summary, path = list(written.panels), written.summary, written.path
     target = sweep_study
-    if sweep_study.access == "read":
+    if sweep_study.access == "read":  # the task known already: not resolved again
         target = open_study(study_name=sweep_study.name, storage_url=sweep_study.url.url,
-                            access="annotate")
+                            access="annotate", task=sweep_study.task)
     return publish_to_study(target.study, panels, summary, sweep_study.task, report_path=path)

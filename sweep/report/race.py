@@ -1,70 +1,24 @@
 """What a race decided, from its stored trials: rounds, each group's fate, the answer to "does
 the best dropout group beat no dropout?", and the cells it used against a fixed design.
 
-Compute (:func:`race_report`: plain data, replayed by :func:`sweep.rounds.race_state`), then
-render (:func:`race_lines` for the terminal and the report's text, :func:`race_html` for the
-report's section).
+Compute (:func:`sweep.race_answer.race_report`: plain data, replayed by
+:func:`sweep.rounds.race_state`, once per reading of a study), then render (:func:`race_lines`
+for the terminal and the report's text, :func:`race_html` for the report's section): this
+module holds the rendering only.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..grid import Group
-from ..race_answer import Answer, Fate, race_answer, race_fates, round_of
-from ..racing import RaceSettings, RaceState
-from ..rounds import race_groups, race_state, stored_race
+from ..race_answer import RaceReport, round_of
 from .text import fmt_ci, fmt_norm, group_label, p_phrase
 
 if TYPE_CHECKING:
     from ..objective import Objective
-    from ..storage import SweepStudy
     from ..tasks import Task
-
-@dataclass(frozen=True)
-class RaceReport:
-    settings: RaceSettings
-    state: RaceState
-    groups: tuple[Group, ...]
-    fates: dict[Group, Fate]
-    seeds: dict[Group, int]
-    answer: Answer
-    cells_used: int
-
-    @property
-    def fixed_cells(self) -> int:
-        """A fixed design giving every group the seeds the race's last look had: the fixed
-        sweep that reaches the same decisions at the same seed counts."""
-        last = self.state.looks[-1].seeds if self.state.looks else self.settings.n0
-        return len(self.groups) * last
-
-
-def race_report(sweep_study: SweepStudy) -> RaceReport | None:
-    """The study's race, replayed from its trials (``None``: a fixed-seed study)."""
-    settings = stored_race(sweep_study.settings, sweep_study.objective)
-    if settings is None:
-        return None
-    records = sweep_study.records()
-    state = race_state(sweep_study, records)
-    assert state is not None
-    groups = tuple(race_groups(sweep_study.settings))
-    fates = race_fates(state, groups)
-    seeds = {g: _seeds_of(g, state, settings) for g in groups}
-    answer = race_answer(state, fates, settings.maximize)
-    return RaceReport(settings, state, groups, fates, seeds, answer, sum(seeds.values()))
-
-
-def _seeds_of(group: Group, state: RaceState, settings: RaceSettings) -> int:
-    """The seeds a group was given: the last look it raced in (or the round running now)."""
-    looked = [look.seeds for look in state.looks if group in look.racing]
-    if group in state.racing and state.next_seeds is not None:
-        return state.next_seeds
-    return max(looked, default=settings.n0)
-
-
-# ---- rendering --------------------------------------------------------------------------------
 
 
 def settings_line(report: RaceReport, objective: Objective) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..objective import Objective
+from ..stats import BOUNDS, Interval, clip_ci
 from .figures import (
     BASELINE_COLOR,
     Panel,
@@ -21,7 +22,6 @@ from .figures import (
     placement_colors,
     with_direction,
 )
-from .stats import BOUNDS, Interval, clip_ci
 from .summary import GroupStats, SweepSummary, baseline_group
 from .text import fmt_ci, fmt_norm
 
@@ -41,7 +41,7 @@ def bounds_of(objective: Objective) -> tuple[float, float] | None:
 
 def _clip(interval: Interval, bounds: tuple[float, float] | None) -> Interval:
     """A bounded metric's t-interval can leave [0, 1] for few seeds; draw it inside
-    (:func:`~sweep.report.stats.clip_ci`)."""
+    (:func:`~sweep.stats.clip_ci`)."""
     return clip_ci(interval, bounded=bounds is not None)
 
 

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..grid import Group, is_confirmation
 from ..objective import Objective
+from ..stats import Interval, clip_ci
 from ..storage import COMPLETE, FAILED, PENDING, RUNNING, TrialRecord, cell_states
 from ._failures import failures_json
-from .stats import Interval, clip_ci
 from .summary import GroupStats, SweepSummary, summarize
 from .text import plain_accuracy
 
 if TYPE_CHECKING:
+    from ..race_answer import RaceReport
     from ..tasks import Task
-    from .race import RaceReport
 
 STALE = "stale"
 STATES = (COMPLETE, RUNNING, PENDING, FAILED, STALE)

@@ -23,36 +23,16 @@ from typing import TYPE_CHECKING
 from ..exceptions import EmptyStudyError
 from ..grid import Cell, Group, baseline_group, is_confirmation
 from ..objective import Objective
+from ..race_answer import RaceReport, race_report
+from ..stats import mean_ci
 from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
 from ..storage.records import failure_reasons
-from .comparison import (
-    Comparison,
-    Confirmation,
-    compare_with_baselines,
-    confirmation_of,
-    mark_identical,
-)
-from .stats import NAN_INTERVAL, Interval, mean_ci
+from .comparison import compare_with_baselines, confirmation_of, mark_identical
+from .group_stats import Confirmation, GroupStats
 
 if TYPE_CHECKING:
     from ..storage import SweepStudy
     from ..tasks import Task
-
-
-@dataclass(frozen=True)
-class GroupStats:
-    group: Group
-    n: int
-    test: Interval
-    train: Interval
-    seeds: tuple[int, ...]
-    test_values: tuple[float, ...]
-    train_values: tuple[float, ...] = ()
-    gap: Interval = NAN_INTERVAL  # train - compared metric, per seed
-    trial_ids: tuple[int, ...] = ()
-    vs_baseline: Comparison | None = None
-    held_out: Interval = NAN_INTERVAL  # test metric, when the compared one is validation
-    identical_to: Group | None = None  # the first group whose per-seed results are the same
 
 
 def group_order(group: Group, placements: Sequence[str] = ()) -> tuple[float, int, str, float]:
@@ -217,25 +197,19 @@ def summarize(records: Sequence[TrialRecord], task: Task,
         dropout.group, baseline.group, confirm_seeds, fresh, objective))
 
 
-def study_summary(sweep_study: SweepStudy,
-                  records: Sequence[TrialRecord] | None = None) -> SweepSummary:
+def study_summary(sweep_study: SweepStudy, records: Sequence[TrialRecord] | None = None,
+                  race: RaceReport | None = None) -> SweepSummary:
     """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
     saying why there is none (all failed, or none finished yet). A race's best and answer, and
-    the study's confirmation, are replayed from the stored trials."""
-    from ..race_answer import race_answer, race_fates
-    from ..rounds import race_groups, race_state, stored_race
-
+    the study's confirmation, come from the stored trials: ``race`` is the race already
+    replayed from these ``records`` (:func:`~sweep.race_answer.race_report`), so a caller that
+    needs both replays once; without it a race study's race is replayed here."""
     records = sweep_study.records() if records is None else records
-    race = race_state(sweep_study, records)
-    race_dropout = None
-    if race is not None:
-        settings = stored_race(sweep_study.settings, sweep_study.objective)
-        assert settings is not None
-        groups = tuple(race_groups(sweep_study.settings))
-        race_dropout = race_answer(race, race_fates(race, groups), settings.maximize).dropout
+    race = race_report(sweep_study, records) if race is None else race
     summary = summarize(records, sweep_study.task, sweep_study.objective,
-                        leader=None if race is None else race.best, race_dropout=race_dropout,
-                        race_pending=race is not None and race.next_seeds is not None,
+                        leader=None if race is None else race.state.best,
+                        race_dropout=None if race is None else race.answer.dropout,
+                        race_pending=race is not None and race.state.next_seeds is not None,
                         confirm_seeds=sweep_study.confirm_seeds)
     if summary.n_complete:
         return summary

@@ -1,4 +1,6 @@
-"""The terminal's tables and lines: what ``run`` ends with, ``status``, ``summary --format table``.
+"""The terminal's tables and lines: what ``run`` ends with, ``status``; :func:`table` lays out
+every text table (``summary --format table`` too: :func:`sweep.report.export.export_table`,
+which imports this module, never the reverse).
 
 Numbers are written with :mod:`sweep.report.text`'s formatters (one CI format); groups come
 in the summary's order (:meth:`~sweep.report.summary.SweepSummary.order`) or ranked.
@@ -6,12 +8,12 @@ in the summary's order (:meth:`~sweep.report.summary.SweepSummary.order`) or ran
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 from ..objective import Objective
 from ._failures import failure_lines
+from .race import race_lines, short_fate
+from .status import STALE, STATES, StudyStatus
 from .summary import GroupStats, SweepSummary, baseline_group
 from .tables import HELD_OUT_HEADER
 from .text import (
@@ -20,16 +22,11 @@ from .text import (
     fmt_ci,
     fmt_norm,
     fmt_number,
-    fmt_p,
     held_out_label,
     identical_note,
     mean_header,
     merged_settings,
 )
-
-if TYPE_CHECKING:
-    from .export import GroupTable
-    from .status import StudyStatus
 
 CLOSING_TOP = 5
 GROUP_HEADERS = ("rate", "placement", "max_norm", "n", "test mean", "95% CI", "train mean")
@@ -117,9 +114,6 @@ def closing_table(summary: SweepSummary) -> str:
 def status_text(status: StudyStatus, storage: str) -> str:
     """``sweep status``: counts overall, the settings, per group counts and mean, the best,
     the failed cells with their reasons."""
-    from .race import race_lines, short_fate
-    from .status import STALE, STATES
-
     objective = status.summary.objective
 
     counts = ", ".join(f"{status.counts[s]} {s}" for s in STATES)
@@ -155,29 +149,3 @@ def status_text(status: StudyStatus, storage: str) -> str:
                      "heartbeats (killed, or its machine is gone); the next run or any worker "
                      "fails and redoes them")
     return "\n".join(lines)
-
-
-def _fixed(value: float, spec: str = ".3f") -> str:
-    return "n/a" if math.isnan(value) else format(value, spec)
-
-
-_CELL: dict[str, Callable[[Any], str]] = {
-    "rate": lambda v: f"{v:g}", "placement": str, "n": str, "baseline": str, "n_pairs": str,
-    "identical_to": str,
-    "p": fmt_p, "p_holm": fmt_p, "diff_mean": lambda v: _fixed(v, "+.3f"),
-    "diff_ci_low": lambda v: _fixed(v, "+.3f"), "diff_ci_high": lambda v: _fixed(v, "+.3f"),
-}
-
-
-def _cell(column: str, value: Any) -> str:
-    if column == "max_norm":
-        return fmt_norm(value)
-    return "" if value is None else _CELL.get(column, _fixed)(value)
-
-
-def export_table(group_table: GroupTable) -> str:
-    """``sweep summary --format table``: the export's columns, one group a line, best first;
-    blank where a group is not compared with a baseline, ``n/a`` where a number is undefined."""
-    rows = [[_cell(column, value) for column, value in zip(group_table.columns, row, strict=True)]
-            for row in group_table.rows]
-    return table(group_table.columns, rows)

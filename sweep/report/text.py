@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from ..grid import Group
 from ..objective import Objective
+from ..stats import ALPHA, Interval, clip_ci
 from ._failures import failures_note
-from .stats import ALPHA, Interval, clip_ci
 from .summary import GroupStats, SweepSummary, baseline_group
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def fmt_ci(interval: Interval, *, signed: bool = False, bounded: bool = False,
     """The one way a confidence interval is written: ``[low, high]`` (tables) or
     ``low to high`` (sentences, hover text); ``n/a (n<2)`` without one. With ``bounded`` (a
     metric in [0, 1], :attr:`~sweep.objective.Objective.bounded`) the interval is shown inside
-    [0, 1] (the t-interval of a few seeds can leave it: :func:`~sweep.report.stats.clip_ci`,
+    [0, 1] (the t-interval of a few seeds can leave it: :func:`~sweep.stats.clip_ci`,
     the rule every surface follows); ``signed`` for differences."""
     if math.isnan(interval.low):
         return "n/a (n<2)"
@@ -202,7 +202,7 @@ def headline(summary: SweepSummary, task: Task) -> str:
 
 
 def confirmation_sentence(summary: SweepSummary, task: Task) -> str | None:
-    """The confirmation on fresh seeds (:class:`~sweep.report.summary.Confirmation`): one
+    """The confirmation on fresh seeds (:class:`~sweep.report.group_stats.Confirmation`): one
     paired test, no multiplicity; ``None`` for a sweep without one."""
     c = summary.confirmation
     if c is None:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from ..exceptions import StorageError, StorageUnavailableError, StudyNotFoundError
 from ..files import MISSING, REGULAR, what_is
-from ._optuna import holds_studies
+from ._optuna import being_created, holds_studies
 from .url import SQLITE_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
@@ -120,6 +120,13 @@ def check_sqlite_file(path: Path, study_name: str, creating: bool) -> None:
             )
         return
     if not holds_studies(tables):
+        if being_created(tables):
+            if not creating:
+                raise StudyNotFoundError(
+                    f"no study {study_name!r}: {str(path)!r} is being created by another sweep "
+                    "process; try again in a moment"
+                )
+            return
         listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
         raise StorageError(
             f"{str(path)!r} is an SQLite database of another application (tables: {listed}), "

@@ -29,15 +29,10 @@ import numpy as np
 import pytest
 
 from sweep._keras import import_keras
-from sweep.engines import CellResult, TrainSettings, get_engine, train_all
-from sweep.engines import population as population_module
-from sweep.engines._population_graph import CHUNK_EPOCHS
-from sweep.engines._population_init import (
-    InitialWeights,
-    MemberWeights,
-    dense_mlp_initial_weights,
-    keras_initial_weights,
-)
+from sweep.engines import CellResult, TrainSettings, _chain_train, get_engine, train_all
+from sweep.engines._chain_graph import CHUNK_EPOCHS
+from sweep.engines._chain_members import MemberBuilder, build_member
+from sweep.engines._chain_train import padded_size
 from sweep.engines._population_rng import (
     dropout_counters,
     dropout_step_key,
@@ -46,7 +41,7 @@ from sweep.engines._population_rng import (
     triple32,
     triple32_numpy,
 )
-from sweep.engines.population import CELLS_PER_CLAIM, PopulationEngine, padded_size
+from sweep.engines.population import CELLS_PER_CLAIM, PopulationEngine
 from sweep.exceptions import EngineError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import get_task
@@ -128,15 +123,18 @@ def test_engine_is_registered() -> None:
     ],
     ids=lambda cell: cell.key,
 )
-def test_fast_initial_weights_are_the_keras_models(cell: Cell) -> None:
-    fast = dense_mlp_initial_weights(cell, features=2, hidden_units=500)
-    reference = keras_initial_weights(TASK, cell)
-    for ours, theirs in zip(fast.arrays(), reference.arrays(), strict=True):
+def test_replayed_initial_weights_are_the_keras_models(cell: Cell) -> None:
+    """Each group's first cell is built for real; another seed of the group is replayed from
+    its initializers' draws, bit for bit the real model's (the draw order depends on the
+    placement: the dropout layers draw too)."""
+    build = MemberBuilder(TASK)
+    template = build(replace(cell, seed=cell.seed - 1 if cell.seed else 1))
+    replayed, reference = build(cell), build_member(TASK, cell)
+    assert build._templates[cell.group] is not None  # the replay, not a second real build
+    for ours, theirs in zip(replayed.weights, reference.weights, strict=True):
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         np.testing.assert_array_equal(ours, theirs)
-    # the draw order matters: another placement of the same seed starts elsewhere
-    other = dense_mlp_initial_weights(replace(cell, seed=cell.seed + 1), 2, 500)
-    assert not np.array_equal(other.hidden_kernel, fast.hidden_kernel)
+    assert not np.array_equal(template.weights[0], replayed.weights[0])
 
 
 def test_the_largest_seed_trains_alike_on_both_engines() -> None:
@@ -148,18 +146,6 @@ def test_the_largest_seed_trains_alike_on_both_engines() -> None:
     theirs = load("circles-short")[cell]
     assert theirs.curves is not None
     np.testing.assert_allclose(ours.curves.test_loss, theirs.curves[2], atol=1e-5)
-
-
-def test_a_fast_path_that_disagrees_with_keras_is_dropped() -> None:
-    def wrong(cell: Cell) -> MemberWeights:  # as if Keras had changed its draw order
-        return dense_mlp_initial_weights(replace(cell, seed=cell.seed + 1), 2, 500)
-
-    initial_weights = InitialWeights(TASK, wrong)
-    cells = [Cell(0.4, "hidden", None, 1), Cell(0.2, "input", None, 2)]
-    with pytest.warns(RuntimeWarning, match="differ from the Keras model"):
-        first = initial_weights(cells[0])
-    assert first.equals(keras_initial_weights(TASK, cells[0]))
-    assert initial_weights(cells[1]).equals(keras_initial_weights(TASK, cells[1]))
 
 
 def test_results_have_the_right_shapes_and_a_baseline_matches_keras() -> None:
@@ -228,11 +214,11 @@ def test_dropout_uniforms_are_uniform_and_independent() -> None:
     np.testing.assert_array_equal(again, steps[3])
 
 
-def test_circles_with_mini_batches_trains_on_the_general_chain_program() -> None:
-    """The hand-written program serves one full batch per epoch; with batch 16 (two batches,
-    reshuffled every epoch) the tutorial's model trains on the general chain program, and
-    without dropout and shuffles alike its trajectory is model.fit's (tested in
-    test_chain_equivalence); here: it trains, in order, and differs from the full batch."""
+def test_circles_with_mini_batches_trains_in_order() -> None:
+    """With batch 16 (two batches, reshuffled every epoch) the tutorial's model trains on the
+    same program with its batches (without dropout and shuffles alike its trajectory is
+    model.fit's, tested in test_chain_equivalence); here: it trains, in order, and differs
+    from the full batch."""
     engine = PopulationEngine()
     cells = [_baseline(0), Cell(0.4, "hidden", None, 1)]
     small = train_all(engine, TASK, cells, TrainSettings(FAST_EPOCHS, 16))
@@ -258,7 +244,8 @@ def test_a_model_it_cannot_stack_is_refused_in_one_line() -> None:
 
 
 def test_populations_are_padded_to_a_few_sizes() -> None:
-    assert [padded_size(n) for n in (1, 8, 9, 16, 17, 32)] == [8, 8, 16, 16, 32, 32]
+    assert [padded_size(n, 32) for n in (1, 8, 9, 16, 17, 32)] == [8, 8, 16, 16, 32, 32]
+    assert [padded_size(n, 64) for n in (1, 17, 32, 33, 64)] == [8, 32, 32, 64, 64]
 
 
 class RecordingControl:
@@ -321,12 +308,12 @@ def test_chunked_training_is_a_prefix_of_a_longer_run(monkeypatch: pytest.Monkey
         Cell(0.5, "both", 1.0, 4),
     ]
     engine = PopulationEngine()
-    monkeypatch.setattr(population_module, "FIRST_CHUNK_EPOCHS", CHUNK_EPOCHS)
+    monkeypatch.setattr(_chain_train, "FIRST_CHUNK_EPOCHS", CHUNK_EPOCHS)
     control = RecordingControl()
     long = [r for batch in engine.train(TASK, cells, TrainSettings(50, 32), control) for r in batch]
     assert len(control.advances) == 1  # one call
-    monkeypatch.setattr(population_module, "FIRST_CHUNK_EPOCHS", 7)
-    monkeypatch.setattr(population_module.ChunkPacer, "record", lambda *_: None)
+    monkeypatch.setattr(_chain_train, "FIRST_CHUNK_EPOCHS", 7)
+    monkeypatch.setattr(_chain_train.ChunkPacer, "record", lambda *_: None)
     control = RecordingControl()
     chunked = [
         r for batch in engine.train(TASK, cells, TrainSettings(30, 32), control) for r in batch

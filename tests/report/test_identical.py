@@ -12,12 +12,12 @@ import pytest
 
 from sweep.grid import Cell, Group
 from sweep.report.export import group_table
-from sweep.report.stats import holm
 from sweep.report.status import study_status
 from sweep.report.summary import SweepSummary, summarize
 from sweep.report.tables import table_rows
 from sweep.report.terminal import closing_table, status_text
 from sweep.report.text import notes
+from sweep.stats import holm
 from sweep.storage.synthetic import build_study
 
 NORMS = (None, 2.0, 3.0, 4.0)

@@ -14,9 +14,9 @@ from scipy import stats
 from sweep.engines import Curves
 from sweep.grid import Cell, Group
 from sweep.report.curve_stats import curve_stats
-from sweep.report.stats import holm, mean_ci, paired_test
 from sweep.report.status import study_status
 from sweep.report.summary import GroupStats, SweepSummary, summarize
+from sweep.stats import holm, mean_ci, paired_test
 from sweep.storage.synthetic import build_study
 
 pytestmark = pytest.mark.xdist_group("report-summary")  # its module fixtures train once

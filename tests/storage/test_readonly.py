@@ -182,6 +182,23 @@ def test_another_applications_database_is_refused_unchanged(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
 
 
+def test_a_schema_another_process_is_creating_is_no_study_yet(tmp_path: Path) -> None:
+    """Optuna creates its tables one by one: a reader that comes in between (seen in the
+    stress test) finds some of them, and that is a study file being created, not another
+    application's database."""
+    partial = tmp_path / "partial.db"
+    with closing(sqlite3.connect(partial)) as connection:
+        for table in ("studies", "study_directions", "trial_heartbeats"):
+            connection.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+        connection.commit()
+    before = digest(partial)
+    result = run_cli("status", "--study", "demo", "--storage", f"sqlite:///{partial}",
+                     cwd=tmp_path)
+    assert_error_line(result, "no study 'demo'")
+    assert "is being created by another sweep process" in result.stderr
+    assert digest(partial) == before
+
+
 def test_status_on_a_server_database_without_studies_creates_no_tables(
     tmp_path: Path, postgres: object
 ) -> None:

@@ -111,7 +111,7 @@ def test_failed_cells_are_rerun_next_time(workdir: Path) -> None:
 
 
 @pytest.mark.parametrize(("task", "engine", "rates", "test_rows", "train_rows"), [
-    ("circles", "population", "0,0.4", 70, 30),  # the tutorial's hand-written program
+    ("circles", "population", "0,0.4", 70, 30),  # a dense chain, hand-derived gradients
     ("circles", "keras", "0,0.4", 70, 30),  # model.fit, model.evaluate
     ("digits-cnn", "population", "0", 500, 200),  # a chain of layers, stacked
 ])

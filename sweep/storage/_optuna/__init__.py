@@ -22,6 +22,7 @@ and nothing is written.
 from .check import (
     OPTUNA_MAJORS,
     OPTUNA_PIN,
+    being_created,
     check_compatible,
     check_version,
     holds_studies,
@@ -32,6 +33,6 @@ from .write import beat, claim_waiting, complete, enqueue, study_list_index
 
 __all__ = [
     "OPTUNA_MAJORS", "OPTUNA_PIN", "beat", "check_compatible", "check_version", "claim_waiting",
-    "complete", "enqueue", "holds_studies", "read_trials", "running_heartbeats",
+    "being_created", "complete", "enqueue", "holds_studies", "read_trials", "running_heartbeats",
     "schema_differences", "study_id", "study_list_index", "trial_id",
 ]

@@ -82,3 +82,11 @@ def check_compatible(engine: sqlalchemy.engine.Engine, where: str) -> None:
 def holds_studies(tables: set[str]) -> bool:
     """Whether a database with these tables is an Optuna storage."""
     return tables >= OPTUNA_TABLES
+
+
+def being_created(tables: set[str]) -> bool:
+    """Whether these tables are some of an Optuna storage's and nothing else: another process
+    is creating its schema (Optuna creates the tables one by one)."""
+    from optuna.storages._rdb import models
+
+    return bool(tables) and tables <= set(models.BaseModel.metadata.tables) | OPTUNA_TABLES

@@ -1,8 +1,12 @@
 """Seed statistics: the mean and its t-interval, the paired test, Holm's correction.
 
-Plain numbers in, plain numbers out (scipy is imported by the functions that need it). When
-paired differences have no spread the t statistic is undefined; the p-value is then the exact
-two-sided sign test (``2 * 0.5**n``, capped at 1; 1 when every difference is zero).
+Plain numbers in, plain numbers out (scipy is imported by the functions that need it). The race
+(:mod:`sweep.racing`) and the report (:mod:`sweep.report`) both decide with these numbers, so
+they live outside both: importing the race loads no report module, and the report's modules
+import no race to get them.
+
+When paired differences have no spread the t statistic is undefined; the p-value is then the
+exact two-sided sign test (``2 * 0.5**n``, capped at 1; 1 when every difference is zero).
 """
 
 from __future__ import annotations
