@@ -52,8 +52,9 @@ def main() -> None:
     import tensorflow as tf
 
     from sweep.engines import _chain_dense as dense
+    from sweep.engines._chain_evaluate import evaluated
     from sweep.engines._chain_forward import keep_multipliers
-    from sweep.engines._chain_graph import ChainTraining, _evaluated
+    from sweep.engines._chain_graph import ChainTraining
     from sweep.engines._chain_members import MemberBuilder, population_shape, stack
     from sweep.engines._population_rng import dropout_step_key
     from sweep.grid import Cell
@@ -109,25 +110,25 @@ def main() -> None:
         key = dropout_step_key(keys, i)
         a = keep_multipliers(full.specs[0], 0, 0, (FEATURES,), ROWS, key, rate, scale, None)
         b = keep_multipliers(full.specs[1], 0, 1, (HIDDEN,), ROWS, key, rate, scale, None)
-        return tf.reduce_sum(a[:, :1, :1]) + tf.reduce_sum(b[:, :1, :1])
+        return tf.reduce_sum(a) + tf.reduce_sum(b)  # all of them: none is left out
 
     def forward_backward(i: Any) -> Any:
         moved = [w + tf.cast(i, tf.float32) * 1e-9 for w in weights]  # not hoisted
         _, _, grads = dense.gradients(full.specs, full.counts, full.loss, moved, x, y,
                                       [None, None])
-        return sum(tf.reduce_sum(g[:1]) for g in grads)
+        return sum(tf.reduce_sum(g) for g in grads)
 
     def adam(i: Any) -> Any:
         total = tf.zeros(())
         for w in weights:
             g = w * 1e-3 + tf.cast(i, tf.float32) * 1e-9
             new, _ = full.rule.apply(i, w, g, (tf.zeros_like(w), tf.zeros_like(w)))
-            total += tf.reduce_sum(new[:1])
+            total += tf.reduce_sum(new)
         return total
 
     def evaluation(i: Any) -> Any:
         moved = tuple(w + tf.cast(i, tf.float32) * 1e-9 for w in weights)
-        loss, metric = _evaluated(full, moved, *test)
+        loss, metric = evaluated(full, moved, *test)
         return tf.reduce_sum(loss) + tf.reduce_sum(metric)
 
     for name, body in (("masks alone", masks), ("forward + backward alone", forward_backward),

@@ -53,17 +53,26 @@ def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]
     return (4, shape[-1] if kind == 2 else spec.units)
 
 
+def mask_counters(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int) -> Any:
+    """The hashed element counters of one mask (the same every step: a program computes them
+    once, outside its loops)."""
+    size = math.prod(mask_shape(spec, kind, shape))
+    return dropout_counters(rows, size, layer * SLOT_OFFSET + KIND_OFFSETS[kind])
+
+
 def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int,
-                     step_key: Any, rate: Any, scale: Any, per_gate: Any) -> Any:
+                     step_key: Any, rate: Any, scale: Any, per_gate: Any,
+                     counters: Any = None) -> Any:
     """(K, rows, *mask) multipliers: ``scale`` where a member keeps a value, else 0.
     ``rate``/``scale`` are (K, 1, 1); ``per_gate`` (K, 1, 1, 1) says which members draw one
-    input mask per gate (their LSTM has recurrent dropout) rather than one for all gates."""
+    input mask per gate (their LSTM has recurrent dropout) rather than one for all gates;
+    ``counters``: :func:`mask_counters`, computed here if not given."""
     import tensorflow as tf
 
     dims = mask_shape(spec, kind, shape)
-    size = math.prod(dims)
-    offset = layer * SLOT_OFFSET + KIND_OFFSETS[kind]
-    uniform = dropout_uniform(dropout_counters(rows, size, offset), step_key)
+    if counters is None:
+        counters = mask_counters(spec, kind, layer, shape, rows)
+    uniform = dropout_uniform(counters, step_key)
     keep = tf.where(uniform >= rate, scale, 0.0)
     keep = tf.reshape(keep, (-1, rows, *dims))
     if kind == 2:

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from . import _chain_dense as dense
-from ._chain_forward import Keeps, forward, keep_multipliers
+from ._chain_evaluate import compiled_evaluation, evaluated, losses
+from ._chain_forward import Keeps, keep_multipliers, mask_counters
 from ._chain_layers import KINDS
 from ._chain_math import loss_per_row, metric_per_row
 from ._chain_shape import ChainPopulation, Shape
@@ -53,9 +54,6 @@ CHUNK_EPOCHS = 1024
 """The most epochs one compiled call trains: the static size of its curves buffer (16 KB per
 member). A stop request is honoured between calls, which the caller paces to about a second."""
 _SHUFFLE_SALT = np.uint32(0x5BD1E995)
-EVALUATION_ELEMENTS = 2**26
-"""Floats per evaluated block of rows (256 MB): the compared split is evaluated in blocks of
-rows whose largest activation, over all members, stays under this."""
 
 
 class ChainTraining:
@@ -87,7 +85,7 @@ class ChainTraining:
         self.epochs = epochs
         self.epochs_done = 0
         self._curves = np.empty((4, epochs, shape.members), np.float32)
-        self._evaluate = _compiled_evaluation(shape)
+        self._evaluate = compiled_evaluation(shape)
 
     @property
     def remaining(self) -> int:
@@ -141,68 +139,6 @@ def _tensor(array: Any, shape: Shape, labels: bool) -> Any:
     return tf.constant(array.reshape(len(array), -1).astype(np.float32))
 
 
-def _losses(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any,
-            keeps: Keeps | None) -> tuple[Any, Any]:
-    """(K, rows) losses and metric values."""
-    logits, outputs = forward(shape.specs, shape.counts, weights, x, keeps)
-    rows_loss = loss_per_row(shape.loss, logits, outputs, y)
-    return rows_loss, metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
-
-
-def _evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
-    """Every member's dropout-off mean loss and metric over all rows of ``x`` (shared by the
-    members), in blocks of rows sized by :data:`EVALUATION_ELEMENTS`."""
-    import tensorflow as tf
-
-    rows = int(x.shape[0])
-    most = max(1, min(rows, EVALUATION_ELEMENTS // (shape.members * shape.widest)))
-    blocks = -(-rows // most)
-    block = -(-rows // blocks)  # equal blocks: the least padding
-
-    def sums(xs: Any, ys: Any, real: Any = None) -> tuple[Any, Any]:
-        if shape.dense:
-            logits, outputs = dense.forward_shared(shape.specs, shape.counts, weights, xs)
-            rows_loss = loss_per_row(shape.loss, logits, outputs, ys[None])
-            rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, ys[None])
-        else:
-            shared = tf.broadcast_to(xs[None], (shape.members, *xs.shape))
-            rows_loss, rows_metric = _losses(shape, weights, shared, ys[None], None)
-        if real is not None:
-            rows_loss, rows_metric = rows_loss * real, rows_metric * real
-        return tf.reduce_sum(rows_loss, axis=1), tf.reduce_sum(rows_metric, axis=1)
-
-    if blocks == 1:
-        loss, metric = sums(x, y)
-        return loss / rows, metric / rows
-    padding = blocks * block - rows  # the last block padded with zero rows at weight 0
-    x = tf.pad(x, [[0, padding]] + [[0, 0]] * (x.shape.rank - 1))
-    y = tf.pad(y, [[0, padding]] + [[0, 0]] * (y.shape.rank - 1))
-    real_rows = tf.constant((np.arange(rows + padding) < rows).astype(np.float32)[None])
-
-    def body(b: Any, loss: Any, metric: Any) -> tuple[Any, Any, Any]:
-        start = b * block
-        more = sums(tf.slice(x, [start, *[0] * (x.shape.rank - 1)], [block, *x.shape[1:]]),
-                    tf.slice(y, [start, *[0] * (y.shape.rank - 1)], [block, *y.shape[1:]]),
-                    tf.slice(real_rows, [0, start], [1, block]))
-        return b + 1, loss + more[0], metric + more[1]
-
-    zeros = tf.zeros(shape.members)
-    _, loss, metric = tf.while_loop(lambda b, *_: b < blocks, body,
-                                    (tf.constant(0), zeros, zeros))
-    return loss / rows, metric / rows
-
-
-@functools.cache
-def _compiled_evaluation(shape: Shape) -> Any:
-    import tensorflow as tf
-
-    @tf.function(jit_compile=True, reduce_retracing=False)
-    def evaluate(weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
-        return _evaluated(shape, weights, x, y)
-
-    return evaluate
-
-
 @functools.cache
 def _compiled_program(shape: Shape) -> Any:
     import tensorflow as tf
@@ -211,11 +147,23 @@ def _compiled_program(shape: Shape) -> Any:
     single = shape.batch_size >= shape.rows  # one batch per epoch: no order to shuffle
     steps_per_epoch = full_batches + (last > 0)
 
+    batch_rows = {shape.rows} if single else {shape.batch_size, last} - {0}
+    counters: dict[tuple[int, int, int], Any] = {}  # hoisted out of the loops by program()
+
+    def hoist_counters() -> None:
+        for rows in batch_rows:
+            for i, spec in enumerate(shape.specs):
+                for kind in range(len(KINDS)):
+                    if shape.dropout[i][kind]:
+                        counters[rows, i, kind] = mask_counters(spec, kind, i,
+                                                                shape.in_shapes[i], rows)
+
     def keeps_of(rows: int, step_key: Any, rates: Any, scales: Any) -> Keeps:
         per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
         return tuple(
             tuple(keep_multipliers(spec, kind, i, shape.in_shapes[i], rows, step_key,
-                                   rates[i][kind], scales[i][kind], per_gate[i])
+                                   rates[i][kind], scales[i][kind], per_gate[i],
+                                   counters[rows, i, kind])
                   if shape.dropout[i][kind] else None for kind in range(len(KINDS)))
             for i, spec in enumerate(shape.specs))
 
@@ -231,7 +179,7 @@ def _compiled_program(shape: Shape) -> Any:
         else:
             with tf.GradientTape() as tape:
                 tape.watch(weights)
-                rows_loss, rows_metric = _losses(shape, weights, x, y, keeps)
+                rows_loss, rows_metric = losses(shape, weights, x, y, keeps)
                 total = tf.reduce_sum(tf.reduce_mean(rows_loss, axis=1))
             gradients = tape.gradient(total, weights)
         count = len(weights)
@@ -263,6 +211,7 @@ def _compiled_program(shape: Shape) -> Any:
         settings = (rates, scales, max_norms, has_max_norm, keys)
         count = len(state) // (1 + shape.rule.slots)
         members = shape.members
+        hoist_counters()
         shuffle_keys = tf.bitwise.bitwise_xor(keys, tf.constant(_SHUFFLE_SALT, tf.uint32))
         row_counters = dropout_counters(1, shape.rows, 0x7F000000)
 
@@ -305,7 +254,7 @@ def _compiled_program(shape: Shape) -> Any:
                     weights, slots, loss_sum, metric_sum = step(
                         t0 + full_batches, weights, slots, settings, x, y)
                     sums = (sums[0] + loss_sum, sums[1] + metric_sum)
-            compared = _evaluated(shape, weights, compared_x, compared_y)
+            compared = evaluated(shape, weights, compared_x, compared_y)
             row = tf.stack([sums[0] / shape.rows, sums[1] / shape.rows, *compared])
             return i + 1, weights, slots, curves.write(i, row)
 
