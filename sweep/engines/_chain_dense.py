@@ -111,10 +111,13 @@ def forward_shared(specs: Sequence[Spec], counts: Sequence[int], weights: Sequen
 
 
 def gradients(specs: Sequence[Spec], counts: Sequence[int], loss: str, weights: Sequence[Any],
-              x: Any, y: Any, keeps: Sequence[Any | None]) -> tuple[Any, Any, tuple[Any, ...]]:
+              x: Any, y: Any, keeps: Sequence[Any | None],
+              scales: Sequence[Any] | None = None) -> tuple[Any, Any, tuple[Any, ...]]:
     """(logits, outputs, gradients) of a training step: every member's forward pass, dropout
     on (``keeps[i]``: the multiplier on layer i's input, or None), and the gradients of its
-    mean loss over the ``x`` (K, rows, F) rows, in the flat weights' order."""
+    mean loss over the ``x`` (K, rows, F) rows, in the flat weights' order. ``scales[i]``:
+    each member's ``1 / (1 - rate)`` at layer i, (K, 1, 1), which a relu's select multiplies
+    by instead of reading the whole multiplier again (the same values where it keeps)."""
     import tensorflow as tf
 
     layers = _layers(specs, counts, weights)
@@ -146,7 +149,8 @@ def gradients(specs: Sequence[Spec], counts: Sequence[int], loss: str, weights: 
         d_a = tf.einsum("kro,kio->kri", d_z, kernel)
         keep = keeps[i]
         if layers[i - 1][0].activation == "relu":
-            d_z = tf.where(a > 0, d_a if keep is None else d_a * keep, 0.0)
+            factor = keep if keep is None or scales is None else scales[i]
+            d_z = tf.where(a > 0, d_a if keep is None else d_a * factor, 0.0)
         else:
             d_z = d_a if keep is None else d_a * keep
     flat = tuple(g for own in reversed(found) for g in own)

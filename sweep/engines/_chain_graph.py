@@ -173,7 +173,8 @@ def _compiled_program(shape: Shape) -> Any:
         keeps = keeps_of(int(x.shape[1]), dropout_step_key(keys, t), rates, scales)
         if shape.dense:  # hand-derived gradients (:mod:`._chain_dense`)
             logits, outputs, gradients = dense.gradients(
-                shape.specs, shape.counts, shape.loss, weights, x, y, [k[0] for k in keeps])
+                shape.specs, shape.counts, shape.loss, weights, x, y, [k[0] for k in keeps],
+                [layer[0] for layer in scales])
             rows_loss = loss_per_row(shape.loss, logits, outputs, y)
             rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
         else:
