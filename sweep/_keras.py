@@ -37,6 +37,9 @@ def import_keras() -> ModuleType:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # device probing logs its CUDA notices here
+        # the population engine compiles one program per population shape by design: TF's
+        # "excessive retracing" advice (and its other Python-side notices) is not the user's
+        tf.get_logger().setLevel("ERROR")
     import keras
 
     if keras.backend.backend() != BACKEND:
