@@ -128,15 +128,9 @@ def _summary(sweep_study: SweepStudy, race: RaceReport | None = None,
     with that replay, from one read of its trials; ``race`` and ``stats``: those a run
     computed after its last trial already (not computed again); ``counts``: a run's
     trained, already complete and failed cells."""
-    from .race_answer import race_report
-    from .report.summary import study_summary
+    from .report.summary import summary_and_race
 
-    if stats is None:
-        records = sweep_study.records()
-        race = race_report(sweep_study, records) if race is None else race
-        stats = study_summary(sweep_study, records, race)
-    elif race is None:
-        race = race_report(sweep_study)  # a fixed-seed study: nothing is replayed
+    stats, race = summary_and_race(sweep_study, stats, race)
     return Summary(sweep_study.name, sweep_study.url.safe, sweep_study.task, stats, *counts,
                    race=race)
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ReportConflictError
 from ..grid import Group
-from ..race_answer import RaceReport, race_report
+from ..race_answer import RaceReport
 from ..storage import load_curves, safe_url
 from ._failures import failures_html
 from .curve_stats import CurveStats, curve_stats
 from .race import race_headline, race_html
-from .summary import GroupStats, SweepSummary, baseline_group, study_summary
+from .summary import GroupStats, SweepSummary, baseline_group, summary_and_race
 from .tables import table_rows
 from .text import (
     confirmation_sentence,
@@ -108,12 +108,7 @@ def load_report_data(sweep_study: SweepStudy, summary: SweepSummary | None = Non
     the study's ``summary`` and ``race`` already (a run's, computed once after its last
     trial) passes them: they are not computed again. Without them the race is replayed once,
     and the summary takes that replay."""
-    if summary is None:
-        records = sweep_study.records()
-        race = race_report(sweep_study, records) if race is None else race
-        summary = study_summary(sweep_study, records, race)
-    elif race is None:
-        race = race_report(sweep_study)  # a fixed-seed study: nothing is replayed
+    summary, race = summary_and_race(sweep_study, summary, race)
     chosen = curve_groups(summary, sweep_study.task)
     loaded = load_curves(sweep_study.engine, [i for g, _ in chosen for i in g.trial_ids])
     curves, labels = [], []

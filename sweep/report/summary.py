@@ -197,6 +197,17 @@ def summarize(records: Sequence[TrialRecord], task: Task,
         dropout.group, baseline.group, confirm_seeds, fresh, objective))
 
 
+def summary_and_race(sweep_study: SweepStudy, summary: SweepSummary | None = None,
+                     race: RaceReport | None = None) -> tuple[SweepSummary, RaceReport | None]:
+    """The study's summary and race: those given (a run's, computed once after its last
+    trial), else computed from one read of the trials and one replay of the race."""
+    if summary is None:
+        records = sweep_study.records()
+        race = race_report(sweep_study, records) if race is None else race
+        return study_summary(sweep_study, records, race), race
+    return summary, race_report(sweep_study) if race is None else race  # fixed: no replay
+
+
 def study_summary(sweep_study: SweepStudy, records: Sequence[TrialRecord] | None = None,
                   race: RaceReport | None = None) -> SweepSummary:
     """The summary of a study with at least one completed cell; else :class:`EmptyStudyError`
