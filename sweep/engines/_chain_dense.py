@@ -148,10 +148,9 @@ def gradients(specs: Sequence[Spec], counts: Sequence[int], loss: str, weights: 
             break
         d_a = tf.einsum("kro,kio->kri", d_z, kernel)
         keep = keeps[i]
-        if layers[i - 1][0].activation == "relu":
-            factor = keep if keep is None or scales is None else scales[i]
-            d_z = tf.where(a > 0, d_a if keep is None else d_a * factor, 0.0)
-        else:
-            d_z = d_a if keep is None else d_a * keep
+        relu = layers[i - 1][0].activation == "relu"
+        if keep is not None:  # where it keeps, the multiplier is the member's scale
+            d_a = d_a * (scales[i] if relu and scales is not None else keep)
+        d_z = tf.where(a > 0, d_a, 0.0) if relu else d_a
     flat = tuple(g for own in reversed(found) for g in own)
     return z, h, flat

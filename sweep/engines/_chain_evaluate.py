@@ -19,12 +19,16 @@ EVALUATION_ELEMENTS = 2**26
 rows whose largest activation, over all members, stays under this."""
 
 
+def row_figures(shape: Shape, logits: Any, outputs: Any, y: Any) -> tuple[Any, Any]:
+    """(K, rows) losses and metric values of a forward pass's ``logits`` and ``outputs``."""
+    rows_loss = loss_per_row(shape.loss, logits, outputs, y)
+    return rows_loss, metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
+
+
 def losses(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any,
            keeps: Keeps | None) -> tuple[Any, Any]:
     """(K, rows) losses and metric values."""
-    logits, outputs = forward(shape.specs, shape.counts, weights, x, keeps)
-    rows_loss = loss_per_row(shape.loss, logits, outputs, y)
-    return rows_loss, metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
+    return row_figures(shape, *forward(shape.specs, shape.counts, weights, x, keeps), y)
 
 
 def evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
@@ -39,9 +43,8 @@ def evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[A
 
     def sums(xs: Any, ys: Any, real: Any = None) -> tuple[Any, Any]:
         if shape.dense:
-            logits, outputs = dense.forward_shared(shape.specs, shape.counts, weights, xs)
-            rows_loss = loss_per_row(shape.loss, logits, outputs, ys[None])
-            rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, ys[None])
+            rows_loss, rows_metric = row_figures(
+                shape, *dense.forward_shared(shape.specs, shape.counts, weights, xs), ys[None])
         else:
             shared = tf.broadcast_to(xs[None], (shape.members, *xs.shape))
             rows_loss, rows_metric = losses(shape, weights, shared, ys[None], None)

@@ -42,10 +42,9 @@ from typing import Any
 import numpy as np
 
 from . import _chain_dense as dense
-from ._chain_evaluate import compiled_evaluation, evaluated, losses
+from ._chain_evaluate import compiled_evaluation, evaluated, losses, row_figures
 from ._chain_forward import Keeps, keep_multipliers, mask_counters
 from ._chain_layers import KINDS
-from ._chain_math import loss_per_row, metric_per_row
 from ._chain_shape import ChainPopulation, Shape
 from ._population_rng import dropout_counters, dropout_step_key, dropout_uniform
 
@@ -175,8 +174,7 @@ def _compiled_program(shape: Shape) -> Any:
             logits, outputs, gradients = dense.gradients(
                 shape.specs, shape.counts, shape.loss, weights, x, y, [k[0] for k in keeps],
                 [layer[0] for layer in scales])
-            rows_loss = loss_per_row(shape.loss, logits, outputs, y)
-            rows_metric = metric_per_row(shape.metric, shape.loss, rows_loss, outputs, y)
+            rows_loss, rows_metric = row_figures(shape, logits, outputs, y)
         else:
             with tf.GradientTape() as tape:
                 tape.watch(weights)
