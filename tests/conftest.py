@@ -23,6 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_EPOCHS = 5
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One XLA compilation cache (``sweep/_keras.py``) for the whole run, every xdist worker and
+    subprocess included, as a user's processes share theirs; never the user's own cache."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, shared by its workers
+    os.environ["SWEEP_XLA_CACHE"] = str(root / "xla-cache")
+
+
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     random.seed(0)

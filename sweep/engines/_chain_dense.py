@@ -140,7 +140,7 @@ def gradients(specs: Sequence[Spec], counts: Sequence[int], loss: str, weights: 
     for i in range(len(layers) - 1, -1, -1):
         spec, kernel, bias = layers[i]
         a = inputs[i]
-        own = (tf.einsum("kri,kro->kio", a, d_z),)
+        own: tuple[Any, ...] = (tf.einsum("kri,kro->kio", a, d_z),)
         if bias is not None:
             own += (tf.reduce_sum(d_z, axis=1),)
         found.append(own)

@@ -77,7 +77,8 @@ def evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[A
 def compiled_evaluation(shape: Shape) -> Any:
     import tensorflow as tf
 
-    @tf.function(jit_compile=True, reduce_retracing=False)
+    # the loops are tf.while_loop already: AutoGraph would only re-read the source per trace
+    @tf.function(jit_compile=True, reduce_retracing=False, autograph=False)
     def evaluate(weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:
         return evaluated(shape, weights, x, y)
 

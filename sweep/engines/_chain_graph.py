@@ -203,7 +203,8 @@ def _compiled_program(shape: Shape) -> Any:
         return (tuple(updated), tuple(v for s in new_slots for v in s),
                 tf.reduce_sum(rows_loss, axis=1), tf.reduce_sum(rows_metric, axis=1))
 
-    @tf.function(jit_compile=True, reduce_retracing=False)
+    # the loops are tf.while_loop already: AutoGraph would only re-read the source per trace
+    @tf.function(jit_compile=True, reduce_retracing=False, autograph=False)
     def program(state: tuple[Any, ...], epoch0: Any, epochs: Any, rates: Any, scales: Any,
                 max_norms: Any, has_max_norm: Any, keys: Any, train_x: Any, train_y: Any,
                 compared_x: Any, compared_y: Any) -> tuple[Any, Any]:
