@@ -57,12 +57,13 @@ def _cpu_fingerprint() -> str:
 
 def enable_compile_cache(environ: dict[str, str] | os._Environ[str]) -> str | None:
     """Add the cache directory to ``TF_XLA_FLAGS`` (before TensorFlow reads its flags); the
-    directory, or None when it is off, already chosen by the user, or cannot be written."""
+    directory, or None when it is off, already chosen by the user, cannot be written, or has
+    white space in its path (``TF_XLA_FLAGS`` is split at spaces)."""
     flags = environ.get("TF_XLA_FLAGS", "")
     if CACHE_FLAG in flags:
         return None
     directory = compile_cache_directory(environ)
-    if directory is None:
+    if directory is None or any(c.isspace() for c in directory):
         return None
     try:
         os.makedirs(directory, exist_ok=True)

@@ -43,9 +43,10 @@ class RunOutcome:
     (:attr:`~sweep.worker.WorkOutcome.summary`); else ``None``, computed by the caller."""
 
 
-def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]]:
+def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str], str | None]:
     """Check the run's size, and a user's task (its data, its first cell's model), before
-    anything is written: (the config with its engine chosen, estimate, workers, notices)."""
+    anything is written: (the config with its engine chosen, estimate, workers, this run's
+    notices, the notice of the engine chosen for the user, if it was)."""
     task = config.resolved_task
     task_facts(task)
     if task.is_users:
@@ -54,7 +55,7 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
     config = config.replace(engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
-    notices = [] if chosen is None else [chosen]
+    notices = []
     work = estimate(config, per_claim, config.workers)
     check_budget(work, config.allow_large)
     workers = min(config.workers, machine_workers(work.worker_bytes))
@@ -65,7 +66,7 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
             f"{work.worker_bytes / 2**30:.1f} GiB"
         )
         work = estimate(config, per_claim, workers)
-    return config, work, workers, notices
+    return config, work, workers, notices, chosen
 
 
 def _confirm(config: SweepConfig) -> int:
@@ -105,7 +106,7 @@ def run_sweep(
 ) -> RunOutcome:
     """Run every pending cell of ``config``'s grid; completed cells are skipped (resume)."""
     with stop_on_signals() as stop:
-        config, work_estimate, workers, notices = plan(config)
+        config, work_estimate, workers, notices, chosen = plan(config)
         for notice in notices:
             log(notice)
         sweep_study = open_for_run(config)
@@ -115,9 +116,10 @@ def run_sweep(
         sweep_study.fail_stale()
         state = race_state(sweep_study)
         cells = config.cells() if state is None else round_cells(state)
-        sweep_study.enqueue_missing(cells)
         counted = None if state is not None else cells
         already = _done(sweep_study, counted)
+        if sweep_study.enqueue_missing(cells) == len(cells) and not already and chosen:
+            log(chosen)  # once per study: the run that enqueued its first cells
         size = f"{work_estimate.describe()} for the whole grid"
         if state is not None:
             size = f"a race of at most {work_estimate.describe()}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 from collections.abc import Sequence
 
 from ..exceptions import ConfigError
@@ -54,7 +55,8 @@ def pick_engine(task: Task, settings: TrainSettings, asked: str | None,
     """The engine to train ``task`` with, checked (:class:`ConfigError` before any write), and a
     notice when it was chosen for the user: the one asked for, else the task's first engine;
     a task that names no engines gets the population engine where its model stacks (a
-    chain of layers it stacks), else the Keras engine, with the population engine's reason."""
+    chain of layers it stacks), else the Keras engine, with a notice naming what the
+    population engine cannot stack and saying that model.fit is training it."""
     name = asked or (task.engines[0] if task.engines else None)
     if name is not None:
         engine = get_engine(name)
@@ -66,5 +68,10 @@ def pick_engine(task: Task, settings: TrainSettings, asked: str | None,
     except ConfigError as e:
         keras = get_engine("keras")
         keras.check(task, settings, placements)
-        return keras, f"training with model.fit (the Keras engine): {e}"
+        return keras, f"{_FIX.sub('', str(e))}; model.fit (the Keras engine) is training it"
     return population, None
+
+
+_FIX = re.compile(r"(; train it with|,? or) --engine keras$")
+"""The population engine's advice to pass ``--engine keras``: not for a notice saying that it
+is what is happening."""

@@ -116,7 +116,8 @@ def test_bad_input_is_one_line_and_writes_nothing(
 def test_a_model_the_engine_cannot_stack_falls_back_to_keras_with_a_notice(
         tmp_path: Path) -> None:
     """A user task naming no engine: the population engine where it stacks (the other tests),
-    model.fit with the reason where it does not; --engine population on it is refused."""
+    model.fit with a notice naming what it cannot stack, once per study, where it does not;
+    --engine population on it is refused."""
     (tmp_path / "normed.py").write_text('''
 import numpy as np
 import keras
@@ -141,9 +142,14 @@ TASK = sweep.Task(name="normed", placements=("hidden",), load_data=load_data,
     refused = run_cli(*args, "--engine", "population", cwd=tmp_path)
     assert_error_line(refused, "cannot stack layer 2 'batch_normalization' (BatchNormalization)")
     fallen_back = run_cli(*args, cwd=tmp_path, check=True)
-    assert "training with model.fit (the Keras engine): the population engine cannot stack " \
-        "layer 2" in fallen_back.stderr
+    notice = next(line for line in fallen_back.stderr.splitlines() if "cannot stack" in line)
+    assert notice.startswith("the population engine cannot stack layer 2 "
+                             "'batch_normalization' (BatchNormalization): "), notice
+    assert notice.endswith("; model.fit (the Keras engine) is training it"), notice
+    assert "--engine keras" not in notice  # what is happening is not advice
     assert "2 cell(s) trained now" in fallen_back.stdout
+    again = run_cli(*args, cwd=tmp_path, check=True)  # once per study, not on every resume
+    assert "0 cell(s) trained now" in again.stdout and "cannot stack" not in again.stderr
 
 
 def test_the_tabular_options_are_in_the_run_help(tmp_path: Path) -> None:
