@@ -54,6 +54,17 @@ class EngineError(SweepError):
     """The training engine cannot run here (e.g. Keras is on a backend other than TensorFlow)."""
 
 
+class NotStackableError(EngineError):
+    """The population engine cannot stack a model: :attr:`reason` names the first thing it
+    cannot stack (a layer, optimizer, loss, metric) and why; the message adds :attr:`fix`, how
+    to train the model anyway (the Keras engine trains any model)."""
+
+    def __init__(self, reason: str, fix: str = "train it with --engine keras") -> None:
+        super().__init__(f"{reason}; {fix}")
+        self.reason = reason
+        self.fix = fix
+
+
 class SweepInterrupted(SweepError):
     """The run was stopped by a signal; running cells were marked failed and will be redone.
 

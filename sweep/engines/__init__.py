@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import re
 from collections.abc import Sequence
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, NotStackableError
 from ..tasks import Task
 from ._base import (
     NO_CONTROL,
@@ -66,12 +65,9 @@ def pick_engine(task: Task, settings: TrainSettings, asked: str | None,
     try:
         population.check(task, settings, placements)
     except ConfigError as e:
+        if not isinstance(e.__cause__, NotStackableError):
+            raise  # the task's data or settings: the Keras engine would not train them either
         keras = get_engine("keras")
         keras.check(task, settings, placements)
-        return keras, f"{_FIX.sub('', str(e))}; model.fit (the Keras engine) is training it"
+        return keras, f"{e.__cause__.reason}; model.fit (the Keras engine) is training it"
     return population, None
-
-
-_FIX = re.compile(r"(; train it with|,? or) --engine keras$")
-"""The population engine's advice to pass ``--engine keras``: not for a notice saying that it
-is what is happening."""

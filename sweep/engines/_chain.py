@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._chain_layers import (
-    FIX,
     ComputeLayer,
     DenseSpec,
     DropoutLayer,
+    EmbeddingSpec,
     read_layer,
     refuse,
 )
@@ -47,7 +47,7 @@ _METRIC_CLASSES = {"MeanSquaredError": "mean_squared_error",
                    "MeanAbsoluteError": "mean_absolute_error", "BinaryAccuracy": "binary_accuracy",
                    "CategoricalAccuracy": "categorical_accuracy",
                    "SparseCategoricalAccuracy": "sparse_categorical_accuracy"}
-__all__ = ["FIX", "Chain", "ComputeLayer", "DropoutLayer", "Optimizer", "read_chain"]
+__all__ = ["Chain", "ComputeLayer", "DropoutLayer", "Optimizer", "read_chain"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ def read_chain(model: Any) -> Chain:
     layer (or the optimizer, or the loss) that cannot be stacked."""
     layers = _chain_layers(model)
     stacked = tuple(read_layer(layer, index) for index, layer in enumerate(layers, 1))
+    for index, layer in enumerate(stacked[1:], 2):
+        if isinstance(layer, ComputeLayer) and isinstance(layer.spec, EmbeddingSpec):
+            raise refuse(f"layer {index} {layer.name!r} (Embedding)",
+                         "an Embedding must be the model's first layer, with nothing before it")
     if not stacked or not (isinstance(stacked[-1], ComputeLayer)
                            and isinstance(stacked[-1].spec, DenseSpec)):
         raise refuse(f"model {model.name!r}", "it must end in a Dense layer")
@@ -118,6 +122,10 @@ def _chain_layers(model: Any) -> list[Any]:
             raise refuse(f"layer {index} {layer.name!r} ({type(layer).__name__})",
                           "it is not fed by the layer before it (the model branches)")
         previous = layer.output
+        if isinstance(previous, list | tuple):  # its own refusal says why, if it has one
+            read_layer(layer, index)            # (a Bidirectional with merge_mode=None)
+            raise refuse(f"layer {index} {layer.name!r} ({type(layer).__name__})",
+                          "it has more than one output")
     if layers and not sequential and previous is not model.outputs[0]:
         raise refuse(f"model {model.name!r}", "its output is not its last layer's")
     return layers

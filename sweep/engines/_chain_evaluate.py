@@ -26,9 +26,10 @@ def row_figures(shape: Shape, logits: Any, outputs: Any, y: Any) -> tuple[Any, A
 
 
 def losses(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any,
-           keeps: Keeps | None) -> tuple[Any, Any]:
-    """(K, rows) losses and metric values."""
-    return row_figures(shape, *forward(shape.specs, shape.counts, weights, x, keeps), y)
+           keeps: Keeps | None, first: int = 0) -> tuple[Any, Any]:
+    """(K, rows) losses and metric values (from layer ``first`` on, ``x`` being the output of
+    the layer before)."""
+    return row_figures(shape, *forward(shape.specs, shape.counts, weights, x, keeps, first), y)
 
 
 def evaluated(shape: Shape, weights: tuple[Any, ...], x: Any, y: Any) -> tuple[Any, Any]:

@@ -10,15 +10,13 @@ weights (a leading K on every weight), so every layer is a batched computation:
   backward pass took seconds per step here (``benchmarks/bench_stacked_layers.py``). ``same``
   padding pads as TensorFlow does (the odd pixel after).
 - MaxPooling2D: ``tf.nn.max_pool2d`` (Keras' own op) with the members folded into the batch.
-- LSTM: inputs through the kernel for all steps at once, then one unrolled step per time step:
-  ``z = x_t W + h U + b``, gates (i, f, c, o) in Keras' order, ``c = f c + i act(c~)``,
-  ``h = o act(c)``. With an input or recurrent dropout mask per gate (Keras' implementation 1,
-  used whenever ``recurrent_dropout`` > 0) each gate's inputs are masked apart.
+- LSTM, GRU and Embedding: :mod:`._chain_recurrent`.
 
 Masks (Keras' inverted dropout: keep where uniform >= rate, scale 1 / (1 - rate)) come from
 :mod:`._population_rng`'s hash, keyed on member, step, layer and kind: ``Dropout`` has one value
-per element, ``SpatialDropout2D`` one per (row, channel), an LSTM's masks one per (row, gate,
-feature) held for every time step of the sequence, as Keras' ``DropoutRNNCell`` caches them.
+per element, ``SpatialDropout2D`` one per (row, channel), an LSTM's or GRU's masks one per
+(row, gate, feature) held for every time step of the sequence, as Keras' ``DropoutRNNCell``
+caches them.
 """
 
 from __future__ import annotations
@@ -30,8 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from ._chain_layers import ConvSpec, DenseSpec, FlattenSpec, LSTMSpec, PoolSpec, Spec
+from ._chain_layers import (
+    BidirectionalSpec,
+    ConvSpec,
+    DenseSpec,
+    EmbeddingSpec,
+    FlattenSpec,
+    GRUSpec,
+    LSTMSpec,
+    PoolSpec,
+    Spec,
+)
 from ._chain_math import activate
+from ._chain_recurrent import bidirectional, embedding, recurrent
 from ._population_rng import dropout_counters, dropout_uniform
 
 KIND_OFFSETS = (0, 0x4000000, 0x8000000, 0xC000000)
@@ -49,8 +58,10 @@ def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]
         return shape
     if kind == 1:
         return (1, 1, shape[-1])
-    assert isinstance(spec, LSTMSpec)
-    return (4, shape[-1] if kind == 2 else spec.units)
+    inner = spec.layer if isinstance(spec, BidirectionalSpec) else spec
+    assert isinstance(inner, LSTMSpec | GRUSpec)
+    dims = (4 if isinstance(inner, LSTMSpec) else 3, shape[-1] if kind == 2 else inner.units)
+    return (2, *dims) if isinstance(spec, BidirectionalSpec) else dims  # a mask per direction
 
 
 def mask_counters(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int) -> Any:
@@ -65,7 +76,7 @@ def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], 
                      counters: Any = None) -> Any:
     """(K, rows, *mask) multipliers: ``scale`` where a member keeps a value, else 0.
     ``rate``/``scale`` are (K, 1, 1); ``per_gate`` (K, 1, 1, 1) says which members draw one
-    input mask per gate (their LSTM has recurrent dropout) rather than one for all gates;
+    input mask per gate (their recurrence has recurrent dropout) rather than one for all gates;
     ``counters``: :func:`mask_counters`, computed here if not given."""
     import tensorflow as tf
 
@@ -75,19 +86,23 @@ def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], 
     uniform = dropout_uniform(counters, step_key)
     keep = tf.where(uniform >= rate, scale, 0.0)
     keep = tf.reshape(keep, (-1, rows, *dims))
-    if kind == 2:
-        keep = tf.where(per_gate, keep, keep[:, :, :1])
+    if kind == 2:  # gate 0's mask for every gate (of each direction)
+        per_gate = tf.reshape(per_gate, (-1, *[1] * (len(dims) + 1)))
+        keep = tf.where(per_gate, keep, keep[..., :1, :])
     return keep
 
 
 def forward(specs: Sequence[Spec], counts: Sequence[int], weights: Sequence[Any], x: Any,
-            keeps: Keeps | None) -> tuple[Any, Any]:
+            keeps: Keeps | None, first: int = 0) -> tuple[Any, Any]:
     """(logits, outputs) of the last layer for (K, rows, ...) inputs; ``counts`` is each
-    layer's number of weights; ``keeps`` None runs with dropout off."""
+    layer's number of weights; ``keeps`` None runs with dropout off; ``first`` > 0 starts at
+    that layer, ``x`` being the output of the one before."""
     h = x
     z = x
-    position = 0
+    position = sum(counts[:first])
     for i, spec in enumerate(specs):
+        if i < first:
+            continue
         keep = keeps[i] if keeps is not None else (None, None, None, None)
         for multiplier in keep[:2]:
             if multiplier is not None:
@@ -122,7 +137,13 @@ def _layer(spec: Spec, weights: Sequence[Any], h: Any, input_keep: Any, recurren
     if isinstance(spec, FlattenSpec):
         out = tf.reshape(h, (h.shape[0], h.shape[1], -1))
         return out, out
-    out = _lstm(spec, weights, h, input_keep, recurrent_keep)
+    if isinstance(spec, EmbeddingSpec):
+        out = embedding(weights, h)
+    elif isinstance(spec, BidirectionalSpec):
+        out = bidirectional(spec, weights, h, input_keep, recurrent_keep)
+    else:
+        assert isinstance(spec, LSTMSpec | GRUSpec)
+        out = recurrent(spec, weights, h, input_keep, recurrent_keep)
     return out, out
 
 
@@ -192,39 +213,3 @@ def _same_pad(size: int, window: int, stride: int) -> list[int]:
     out = -(-size // stride)
     total = max((out - 1) * stride + window - size, 0)
     return [total // 2, total - total // 2]
-
-
-def _lstm(spec: LSTMSpec, weights: Sequence[Any], x: Any, input_keep: Any,
-          recurrent_keep: Any) -> Any:
-    import tensorflow as tf
-
-    kernel, recurrent = weights[0], weights[1]
-    k, rows, steps, features = x.shape
-    units = spec.units
-    if input_keep is None:
-        projected = tf.einsum("krtf,kfg->krtg", x, kernel)
-    else:  # a mask per gate: (K, rows, 4, F), the same for every step
-        gated = x[:, :, :, None, :] * input_keep[:, :, None]
-        projected = tf.reshape(
-            tf.einsum("krtgf,kfgu->krtgu", gated, tf.reshape(kernel, (k, features, 4, units))),
-            (k, rows, steps, 4 * units))
-    if spec.use_bias:
-        projected = projected + weights[2][:, None, None, :]
-    gate_kernel = tf.reshape(recurrent, (k, units, 4, units))
-    h = tf.zeros((k, rows, units))
-    c = tf.zeros((k, rows, units))
-    outputs = []
-    for t in range(steps):
-        if recurrent_keep is None:
-            carried = tf.einsum("kru,kug->krg", h, recurrent)
-        else:
-            masked = h[:, :, None, :] * recurrent_keep
-            carried = tf.reshape(tf.einsum("krga,kagb->krgb", masked, gate_kernel),
-                                 (k, rows, 4 * units))
-        i, f, candidate, o = tf.split(projected[:, :, t] + carried, 4, axis=-1)
-        i = activate(spec.recurrent_activation, i)
-        f = activate(spec.recurrent_activation, f)
-        c = f * c + i * activate(spec.activation, candidate)
-        h = activate(spec.recurrent_activation, o) * activate(spec.activation, c)
-        outputs.append(h)
-    return tf.stack(outputs, axis=2) if spec.return_sequences else h

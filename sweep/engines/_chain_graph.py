@@ -44,7 +44,8 @@ import numpy as np
 from . import _chain_dense as dense
 from ._chain_evaluate import compiled_evaluation, evaluated, losses, row_figures
 from ._chain_forward import Keeps, keep_multipliers, mask_counters
-from ._chain_layers import KINDS
+from ._chain_layers import KINDS, EmbeddingSpec
+from ._chain_recurrent import embedding
 from ._chain_shape import ChainPopulation, Shape
 from ._population_rng import dropout_counters, dropout_step_key, dropout_uniform
 
@@ -138,6 +139,27 @@ def _tensor(array: Any, shape: Shape, labels: bool) -> Any:
     return tf.constant(array.reshape(len(array), -1).astype(np.float32))
 
 
+def embedding_gradients(ids: Any, upstream: Any, vocabulary: int) -> tuple[Any, Any]:
+    """An embedding table's gradient (K, vocabulary, dim) from the gradient of its gathered rows
+    ``upstream`` (K, rows, steps, dim) at token ``ids`` (K, rows, steps), and what Keras squares
+    in its place: TensorFlow gives a gather's gradient as one slice per occurrence, which Keras'
+    Adam and RMSprop square slice by slice (``ops.square`` of ``IndexedSlices``) before the sum,
+    so a token seen twice in a batch adds ``g1**2 + g2**2``, not ``(g1 + g2)**2``, to the second
+    moment."""
+    import tensorflow as tf
+
+    members, dim = int(upstream.shape[0]), int(upstream.shape[-1])
+    segments = ids + vocabulary * tf.range(members)[:, None, None]
+    flat = tf.reshape(segments, (-1,))
+
+    def summed(values: Any) -> Any:
+        total = tf.math.unsorted_segment_sum(tf.reshape(values, (-1, dim)), flat,
+                                             members * vocabulary)
+        return tf.reshape(total, (members, vocabulary, dim))
+
+    return summed(upstream), summed(tf.square(upstream))
+
+
 @functools.cache
 def _compiled_program(shape: Shape) -> Any:
     import tensorflow as tf
@@ -148,6 +170,8 @@ def _compiled_program(shape: Shape) -> Any:
 
     batch_rows = {shape.rows} if single else {shape.batch_size, last} - {0}
     counters: dict[tuple[int, int, int], Any] = {}  # hoisted out of the loops by program()
+
+    embedded = isinstance(shape.specs[0], EmbeddingSpec)
 
     def hoist_counters() -> None:
         for rows in batch_rows:
@@ -170,11 +194,23 @@ def _compiled_program(shape: Shape) -> Any:
              x: Any, y: Any) -> tuple[Any, ...]:
         rates, scales, max_norms, has_max_norm, keys = settings
         keeps = keeps_of(int(x.shape[1]), dropout_step_key(keys, t), rates, scales)
+        squares: dict[int, Any] = {}
         if shape.dense:  # hand-derived gradients (:mod:`._chain_dense`)
             logits, outputs, gradients = dense.gradients(
                 shape.specs, shape.counts, shape.loss, weights, x, y, [k[0] for k in keeps],
                 [layer[0] for layer in scales])
             rows_loss, rows_metric = row_figures(shape, logits, outputs, y)
+        elif embedded:  # the table's gradient from the gathered rows' (Keras' sparse slices)
+            ids = tf.cast(x, tf.int32)
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                rows = embedding(weights[:1], ids)
+                tape.watch(rows)
+                rows_loss, rows_metric = losses(shape, weights, rows, y, keeps, first=1)
+                total = tf.reduce_sum(tf.reduce_mean(rows_loss, axis=1))
+            upstream, *rest = tape.gradient(total, (rows, *weights[1:]))
+            table, squares[0] = embedding_gradients(ids, upstream, weights[0].shape[1])
+            gradients = (table, *rest)
         else:
             with tf.GradientTape() as tape:
                 tape.watch(weights)
@@ -187,7 +223,7 @@ def _compiled_program(shape: Shape) -> Any:
         new_slots: list[list[Any]] = [[] for _ in range(shape.rule.slots)]
         for j in range(count):
             state = tuple(slots[s * count + j] for s in range(shape.rule.slots))
-            weight, state = shape.rule.apply(t, weights[j], gradients[j], state)
+            weight, state = shape.rule.apply(t, weights[j], gradients[j], state, squares.get(j))
             if j in constrained:  # MaxNorm after the update, over all axes but the last
                 i = constrained[j]
                 axes = list(range(1, weight.shape.rank - 1))

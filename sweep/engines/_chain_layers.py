@@ -1,16 +1,17 @@
 """The layers a stacked population can hold, read from built Keras layers.
 
 Each computing layer is read as a hashable spec (what members of one population share) plus
-what may differ per member: a MaxNorm limit, and an LSTM's own ``dropout`` and
+what may differ per member: a MaxNorm limit, and an LSTM's or GRU's own ``dropout`` and
 ``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
 computing layer (plain ``Dropout`` or ``SpatialDropout2D``) is per member too.
 
 Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 
 - ``Dense`` (any input rank: it acts on the last axis), ``Conv2D`` (channels last, ``valid`` or
-  ``same`` padding, any strides, no dilation or groups), ``MaxPooling2D``, ``Flatten``, and
-  ``LSTM`` (one layer's last output or whole sequence; Keras' gate order and activations,
-  ``unit_forget_bias``, input and recurrent dropout);
+  ``same`` padding, any strides, no dilation or groups), ``MaxPooling2D``, ``Flatten``,
+  ``LSTM`` and ``GRU`` (one layer's last output or whole sequence; Keras' gate order and
+  activations, an LSTM's ``unit_forget_bias``, a GRU's ``reset_after`` either way, input and
+  recurrent dropout), and ``Embedding`` as the first layer (token ids; no ``mask_zero``);
 - activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
   ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1, 2]`` for Conv2D:
   each unit's or filter's whole incoming weights);
@@ -24,14 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import EngineError
+from ..exceptions import NotStackableError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
 KINDS = ("plain", "spatial", "input", "recurrent")
 """A member's dropout before/inside a computing layer: ``Dropout`` before it,
-``SpatialDropout2D`` before it, an LSTM's ``dropout`` and its ``recurrent_dropout``."""
-FIX = "train it with --engine keras"
-LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM")
+``SpatialDropout2D`` before it, an LSTM's or GRU's ``dropout`` and its ``recurrent_dropout``."""
+LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM",
+          "GRU", "Bidirectional", "Embedding")
+RECURRENT = ("LSTM", "GRU")
+MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,30 @@ class LSTMSpec:
     return_sequences: bool
 
 
-Spec = DenseSpec | ConvSpec | PoolSpec | FlattenSpec | LSTMSpec
+@dataclass(frozen=True)
+class GRUSpec:
+    units: int
+    activation: str
+    recurrent_activation: str
+    use_bias: bool
+    return_sequences: bool
+    reset_after: bool
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    input_dim: int
+    output_dim: int
+
+
+@dataclass(frozen=True)
+class BidirectionalSpec:
+    layer: LSTMSpec | GRUSpec  # the forward layer's; the backward one runs the steps reversed
+    merge_mode: str  # one of MERGE_MODES
+
+
+Spec = (DenseSpec | ConvSpec | PoolSpec | FlattenSpec | LSTMSpec | GRUSpec | BidirectionalSpec
+        | EmbeddingSpec)
 
 
 @dataclass(frozen=True)
@@ -83,7 +109,7 @@ class ComputeLayer:
     name: str
     spec: Spec
     max_norm: float | None = None  # on the kernel, per member
-    inner_rates: tuple[float, float] = (0.0, 0.0)  # an LSTM's dropout, recurrent_dropout
+    inner_rates: tuple[float, float] = (0.0, 0.0)  # a recurrence's dropout, recurrent_dropout
 
 
 @dataclass(frozen=True)
@@ -93,8 +119,8 @@ class DropoutLayer:
     spatial: bool = False
 
 
-def refuse(what: str, why: str) -> EngineError:
-    return EngineError(f"the population engine cannot stack {what}: {why}; {FIX}")
+def refuse(what: str, why: str) -> NotStackableError:
+    return NotStackableError(f"the population engine cannot stack {what}: {why}")
 
 
 def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
@@ -113,6 +139,10 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
         raise refuse(what, "channels_first is not supported")
     if kind == "Flatten":
         return ComputeLayer(layer.name, FlattenSpec())
+    if kind == "Embedding":
+        return ComputeLayer(layer.name, _embedding(config, what))
+    if kind == "Bidirectional":
+        return _bidirectional(layer, index, what)
     if kind == "MaxPooling2D":
         return ComputeLayer(layer.name, PoolSpec(_pair(config["pool_size"]),
                                                  _pair(config["strides"] or config["pool_size"]),
@@ -132,18 +162,54 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
                         _pair(config["strides"]), str(config["padding"]), activation,
                         bool(config["use_bias"]))
         return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 3))
-    return _lstm(layer.name, config, what, activation)
+    return _recurrent(kind, layer.name, config, what, activation)
 
 
-def _lstm(name: str, config: Mapping[str, Any], what: str, activation: str) -> ComputeLayer:
+def _embedding(config: Mapping[str, Any], what: str) -> EmbeddingSpec:
+    if config.get("mask_zero"):
+        raise refuse(what, "mask_zero=True is not supported (the layers after it would have to "
+                     "skip padded steps); pad with a token of its own and mask_zero=False")
+    for key in ("embeddings_regularizer", "activity_regularizer", "embeddings_constraint",
+                "lora_rank", "quantization_config"):
+        if config.get(key):
+            raise refuse(what, f"its {key} is not supported")
+    return EmbeddingSpec(int(config["input_dim"]), int(config["output_dim"]))
+
+
+def _bidirectional(layer: Any, index: int, what: str) -> ComputeLayer:
+    """Keras' Bidirectional: the backward layer is the forward one's config run backwards."""
+    if layer.merge_mode not in MERGE_MODES:
+        raise refuse(what, f"merge_mode={layer.merge_mode!r} is not supported; use one of "
+                     f"{', '.join(MERGE_MODES)}")
+    forward, backward = layer.forward_layer, layer.backward_layer
+    if type(forward).__name__ not in RECURRENT:
+        raise refuse(what, f"only a Bidirectional {' or '.join(RECURRENT)} is stacked, not "
+                     f"{type(forward).__name__}")
+    mine, theirs = ({k: v for k, v in part.get_config().items() if k not in ("name",
+                                                                                "go_backwards")}
+                    for part in (forward, backward))
+    if type(backward) is not type(forward) or mine != theirs or not backward.go_backwards:
+        raise refuse(what, "a backward_layer other than the forward layer run backwards is not "
+                     "supported")
+    inner = read_layer(forward, index)
+    assert isinstance(inner, ComputeLayer) and isinstance(inner.spec, LSTMSpec | GRUSpec)
+    return ComputeLayer(layer.name, BidirectionalSpec(inner.spec, str(layer.merge_mode)), None,
+                        inner.inner_rates)
+
+
+def _recurrent(kind: str, name: str, config: Mapping[str, Any], what: str,
+               activation: str) -> ComputeLayer:
     for key in ("go_backwards", "stateful", "return_state", "unroll"):
         if config.get(key):
             raise refuse(what, f"{key}=True is not supported")
     if config.get("kernel_constraint") is not None:
-        raise refuse(what, "a kernel_constraint is not supported on an LSTM")
-    spec = LSTMSpec(int(config["units"]), activation,
-                    _activation(config, "recurrent_activation", what),
-                    bool(config.get("use_bias", True)), bool(config.get("return_sequences")))
+        raise refuse(what, f"a kernel_constraint is not supported on an {kind}")
+    recurrent_activation = _activation(config, "recurrent_activation", what)
+    use_bias, sequences = bool(config.get("use_bias", True)), bool(config.get("return_sequences"))
+    spec: Spec = (LSTMSpec(int(config["units"]), activation, recurrent_activation, use_bias,
+                           sequences) if kind == "LSTM" else
+                  GRUSpec(int(config["units"]), activation, recurrent_activation, use_bias,
+                          sequences, bool(config.get("reset_after", True))))
     return ComputeLayer(name, spec, None,
                         (float(config.get("dropout", 0.0)),
                          float(config.get("recurrent_dropout", 0.0))))
@@ -185,9 +251,16 @@ def output_shape(spec: Spec, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (*shape[:-1], spec.units)
     if isinstance(spec, FlattenSpec):
         return (math.prod(shape),)
-    if isinstance(spec, LSTMSpec):
+    if isinstance(spec, EmbeddingSpec):
+        if len(shape) != 1:
+            raise ValueError(f"an Embedding takes (steps,) token ids, not {shape}")
+        return (shape[0], spec.output_dim)
+    if isinstance(spec, BidirectionalSpec):
+        inner = output_shape(spec.layer, shape)
+        return (*inner[:-1], 2 * inner[-1]) if spec.merge_mode == "concat" else inner
+    if isinstance(spec, LSTMSpec | GRUSpec):
         if len(shape) != 2:
-            raise ValueError(f"an LSTM takes (steps, features), not {shape}")
+            raise ValueError(f"a recurrent layer takes (steps, features), not {shape}")
         return (shape[0], spec.units) if spec.return_sequences else (spec.units,)
     if len(shape) != 3:
         raise ValueError(f"a 2D convolution or pooling takes (height, width, channels), not "
@@ -211,18 +284,26 @@ def weight_shapes(spec: Spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], 
     if isinstance(spec, ConvSpec):
         kernel = (*spec.kernel_size, shape[-1], spec.filters)
         return (kernel,) + (((spec.filters,),) if spec.use_bias else ())
-    if isinstance(spec, LSTMSpec):
-        gates = 4 * spec.units
-        return ((shape[-1], gates), (spec.units, gates)) + (((gates,),) if spec.use_bias else ())
+    if isinstance(spec, LSTMSpec | GRUSpec):
+        gates = (4 if isinstance(spec, LSTMSpec) else 3) * spec.units
+        bias = (2, gates) if isinstance(spec, GRUSpec) and spec.reset_after else (gates,)
+        return ((shape[-1], gates), (spec.units, gates)) + ((bias,) if spec.use_bias else ())
+    if isinstance(spec, EmbeddingSpec):
+        return ((spec.input_dim, spec.output_dim),)
+    if isinstance(spec, BidirectionalSpec):  # the forward layer's, then the backward one's
+        return 2 * weight_shapes(spec.layer, shape)
     return ()
 
 
 def row_floats(spec: Spec, shape: tuple[int, ...]) -> int:
     """The most floats one row holds at once inside the stacked layer (its output, a
-    convolution's patches, an LSTM's gate pre-activations for every step)."""
+    convolution's patches, a recurrence's gate pre-activations for every step)."""
     size = math.prod(output_shape(spec, shape))
     if isinstance(spec, ConvSpec):
         return size * spec.kernel_size[0] * spec.kernel_size[1] * shape[-1] // spec.filters
-    if isinstance(spec, LSTMSpec):
-        return shape[0] * 4 * max(spec.units, shape[-1])
+    if isinstance(spec, LSTMSpec | GRUSpec):
+        gates = 4 if isinstance(spec, LSTMSpec) else 3
+        return shape[0] * gates * max(spec.units, shape[-1])
+    if isinstance(spec, BidirectionalSpec):
+        return 2 * row_floats(spec.layer, shape)
     return size

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import EngineError
+from ..exceptions import NotStackableError
 
 CROSS_ENTROPIES = ("binary_crossentropy", "categorical_crossentropy",
                    "sparse_categorical_crossentropy")
@@ -65,25 +65,23 @@ def check_loss(loss: str, from_logits: bool, activation: str) -> None:
     fine = (activation in ("sigmoid", "softmax") and not from_logits) or (
         activation == "linear" and from_logits)
     if not fine:
-        raise EngineError(
+        raise NotStackableError(
             f"the population engine cannot stack loss {loss!r} after a {activation!r} output "
             f"with from_logits={from_logits}: it computes cross-entropies from logits (a "
-            "sigmoid or softmax output, or a linear one with from_logits=True); train it with "
-            "--engine keras"
+            "sigmoid or softmax output, or a linear one with from_logits=True)"
         )
 
 
 def check_metric(metric: str, loss: str, outputs: int) -> None:
     if metric not in METRICS:
-        raise EngineError(
+        raise NotStackableError(
             f"the population engine does not compute metric {metric!r} (it computes "
-            f"{', '.join(METRICS)}); train it with --engine keras"
+            f"{', '.join(METRICS)})"
         )
     if metric in ("accuracy", "acc") and loss not in CROSS_ENTROPIES:
-        raise EngineError(
-            f"the population engine computes accuracy for a cross-entropy loss, not {loss!r}; "
-            "use metric 'mae' or 'mse', or --engine keras"
-        )
+        raise NotStackableError(
+            f"the population engine computes accuracy for a cross-entropy loss, not {loss!r}",
+            fix="use metric 'mae' or 'mse', or --engine keras")
 
 
 def loss_per_row(loss: str, logits: Any, outputs: Any, y: Any) -> Any:
@@ -151,12 +149,17 @@ class Rule:
             return 1
         return 2  # rmsprop: velocity and momentum (unused when momentum is 0)
 
-    def apply(self, t: Any, weight: Any, gradient: Any, state: tuple[Any, ...]
-              ) -> tuple[Any, tuple[Any, ...]]:
-        """The weight after step ``t`` (0-based) and its new state."""
+    def apply(self, t: Any, weight: Any, gradient: Any, state: tuple[Any, ...],
+              squared: Any = None) -> tuple[Any, tuple[Any, ...]]:
+        """The weight after step ``t`` (0-based) and its new state. ``squared`` replaces the
+        gradient's square in Adam's and RMSprop's second moments: an embedding's, whose
+        gradient Keras keeps sparse, one slice per occurrence of a token, and squares slice by
+        slice before summing (:func:`._chain_graph.embedding_gradients`)."""
         import tensorflow as tf
 
         c = dict(self.constants)
+        if squared is None:
+            squared = tf.square(gradient)
         lr = c["learning_rate"]
         if self.name in ("adam", "adamw"):
             if self.name == "adamw":
@@ -166,7 +169,7 @@ class Rule:
             alpha = lr * tf.sqrt(1.0 - tf.pow(c["beta_2"], step)) / (
                 1.0 - tf.pow(c["beta_1"], step))
             m = m + (gradient - m) * c["one_minus_beta_1"]
-            v = v + (tf.square(gradient) - v) * c["one_minus_beta_2"]
+            v = v + (squared - v) * c["one_minus_beta_2"]
             return weight - (m * alpha) / (tf.sqrt(v) + c["epsilon"]), (m, v)
         if self.name == "sgd":
             (m,) = state
@@ -177,7 +180,7 @@ class Rule:
                 return weight + (m * c["momentum"] - gradient * lr), (m,)
             return weight + m, (m,)
         velocity, m = state
-        velocity = c["rho"] * velocity + c["one_minus_rho"] * tf.square(gradient)
+        velocity = c["rho"] * velocity + c["one_minus_rho"] * squared
         increment = (lr * gradient) / tf.sqrt(velocity + c["epsilon"])
         if c["momentum"] > 0:
             m = c["momentum"] * m + increment

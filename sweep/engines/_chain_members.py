@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
-from ..exceptions import EngineError
 from ..grid import Cell, Group
 from ..tasks import Task
-from ._chain import FIX, Chain, ComputeLayer, DropoutLayer, read_chain
-from ._chain_layers import KINDS, DenseSpec, Spec, output_shape
+from ._chain import Chain, ComputeLayer, DropoutLayer, read_chain
+from ._chain_layers import KINDS, DenseSpec, Spec, output_shape, refuse
 from ._chain_math import Rule, check_loss, check_metric, optimizer_rule
 from ._chain_shape import ChainPopulation, Shape
 from ._population_rng import member_key
@@ -75,7 +74,7 @@ class _Recipe:
 
 def build_member(task: Task, cell: Cell) -> Member:
     """``cell``'s model, built as the Keras engine builds it, read as a member (or
-    :class:`EngineError` naming what cannot be stacked)."""
+    :class:`~sweep.exceptions.NotStackableError` naming what cannot be stacked)."""
     return _built(task, cell)[0]
 
 
@@ -104,10 +103,14 @@ def _built(task: Task, cell: Cell) -> tuple[Member, tuple[_Recipe, ...] | None]:
 
 def _initializers(layer: Any) -> list[Any]:
     """The initializers of ``layer.weights``, in order (None for a computed one)."""
+    if type(layer).__name__ == "Bidirectional":  # the forward layer's weights, then the backward's
+        found = _initializers(layer.forward_layer) + _initializers(layer.backward_layer)
+        return found if len(found) == len(layer.weights) else [_UNREPLAYABLE] * len(layer.weights)
     owner = getattr(layer, "cell", layer)
     if not layer.weights:
         return []
-    found = [owner.kernel_initializer]
+    found = [getattr(owner, "kernel_initializer", None)
+             or getattr(owner, "embeddings_initializer", _UNREPLAYABLE)]
     if hasattr(owner, "recurrent_initializer"):
         found.append(owner.recurrent_initializer)
     if getattr(owner, "use_bias", False):
@@ -187,12 +190,11 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
         if isinstance(layer, DropoutLayer):
             kind = 1 if layer.spatial else 0
             if pending[kind]:
-                raise EngineError(f"the population engine cannot stack layer {layer.name!r}: "
-                                  f"two {'spatial ' if kind else ''}dropouts in a row; {FIX}")
+                raise refuse(f"layer {layer.name!r}",
+                             f"two {'spatial ' if kind else ''}dropouts in a row")
             if layer.spatial and len(shape) != 3:
-                raise EngineError(f"the population engine cannot stack layer {layer.name!r}: "
-                                  f"SpatialDropout2D needs (height, width, channels) inputs, not "
-                                  f"{shape}; {FIX}")
+                raise refuse(f"layer {layer.name!r}", "SpatialDropout2D needs (height, width, "
+                             f"channels) inputs, not {shape}")
             pending[kind] = layer.rate
             continue
         pending[2:] = layer.inner_rates
@@ -200,8 +202,7 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
         pending = [0.0] * len(KINDS)
         shape = _checked_shape(layer, shape)
     if any(pending):
-        raise EngineError("the population engine cannot stack a Dropout after the output "
-                          f"layer; {FIX}")
+        raise refuse("a Dropout after the output layer", "the output must be a Dense layer")
     check_loss(chain.loss, chain.from_logits, chain.last_activation)
     check_metric(metric, chain.loss, chain.outputs)
     structure = Structure(
@@ -217,8 +218,7 @@ def _checked_shape(layer: ComputeLayer, shape: tuple[int, ...]) -> tuple[int, ..
     try:
         return output_shape(layer.spec, shape)
     except ValueError as e:
-        raise EngineError(f"the population engine cannot stack layer {layer.name!r}: {e}; "
-                          f"{FIX}") from e
+        raise refuse(f"layer {layer.name!r}", str(e)) from e
 
 
 def population_shape(members: Sequence[Member], size: int, metric: str, rows: int,

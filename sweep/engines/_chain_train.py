@@ -21,6 +21,7 @@ from ..tasks.loading import user_error
 from ._base import CellResult, Curves, TrainControl, TrainSettings, exact_metric
 from ._chain_dense import members_per_population
 from ._chain_graph import CHUNK_EPOCHS, ChainTraining
+from ._chain_layers import EmbeddingSpec
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
 
 MEMBERS = 64
@@ -116,6 +117,25 @@ def check_chain(task: Task, data: Dataset, settings: TrainSettings,
             raise EngineError(
                 f"population engine: task {task.name!r} has inputs of shape "
                 f"{tuple(data.train_x.shape[1:])}, but its model takes {wanted}")
+        first = member.structure.specs[0]
+        if isinstance(first, EmbeddingSpec):
+            _check_tokens(task, data, first.input_dim)
+
+
+def _check_tokens(task: Task, data: Dataset, vocabulary: int) -> None:
+    """An Embedding's inputs are token ids: whole numbers in [0, input_dim)."""
+    for name in ("train_x", "test_x", "validation_x"):
+        values = getattr(data, name)
+        if values is None:
+            continue
+        values = np.asarray(values)
+        whole = np.issubdtype(values.dtype, np.integer) or bool(
+            np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+        if not whole or values.min() < 0 or values.max() >= vocabulary:
+            raise EngineError(
+                f"task {task.name!r}: {name} must be token ids, whole numbers from 0 to "
+                f"{vocabulary - 1} (the Embedding's input_dim); it has values from "
+                f"{values.min()} to {values.max()}")
 
 
 def most_members(member: Member, rows: int, batch_size: int) -> int:

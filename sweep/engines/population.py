@@ -77,7 +77,7 @@ class PopulationEngine:
         try:
             check_chain(task, task.load_data(), settings, placements)
         except EngineError as e:
-            raise ConfigError(str(e)) from None
+            raise ConfigError(str(e)) from e  # the cause: NotStackableError's reason
         checked.add(key)
 
     def cells_per_claim(self, task: Task, settings: TrainSettings) -> int:

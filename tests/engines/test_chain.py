@@ -9,8 +9,17 @@ import pytest
 
 from sweep._keras import import_keras
 from sweep.engines._chain import ComputeLayer, DropoutLayer, read_chain
-from sweep.engines._chain_layers import ConvSpec, DenseSpec, FlattenSpec, LSTMSpec, PoolSpec
-from sweep.exceptions import EngineError
+from sweep.engines._chain_layers import (
+    BidirectionalSpec,
+    ConvSpec,
+    DenseSpec,
+    EmbeddingSpec,
+    FlattenSpec,
+    GRUSpec,
+    LSTMSpec,
+    PoolSpec,
+)
+from sweep.exceptions import EngineError, NotStackableError
 from sweep.grid import Cell
 from sweep.tasks import get_task
 
@@ -101,6 +110,35 @@ def test_the_digits_cnn_and_the_sequence_lstm_are_chains() -> None:
     assert first.inner_rates == (0.25, 0.25) and last.spec == DenseSpec(1, "sigmoid", True)
 
 
+def test_an_embedding_and_grus_are_a_chain() -> None:
+    from ..references.models import TOKEN_STEPS, text_gru_model
+
+    chain = read_chain(text_gru_model(Cell(0.2, "recurrent", None, 0)))
+    assert chain.input_shape == (TOKEN_STEPS,)
+    embedding, first, second, output = chain.computing
+    assert embedding.spec == EmbeddingSpec(40, 8)
+    assert first.spec == GRUSpec(8, "tanh", "sigmoid", True, True, True)
+    assert second.spec == GRUSpec(6, "tanh", "sigmoid", True, False, False)
+    assert first.inner_rates == second.inner_rates == (pytest.approx(0.2), pytest.approx(0.2))
+    assert output.spec == DenseSpec(1, "sigmoid", True)
+
+
+def test_bidirectional_layers_are_read_with_their_merge_mode() -> None:
+    from ..references.models import text_bidirectional_model
+
+    chain = read_chain(text_bidirectional_model(Cell(0.0, "mul", None, 0)))
+    _, gru, lstm, _ = chain.computing
+    assert gru.spec == BidirectionalSpec(GRUSpec(5, "tanh", "sigmoid", True, True, True), "mul")
+    assert lstm.spec == BidirectionalSpec(LSTMSpec(4, "tanh", "sigmoid", True, False), "mul")
+
+
+def _tokens(keras: Any, *layers: Any) -> Any:
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), *layers,
+                              keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
 def _images(keras: Any, *layers: Any) -> Any:
     model = keras.Sequential([keras.Input((6, 6, 2)), *layers, keras.layers.Flatten(),
                               keras.layers.Dense(1, "sigmoid")])
@@ -110,6 +148,16 @@ def _images(keras: Any, *layers: Any) -> Any:
 
 def _steps(keras: Any, *layers: Any) -> Any:
     model = keras.Sequential([keras.Input((5, 3)), *layers, keras.layers.Dense(1, "sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def _unmerged(keras: Any) -> Any:
+    """A Bidirectional GRU with merge_mode=None, its two outputs concatenated by hand."""
+    inputs = keras.Input((5, 3))
+    forward, backward = keras.layers.Bidirectional(keras.layers.GRU(4), merge_mode=None)(inputs)
+    joined = keras.layers.Concatenate()([forward, backward])
+    model = keras.Model(inputs, keras.layers.Dense(1, "sigmoid")(joined))
     model.compile(optimizer="adam", loss="binary_crossentropy")
     return model
 
@@ -124,7 +172,19 @@ def _steps(keras: Any, *layers: Any) -> Any:
     (lambda k: _steps(k, k.layers.LSTM(4, go_backwards=True)), "go_backwards=True is not"),
     (lambda k: _steps(k, k.layers.LSTM(4, recurrent_activation="hard_sigmoid")),
      "recurrent activation 'hard_sigmoid' is not one of"),
-    (lambda k: _steps(k, k.layers.GRU(4)), "(GRU): only Dense"),
+    (lambda k: _steps(k, k.layers.SimpleRNN(4)), "(SimpleRNN): only Dense"),
+    (lambda k: _steps(k, k.layers.GRU(4, go_backwards=True)), "go_backwards=True is not"),
+    (lambda k: _unmerged(k),
+     "merge_mode=None is not supported; use one of concat, sum, mul, ave"),
+    (lambda k: _steps(k, k.layers.Bidirectional(k.layers.SimpleRNN(4))),
+     "only a Bidirectional LSTM or GRU is stacked, not SimpleRNN"),
+    (lambda k: _steps(k, k.layers.Bidirectional(
+        k.layers.GRU(4), backward_layer=k.layers.GRU(3, go_backwards=True))),
+     "a backward_layer other than the forward layer run backwards is not supported"),
+    (lambda k: _tokens(k, k.layers.Embedding(9, 4, mask_zero=True), k.layers.GRU(3)),
+     "mask_zero=True is not supported"),
+    (lambda k: _tokens(k, k.layers.Dropout(0.2), k.layers.Embedding(9, 4), k.layers.GRU(3)),
+     "an Embedding must be the model's first layer"),
 ])
 def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
         keras: Any, build: Any, fragment: str) -> None:
@@ -137,7 +197,7 @@ def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
 @pytest.mark.parametrize(("build", "fragment"), [
     (lambda k: _sequential(k, k.layers.Reshape((6, 1)), k.layers.Flatten()),
      "cannot stack layer 1 'reshape' (Reshape): only Dense, Dropout, Conv2D, SpatialDropout2D, "
-     "MaxPooling2D, Flatten, LSTM layers are stacked"),
+     "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding layers are stacked"),
     (lambda k: _sequential(k, k.layers.Dense(4, activation="selu")),
      "activation 'selu' is not one of relu, tanh, sigmoid, softmax, linear, gelu, elu"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_regularizer="l2")),
@@ -161,6 +221,8 @@ def test_what_cannot_be_stacked_is_named(keras: Any, build: Any, fragment: str) 
     message = str(caught.value)
     assert fragment in message and message.endswith("train it with --engine keras")
     assert "\n" not in message
+    assert isinstance(caught.value, NotStackableError)  # its reason without the fix, for notices
+    assert message == f"{caught.value.reason}; train it with --engine keras"
 
 
 def test_a_branching_model_is_not_a_chain(keras: Any) -> None:

@@ -27,7 +27,7 @@ from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Task, get_task
 
 from ..references.definitions import CHAIN_DROPOUT, CHAIN_TRAJECTORY_EPOCHS, population_cells
-from ..references.models import BATCH, CHAIN_EPOCHS, cancer, chain_task
+from ..references.models import BATCH, CHAIN_EPOCHS, cancer, chain_task, task_named
 from ..references.models import CHAIN_TASKS as TASKS
 from ..references.store import load
 from ._reference import assert_same_distribution, trained_in_order
@@ -102,7 +102,7 @@ def _replays_exactly(task: Task, groups: list[tuple[float, str, float | None]]) 
 def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
     """One real build per group, the other seeds replayed: bit for bit the real model's
     (glorot-uniform kernels, zero biases; convolutions; an LSTM's orthogonal recurrent kernel
-    and unit-forget bias)."""
+    and unit-forget bias; an Embedding's uniform table, a GRU's two biases)."""
     for name in ("multiclass", "regression", "sgd"):
         placement = TASKS[name].placements[0]
         _replays_exactly(TASKS[name], [(0.0, BASELINE_PLACEMENT, None), (0.3, placement, None),
@@ -111,6 +111,9 @@ def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
                                               (0.3, "both", 2.0), (0.3, "spatial", None)])
     _replays_exactly(get_task("sequence-lstm"), [(0.0, BASELINE_PLACEMENT, None),
                                                  (0.3, "variational", None), (0.3, "input", None)])
+    _replays_exactly(task_named("text-gru"), [(0.0, BASELINE_PLACEMENT, None),
+                                              (0.3, "recurrent", None), (0.3, "embedding", None)])
+    _replays_exactly(task_named("text-bidirectional"), [(0.0, "sum", None)])
 
 
 def _he_normal_or(initializer: Any) -> Callable[[Cell], Any]:

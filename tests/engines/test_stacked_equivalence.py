@@ -1,4 +1,6 @@
-"""The population engine on the digits CNN and the sequence LSTM against ``model.fit``.
+"""The population engine on the digits CNN, the sequence LSTM and an Embedding -> GRU -> GRU text
+model (``tests/references/models.py``: both ``reset_after`` settings), and Bidirectional GRU and
+LSTM layers in every merge mode, against ``model.fit``.
 
 Without dropout and with the batch order matched (``shuffle=False`` on both sides) a member follows
 ``model.fit`` epoch by epoch up to float32 rounding: the convolutions, pooling, flatten, the LSTM's
@@ -20,33 +22,39 @@ import pytest
 
 from sweep.engines import CellResult, TrainSettings, train_all
 from sweep.engines._chain_forward import keep_multipliers
-from sweep.engines._chain_layers import ConvSpec, LSTMSpec
+from sweep.engines._chain_layers import ConvSpec, GRUSpec, LSTMSpec
+from sweep.engines._chain_members import build_member, population_shape, stack
 from sweep.engines._population_rng import dropout_step_key
 from sweep.engines.population import PopulationEngine
 from sweep.grid import Cell
-from sweep.tasks import get_task
 
 from ..references.definitions import STACKED_EPOCHS as EPOCHS
 from ..references.definitions import STACKED_TRAJECTORY_EPOCHS as TRAJECTORY_EPOCHS
 from ..references.definitions import population_cells
-from ..references.models import BATCH, task_named
+from ..references.models import BATCH, MERGE_MODES, task_named
 from ..references.store import load
 from ._reference import assert_same_distribution, trained_in_order
 
 LOSS_TOLERANCE = 1e-4
 
 
-@pytest.mark.parametrize("name", ["digits-cnn", "sequence-lstm"])
+@pytest.mark.parametrize("name", ["digits-cnn", "sequence-lstm", "text-gru",
+                                  "text-bidirectional"])
 def test_without_dropout_a_member_follows_model_fit_epoch_by_epoch(name: str) -> None:
     """Against ``model.fit(shuffle=False)``'s stored curves; the CNN's third cell has a MaxNorm
-    that binds on every filter."""
-    task = get_task(name)
+    that binds on every filter; the bidirectional model has a cell per merge mode."""
+    task = task_named(name)
     data = task.load_data()
     stored = load(f"{name}-trajectories")
     cells = list(stored)
-    training = trained_in_order(task, cells, TRAJECTORY_EPOCHS, BATCH)
+    if name == "text-bidirectional":  # a merge mode per cell: a structure per cell
+        curves = [trained_in_order(task, [cell], TRAJECTORY_EPOCHS, BATCH).curves[:, :, 0]
+                  for cell in cells]
+    else:
+        training = trained_in_order(task, cells, TRAJECTORY_EPOCHS, BATCH)
+        curves = [training.curves[:, :, k] for k in range(len(cells))]
     for k, cell in enumerate(cells):
-        ours, theirs = training.curves[:, :, k], stored[cell].curves
+        ours, theirs = curves[k], stored[cell].curves
         assert theirs is not None
         np.testing.assert_allclose(ours[[0, 2]], theirs[[0, 2]], rtol=LOSS_TOLERANCE,
                                    atol=LOSS_TOLERANCE, err_msg=cell.key)
@@ -101,6 +109,80 @@ def test_an_lstms_input_masks_are_per_gate_only_with_recurrent_dropout() -> None
     assert recurrent.shape == (2, 64, 4, 32)
 
 
+def test_a_grus_masks_are_three_per_sequence() -> None:
+    """z, r and h each get their own input and recurrent mask with recurrent dropout."""
+    gru = GRUSpec(8, "tanh", "sigmoid", True, True, True)
+    keep = _keeps(gru, 2, (12, 5), [0.5, 0.5], [True, False])
+    assert keep.shape == (2, 64, 3, 5)
+    assert not np.array_equal(keep[0, :, 0], keep[0, :, 2])
+    assert all(np.array_equal(keep[1, :, 0], keep[1, :, g]) for g in range(3))
+    assert _keeps(gru, 3, (12, 5), [0.5, 0.5], [True, True]).shape == (2, 64, 3, 8)
+
+
+@pytest.mark.parametrize(("name", "placement"), [
+    ("text-gru", "none"), *[("text-bidirectional", merge) for merge in MERGE_MODES]])
+def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -> None:
+    """The stacked forward pass (dropout off) of a member's weights against the Keras model
+    holding the same weights, layer by layer: Embedding, both GRU ``reset_after`` settings and
+    each Bidirectional merge mode with its gate order (z, r, h) and reversed direction."""
+    import tensorflow as tf
+
+    from sweep._keras import import_keras
+    from sweep.engines._chain_forward import forward
+
+    task = task_named(name)
+    data = task.load_data()
+    cell = Cell(0.0, placement, None, 0)
+    member = build_member(task, cell)
+    shape = population_shape([member], 1, task.metric, len(data.train_x), BATCH)
+    weights = [tf.constant(w) for w in stack([member], 1).weights]
+    model = task.build_model(cell)
+    model.set_weights(list(member.weights))
+    x = data.test_x[:50]
+    assert len(model.layers) == len(shape.specs)  # no Dropout layers in these cells
+    for i, layer in enumerate(model.layers):
+        _, ours = forward(shape.specs[: i + 1], shape.counts[: i + 1], weights,
+                          tf.constant(x[None]), None)
+        theirs = import_keras().Model(model.inputs, layer.output)(x, training=False)
+        np.testing.assert_allclose(np.asarray(ours)[0], np.asarray(theirs), rtol=1e-5,
+                                   atol=1e-6, err_msg=f"layer {i} {layer.name}")
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
+        monkeypatch: pytest.MonkeyPatch, sequences: bool) -> None:
+    """Past ``UNROLLED_STEPS`` a recurrence runs as a loop (``tf.scan``): the same outputs as
+    unrolled, for a Bidirectional GRU (both directions, both ``reset_after``) and LSTM with
+    per-gate masks, returning the last step or every step."""
+    import tensorflow as tf
+
+    from sweep.engines import _chain_recurrent
+    from sweep.engines._chain_layers import BidirectionalSpec
+
+    rng = np.random.default_rng(3)
+    k, rows, steps, features, units = 2, 3, 20, 4, 5
+    x = tf.constant(rng.normal(size=(k, rows, steps, features)), tf.float32)
+    layers = [(GRUSpec(units, "tanh", "sigmoid", True, sequences, True), 3, (k, 2, 3 * units)),
+              (GRUSpec(units, "tanh", "sigmoid", True, sequences, False), 3, (k, 3 * units)),
+              (LSTMSpec(units, "tanh", "sigmoid", True, sequences), 4, (k, 4 * units))]
+    for inner, gates, bias in layers:
+        spec = BidirectionalSpec(inner, "concat")
+        weights = [tf.constant(rng.normal(size=shape) * 0.5, tf.float32)
+                   for _ in range(2) for shape in ((k, features, gates * units),
+                                                   (k, units, gates * units), bias)]
+        input_keep = tf.constant(rng.integers(0, 2, (k, rows, 2, gates, features)) * 2.0,
+                                 tf.float32)
+        recurrent_keep = tf.constant(rng.integers(0, 2, (k, rows, 2, gates, units)) * 2.0,
+                                     tf.float32)
+        assert steps > _chain_recurrent.UNROLLED_STEPS
+        looped = _chain_recurrent.bidirectional(spec, weights, x, input_keep, recurrent_keep)
+        monkeypatch.setattr(_chain_recurrent, "UNROLLED_STEPS", steps)
+        unrolled = _chain_recurrent.bidirectional(spec, weights, x, input_keep, recurrent_keep)
+        monkeypatch.undo()
+        assert looped.shape == ((k, rows, steps, 2 * units) if sequences else (k, rows, 2 * units))
+        np.testing.assert_allclose(looped, unrolled, rtol=1e-5, atol=1e-6)
+
+
 # ---- slow: distributions with dropout at every placement ---------------------------------------
 
 
@@ -109,9 +191,9 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
     """120 seeds at each placement, rate 0.5 (the stored reference's 40 among them), in one
     call."""
     cells: list[Cell] = population_cells(f"{name}-dropout")
-    results = train_all(PopulationEngine(), get_task(name), cells,
+    results = train_all(PopulationEngine(), task_named(name), cells,
                         TrainSettings(EPOCHS[name], BATCH))
-    return {p: [r for r in results if r.cell.placement == p] for p in get_task(name).placements}
+    return {p: [r for r in results if r.cell.placement == p] for p in task_named(name).placements}
 
 
 @pytest.mark.slow

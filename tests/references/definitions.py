@@ -21,7 +21,7 @@ from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Task
 from sweep.values import MAX_SEED
 
-from .models import task_named
+from .models import MERGE_MODES, task_named
 
 DISTRIBUTION_SEEDS = 40
 POPULATION_SEEDS = 3 * DISTRIBUTION_SEEDS
@@ -86,7 +86,10 @@ def _all() -> dict[str, Definition]:
         found.append(Definition(f"{name}-dropout", name, _seeds([group]), 15))
     for name, cells in (("digits-cnn", (_baseline(0), _baseline(1), _baseline(2, 0.5))),
                         ("sequence-lstm", (_baseline(0), _baseline(1))),
-                        ("same-padding", (_baseline(0),))):
+                        ("same-padding", (_baseline(0),)),
+                        ("text-gru", (_baseline(0), _baseline(1))),
+                        ("text-bidirectional", tuple(Cell(0.0, merge, None, seed) for seed, merge
+                                                     in enumerate(MERGE_MODES)))):
         found.append(Definition(f"{name}-trajectories", name, cells, STACKED_TRAJECTORY_EPOCHS,
                                 validate=True, shuffle=False))
     for name, placements in STACKED_PLACEMENTS.items():

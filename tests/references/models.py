@@ -10,6 +10,12 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
 - ``adamw-logits``: one-hot digits, a linear output and ``from_logits=True``, AdamW.
 - ``same-padding``: the digits CNN's data through ``same`` padding, strides, a 2x3 kernel
   without bias and overlapping pooling.
+- ``text-gru``: synthetic token sequences, Embedding(40, 8) -> GRU(8, whole sequence,
+  ``reset_after=True``) -> GRU(6, ``reset_after=False``) -> Dense(1, sigmoid), Adam; dropout on
+  the embedding, inside both recurrences (``dropout`` and ``recurrent_dropout``), or after them.
+- ``text-bidirectional``: the same tokens, Embedding(40, 6) -> Bidirectional(GRU(5), whole
+  sequence) -> Bidirectional(LSTM(4)) -> Dense(1, sigmoid), both merged by the cell's placement
+  (concat, sum, mul or ave).
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -129,6 +135,54 @@ def strided_same_padding_cnn(cell: Cell) -> Any:
     return model
 
 
+TOKENS = 40
+TOKEN_STEPS = 20  # above the engine's UNROLLED_STEPS: its loop over steps, not the unrolled one
+
+
+def tokens() -> Dataset:
+    """Sequences of token ids 0..39; positive when low ids (below 10) outnumber high ones
+    (30 and up), with one in ten labels flipped."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, TOKENS, size=(500, TOKEN_STEPS))
+    y = ((x < 10).sum(axis=1) > (x >= 30).sum(axis=1)).astype(np.float32)
+    flip = rng.random(len(y)) < 0.1
+    y = np.where(flip, 1 - y, y).astype(np.float32)
+    return Dataset(x[:300].astype(np.int32), y[:300], x[300:].astype(np.int32), y[300:])
+
+
+def text_gru_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    inner = cell.rate if cell.placement == "recurrent" else 0.0
+    model = keras.Sequential([keras.Input((TOKEN_STEPS,), dtype="int32"),
+                              layers.Embedding(TOKENS, 8)])
+    if cell.placement == "embedding":
+        model.add(layers.Dropout(cell.rate))
+    model.add(layers.GRU(8, return_sequences=True, dropout=inner, recurrent_dropout=inner))
+    model.add(layers.GRU(6, reset_after=False, dropout=inner, recurrent_dropout=inner))
+    if cell.placement == "output":
+        model.add(layers.Dropout(cell.rate))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def text_bidirectional_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    merge = cell.placement if cell.placement in MERGE_MODES else "concat"
+    model = keras.Sequential([
+        keras.Input((TOKEN_STEPS,), dtype="int32"), layers.Embedding(TOKENS, 6),
+        layers.Bidirectional(layers.GRU(5, return_sequences=True), merge_mode=merge),
+        layers.Bidirectional(layers.LSTM(4), merge_mode=merge),
+        layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -150,6 +204,13 @@ def task_named(name: str) -> Task:
     processes."""
     if name in CHAIN_TASKS:
         return CHAIN_TASKS[name]
+    if name == "text-gru":
+        return Task(name="text-gru", placements=("embedding", "recurrent", "output"),
+                    load_data=tokens, build_model=text_gru_model, epochs=CHAIN_EPOCHS,
+                    batch_size=BATCH)
+    if name == "text-bidirectional":
+        return Task(name="text-bidirectional", placements=MERGE_MODES, load_data=tokens,
+                    build_model=text_bidirectional_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
