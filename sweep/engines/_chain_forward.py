@@ -100,9 +100,8 @@ def forward(specs: Sequence[Spec], counts: Sequence[int], weights: Sequence[Any]
     h = x
     z = x
     position = sum(counts[:first])
-    for i, spec in enumerate(specs):
-        if i < first:
-            continue
+    for i in range(first, len(specs)):
+        spec = specs[i]
         keep = keeps[i] if keeps is not None else (None, None, None, None)
         for multiplier in keep[:2]:
             if multiplier is not None:

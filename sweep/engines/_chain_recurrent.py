@@ -158,8 +158,9 @@ def gru(spec: GRUSpec, weights: Sequence[Any], x: Any, input_keep: Any,
 
 def recurrent(spec: LSTMSpec | GRUSpec, weights: Sequence[Any], x: Any, input_keep: Any,
               recurrent_keep: Any) -> Any:
-    run = lstm if isinstance(spec, LSTMSpec) else gru
-    return run(spec, weights, x, input_keep, recurrent_keep)  # type: ignore[arg-type]
+    if isinstance(spec, LSTMSpec):
+        return lstm(spec, weights, x, input_keep, recurrent_keep)
+    return gru(spec, weights, x, input_keep, recurrent_keep)
 
 
 def bidirectional(spec: BidirectionalSpec, weights: Sequence[Any], x: Any, input_keep: Any,
