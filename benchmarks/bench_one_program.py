@@ -10,6 +10,11 @@ temporary git worktree. Each side runs in its own process, ``--rounds`` times al
 medians are printed per member-epoch, with each figure's ratio to the earlier built-in task.
 
     python benchmarks/bench_one_program.py [--before REV] [--cells N] [--epochs N] [--rounds N]
+                                           [--threads N]
+
+Each revision trains with its own default thread count (this one: one intra-op thread per
+process, ``sweep/_keras.py``; 2541e9a: TensorFlow's default, one per core); ``--threads N``
+gives both sides ``TF_NUM_INTRAOP_THREADS=N``, comparing the programs alone.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ def _measure(cells: int, epochs: int, repeats: int) -> dict[str, float]:
 
 
 def _side(root: Path, args: argparse.Namespace) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if args.threads:
+        env["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
     result = subprocess.run(
         [sys.executable, __file__, "--measure", "--cells", str(args.cells), "--epochs",
          str(args.epochs), "--repeats", str(args.repeats)],
@@ -72,6 +79,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2000, help="epochs per cell (2000)")
     parser.add_argument("--rounds", type=int, default=2, help="processes per side (2)")
     parser.add_argument("--repeats", type=int, default=2, help="warm runs per process (2)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads for both sides (default: each side's own)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -79,7 +88,8 @@ def main() -> None:
         return
     one, five, _ = os.getloadavg()
     print(f"{args.cells} cells x {args.epochs} epochs per task; load average {one:.1f} / "
-          f"{five:.1f} on {os.cpu_count()} cores; before = {args.before}")
+          f"{five:.1f} on {os.cpu_count()} cores; before = {args.before}; intra-op threads: "
+          f"{args.threads or 'each side its own default'}")
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder) / "before"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree),

@@ -9,7 +9,11 @@ into place, so concurrent workers never read half of one, and a program is loade
 whole HLO equals the stored one. The cache lives in ``$SWEEP_XLA_CACHE``, by default
 ``$XDG_CACHE_HOME/sweep/xla`` (``~/.cache/sweep/xla``), in a folder per TensorFlow version and
 CPU (a compiled program is machine code for this CPU); ``SWEEP_XLA_CACHE=off`` turns it off, and
-a ``TF_XLA_FLAGS`` that already names a cache directory is left as it is.
+a ``TF_XLA_FLAGS`` that already names a cache directory is left as it is. TensorFlow reads each
+entry first as a text-format protocol buffer, and protobuf logs that failed attempt at ERROR
+level ("Error parsing text-format tensorflow.XlaSerializedCacheEntry") before the binary read
+succeeds: TensorFlow's C++ log therefore defaults to ``TF_CPP_MIN_LOG_LEVEL=3`` (errors reach
+sweep as Python exceptions, which it reports in its own words); a user's own setting is kept.
 
 Each process trains with one intra-op thread unless ``TF_NUM_INTRAOP_THREADS`` says otherwise:
 a sweep's programs are many small operations, which a second thread only slows (measured here:
@@ -112,7 +116,7 @@ def import_keras() -> ModuleType:
     """Return the ``keras`` module on the TensorFlow backend (results depend on the backend)."""
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = BACKEND
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # see the module docstring
         if "tensorflow" not in sys.modules:  # it reads TF_XLA_FLAGS once
             enable_compile_cache(os.environ)
         with _native_stderr_silenced():

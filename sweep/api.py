@@ -117,8 +117,9 @@ def run(
         raise ConfigError(f"sweep.run: log must be a function taking one line (e.g. print), "
                           f"not a {type(log).__name__}")
     outcome = run_sweep(config, show_progress=bool(progress), log=log or _quiet)
-    return _summary(outcome.study, outcome.race, outcome.summary,
-                    (outcome.completed_now, outcome.already_complete, outcome.failed_now))
+    with outcome.study:
+        return _summary(outcome.study, outcome.race, outcome.summary,
+                        (outcome.completed_now, outcome.already_complete, outcome.failed_now))
 
 
 def _summary(sweep_study: SweepStudy, race: RaceReport | None = None,
@@ -136,7 +137,9 @@ def _summary(sweep_study: SweepStudy, race: RaceReport | None = None,
 
 
 def open_study(study: str, storage: str | None = None) -> SweepStudy:
-    """An existing study, opened read-only (nothing in the database changes)."""
+    """An existing study, opened read-only (nothing in the database changes). Close it when
+    done (``with sweep.open_study("demo") as study: ...``, or ``study.close()``): until then
+    it may hold connections to the database."""
     return _open_read(study, storage)
 
 
@@ -155,7 +158,8 @@ def _open_read(study: str, storage: str | None, task: Task | None = None) -> Swe
 
 def load_summary(study: str, storage: str | None = None) -> Summary:
     """The summary of a stored study (default storage: ``sqlite:///studies/<study>.db``)."""
-    return _summary(open_study(study, storage))
+    with open_study(study, storage) as sweep_study:
+        return _summary(sweep_study)
 
 
 @dataclass(frozen=True)
@@ -190,14 +194,14 @@ def write_and_publish(
     if out is not None and not isinstance(out, str | PathLike):
         raise ConfigError(f"write_report: out must be a file path (str or Path), not a "
                           f"{type(out).__name__}")
-    sweep_study = _open_read(study, storage, None if summary is None else summary.task)
-    written = write_html(sweep_study, None if out is None else Path(out),
-                         summary=None if summary is None else summary.stats,
-                         race=None if summary is None else summary.race)
-    try:
-        publish_report(sweep_study, written)
-    except StorageUnavailableError as e:
-        return Report(written.path, False, str(e))
+    with _open_read(study, storage, None if summary is None else summary.task) as sweep_study:
+        written = write_html(sweep_study, None if out is None else Path(out),
+                             summary=None if summary is None else summary.stats,
+                             race=None if summary is None else summary.race)
+        try:
+            publish_report(sweep_study, written)
+        except StorageUnavailableError as e:
+            return Report(written.path, False, str(e))
     return Report(written.path, True)
 
 

@@ -208,11 +208,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from .report.status import study_status
     from .report.terminal import status_text
 
-    sweep_study = _open_existing(args)
-    records = sweep_study.records()  # one read: the race is replayed from these
-    status = study_status(sweep_study.name, sweep_study.settings, records,
-                          sweep_study.stale_trial_ids(), sweep_study.task,
-                          race_report(sweep_study, records), sweep_study.confirm_seeds)
+    with _open_existing(args) as sweep_study:
+        records = sweep_study.records()  # one read: the race is replayed from these
+        status = study_status(sweep_study.name, sweep_study.settings, records,
+                              sweep_study.stale_trial_ids(), sweep_study.task,
+                              race_report(sweep_study, records), sweep_study.confirm_seeds)
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
         return 0
@@ -226,15 +226,16 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     from .report.writing import check_target, write_atomically
 
     check_format(args.format)
-    sweep_study = _open_existing(args)
     example = f"summary.{args.format}"
-    if args.out is not None:  # refused before the study is read
-        check_target(args.out, "summary", example, sweep_study.url.sqlite_path)
-    text = render(study_summary(sweep_study), args.format)
+    with _open_existing(args) as sweep_study:
+        database = sweep_study.url.sqlite_path
+        if args.out is not None:  # refused before the study is read
+            check_target(args.out, "summary", example, database)
+        text = render(study_summary(sweep_study), args.format)
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    write_atomically(args.out, text, "summary", example, sweep_study.url.sqlite_path)
+    write_atomically(args.out, text, "summary", example, database)
     print(f"summary: {args.out}")
     return 0
 
@@ -272,20 +273,22 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     port = _port(args.port)
     check_host(args.host)
-    sweep_study = _open_existing(args)
-    dashboard_executable()
-    check_port(args.host, port)
-    if args.host not in LOOPBACK:
-        _stderr(f"sweep: warning: serving on {args.host}: optuna-dashboard has no "
-                "authentication and anyone who can reach this address can read and edit the "
-                "study; use --host 127.0.0.1 and an SSH tunnel unless the network is trusted")
-    try:
-        publish_report(sweep_study)
-    except EmptyStudyError:
-        _stderr("no completed cells yet: the dashboard shows the study without sweep's figures")
-    except StorageUnavailableError as e:
-        _stderr(f"sweep: note: the study is not writable here, so the dashboard shows it without "
-                f"sweep's latest figures ({e})")
+    with _open_existing(args) as sweep_study:  # closed before optuna-dashboard opens its own
+        dashboard_executable()
+        check_port(args.host, port)
+        if args.host not in LOOPBACK:
+            _stderr(f"sweep: warning: serving on {args.host}: optuna-dashboard has no "
+                    "authentication and anyone who can reach this address can read and edit "
+                    "the study; use --host 127.0.0.1 and an SSH tunnel unless the network is "
+                    "trusted")
+        try:
+            publish_report(sweep_study)
+        except EmptyStudyError:
+            _stderr("no completed cells yet: the dashboard shows the study without sweep's "
+                    "figures")
+        except StorageUnavailableError as e:
+            _stderr(f"sweep: note: the study is not writable here, so the dashboard shows it "
+                    f"without sweep's latest figures ({e})")
     return launch(sweep_study, host=args.host, port=port)
 
 

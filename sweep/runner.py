@@ -104,42 +104,55 @@ def open_for_run(config: SweepConfig) -> SweepStudy:
 def run_sweep(
     config: SweepConfig, *, show_progress: bool = True, log: Log = quiet
 ) -> RunOutcome:
-    """Run every pending cell of ``config``'s grid; completed cells are skipped (resume)."""
+    """Run every pending cell of ``config``'s grid; completed cells are skipped (resume). The
+    outcome's study is open: the caller closes it (a failed run closes it here)."""
     with stop_on_signals() as stop:
         config, work_estimate, workers, notices, chosen = plan(config)
         for notice in notices:
             log(notice)
         sweep_study = open_for_run(config)
-        sweep_study.check_writable()
-        sweep_study.note_heartbeat(config.heartbeat_seconds)
-        sweep_study.note_confirm(config.confirm or 0)
-        sweep_study.fail_stale()
-        state = race_state(sweep_study)
-        cells = config.cells() if state is None else round_cells(state)
-        counted = None if state is not None else cells
-        already = _done(sweep_study, counted)
-        if sweep_study.enqueue_missing(cells) == len(cells) and not already and chosen:
-            log(chosen)  # once per study: the run that enqueued its first cells
-        size = f"{work_estimate.describe()} for the whole grid"
-        if state is not None:
-            size = f"a race of at most {work_estimate.describe()}"
-        log(f"study {sweep_study.name!r}: {size}; {already} cell(s) already complete")
-        if state is not None:
-            log(round_line(state))
-        raise_if_stopped(stop, 0, 0)
-        total = 0 if state is not None else len(cells) + work_estimate.confirm_cells
-        with Progress(total, already, enabled=show_progress) as progress:
-            if workers == 1:
-                engine = get_engine(config.resolved_engine)
-                outcome = work(sweep_study, engine, config, counted, stop=stop,
-                               progress=progress, log=log)
-                if counted is not None:  # a race confirms in its own loop
-                    outcome = _confirm_after(sweep_study, engine, config, outcome, stop,
-                                             progress, log)
-            else:
-                work_in_processes(sweep_study, config, workers, stop, progress, log)
-                outcome = _outcome_of(sweep_study, counted, already)
-                raise_if_stopped(stop, outcome.completed_now, 0)
+        try:
+            return _run_opened(sweep_study, config, work_estimate, workers, chosen, stop, log,
+                               show_progress)
+        except BaseException:
+            sweep_study.close()
+            raise
+
+
+def _run_opened(sweep_study: SweepStudy, config: SweepConfig, work_estimate: WorkEstimate,
+                workers: int, chosen: str | None, stop: StopRequest, log: Log,
+                show_progress: bool) -> RunOutcome:
+    """:func:`run_sweep` once its study is open: enqueue, work, confirm."""
+    sweep_study.check_writable()
+    sweep_study.note_heartbeat(config.heartbeat_seconds)
+    sweep_study.note_confirm(config.confirm or 0)
+    sweep_study.fail_stale()
+    state = race_state(sweep_study)
+    cells = config.cells() if state is None else round_cells(state)
+    counted = None if state is not None else cells
+    already = _done(sweep_study, counted)
+    if sweep_study.enqueue_missing(cells) == len(cells) and not already and chosen:
+        log(chosen)  # once per study: the run that enqueued its first cells
+    size = f"{work_estimate.describe()} for the whole grid"
+    if state is not None:
+        size = f"a race of at most {work_estimate.describe()}"
+    log(f"study {sweep_study.name!r}: {size}; {already} cell(s) already complete")
+    if state is not None:
+        log(round_line(state))
+    raise_if_stopped(stop, 0, 0)
+    total = 0 if state is not None else len(cells) + work_estimate.confirm_cells
+    with Progress(total, already, enabled=show_progress) as progress:
+        if workers == 1:
+            engine = get_engine(config.resolved_engine)
+            outcome = work(sweep_study, engine, config, counted, stop=stop,
+                           progress=progress, log=log)
+            if counted is not None:  # a race confirms in its own loop
+                outcome = _confirm_after(sweep_study, engine, config, outcome, stop,
+                                         progress, log)
+        else:
+            work_in_processes(sweep_study, config, workers, stop, progress, log)
+            outcome = _outcome_of(sweep_study, counted, already)
+            raise_if_stopped(stop, outcome.completed_now, 0)
     total = already + outcome.completed_now if state is not None else (
         len(cells) + _confirmed(sweep_study))
     return RunOutcome(sweep_study, total, already, outcome.completed_now,

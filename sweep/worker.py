@@ -96,9 +96,9 @@ def run_worker(
 ) -> WorkOutcome:
     """Join an existing study (any machine) and work until its queue is empty; progress goes
     to ``progress`` if given, else to a bar (``show_progress``)."""
-    with stop_on_signals() as stop:
-        sweep_study = open_study(study_name=config.study_name, storage_url=config.storage_url,
-                                 access="work", heartbeat_seconds=config.heartbeat_seconds)
+    with stop_on_signals() as stop, open_study(
+            study_name=config.study_name, storage_url=config.storage_url, access="work",
+            heartbeat_seconds=config.heartbeat_seconds) as sweep_study:
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
         stored = sweep_study.settings

@@ -82,9 +82,12 @@ def run_cli(
 
 def cli_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``sweep.cli.main(ARGS)`` in this process, in ``cwd``, its output captured, as the
-    result :func:`run_cli` gives: for the many checks of one bad flag's error line (a real
-    subprocess each costs a Python start). Exit codes, signals and tracebacks of real
-    processes are checked with :func:`run_cli` (``test_cli.py`` keeps both for the same lines).
+    result :func:`run_cli` gives: for tests whose point is what a command says, returns or
+    stores (the many checks of one bad flag's error line; a small sweep whose results, study or
+    report a test reads), since a real ``python -m sweep run`` costs about 8 s of CPU importing
+    TensorFlow before it does anything. Exit codes, signals, worker processes and tracebacks of
+    real processes are checked with :func:`run_cli` (``test_cli.py`` keeps both for the same
+    lines), and the documentation's commands run as written in real shells.
     """
     import io
     from contextlib import redirect_stderr, redirect_stdout

@@ -64,6 +64,43 @@ def test_run_and_load_summary_agree(workdir: Path) -> None:
         sweep.load_summary("nope")
 
 
+def _open_on(database: Path) -> list[str]:
+    """This process's open files that are the study's database or its WAL side files."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed while listing
+            continue
+        if target.startswith(str(database)):
+            found.append(target)
+    return found
+
+
+def test_the_api_leaves_no_connection_open_on_the_study(workdir: Path) -> None:
+    """A notebook goes on after each call: ``run``, ``load_summary``, ``write_report`` and the
+    CLI's commands in this process hold no file of the study open afterwards (an open
+    connection would keep a lock, and a later read-only or immutable file would still be
+    written through it)."""
+    from sweep.cli import main
+
+    database = workdir / "studies" / "api.db"
+    sweep.run(study="api", rates=[0, 0.4], placements=["hidden"], max_norms=[None], seeds=2,
+              epochs=5)
+    assert database.is_file() and _open_on(database) == []
+    sweep.load_summary("api")
+    assert _open_on(database) == []
+    sweep.write_report("api")
+    assert _open_on(database) == []
+    with sweep.open_study("api") as study:
+        assert study.records()
+    assert _open_on(database) == []
+    for argv in (["status", "--study", "api"], ["summary", "--study", "api"],
+                 ["report", "--study", "api"]):
+        assert main(argv) == 0
+        assert _open_on(database) == [], argv
+
+
 @pytest.mark.parametrize(("call", "fragment"), [
     (lambda: sweep.run("demo"), "give a SweepConfig, or settings as keywords"),
     (lambda: sweep.run(ratse="0,0.4"), "unknown key 'ratse'; did you mean 'rates'?"),

@@ -109,10 +109,10 @@ def test_storage_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 def test_existing_study_with_other_settings(tmp_path: Path) -> None:
     """Once a cell completed, a run with other fixed settings is refused and writes nothing."""
-    run_cli("run", *SMALL, cwd=tmp_path, check=True)
+    assert cli_in_process("run", *SMALL, cwd=tmp_path).returncode == 0
     db = tmp_path / "studies" / "demo.db"
     before = sqlite_dump(db)
-    result = run_cli("run", *_replace(SMALL, "--epochs", "4"), cwd=tmp_path)
+    result = cli_in_process("run", *_replace(SMALL, "--epochs", "4"), cwd=tmp_path)
     assert_error_line(result, "epochs: study has 3, this run has 4")
     assert sqlite_dump(db) == before
 
@@ -149,13 +149,14 @@ def test_status_of_missing_study(tmp_path: Path) -> None:
 
 
 def test_run_then_status_json(tmp_path: Path) -> None:
-    run = run_cli("run", *SMALL, "--no-progress", cwd=tmp_path, check=True)
+    run = cli_in_process("run", *SMALL, "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
     assert "95% CI" in run.stdout and "best:" in run.stdout
-    status = run_cli("status", "--study", "demo", "--json", cwd=tmp_path, check=True)
+    status = cli_in_process("status", "--study", "demo", "--json", cwd=tmp_path)
     data = json.loads(status.stdout)
     assert data["cells"] == {"total": 2, "complete": 2, "running": 0, "pending": 0, "failed": 0,
                              "stale": 0}
     assert {(g["rate"], g["placement"], g["complete"]) for g in data["groups"]} == {
         (0.0, "none", 1), (0.4, "hidden", 1)}
-    text = run_cli("status", "--study", "demo", cwd=tmp_path, check=True).stdout
+    text = cli_in_process("status", "--study", "demo", cwd=tmp_path).stdout
     assert "2 cells: 2 complete, 0 running, 0 pending, 0 failed" in text

@@ -133,7 +133,8 @@ def _trials(db: Path) -> Counter[tuple[str, int]]:
 def test_a_sweep_confirms_once_and_a_rerun_trains_nothing(workdir: Path) -> None:
     flags = ("run", "--study", "conf", "--rates", "0,0.8", "--placements", "input",
              "--max-norms", "none", "--seeds", "2", "--epochs", "20", "--confirm", "3")
-    first = run_cli(*flags, cwd=workdir, check=True)  # with its progress bar, as a user sees it
+    first = cli_in_process(*flags, cwd=workdir)  # with its progress bar, as a user sees it
+    assert first.returncode == 0, first.stderr
     assert "4 cells + 6 confirmation cells x 20 epochs" in first.stderr
     line = ("confirmation: retraining rate 0.8, input, max-norm none and its no-dropout "
             "baseline on 3 fresh seeds (6 cells)\n")
@@ -144,20 +145,23 @@ def test_a_sweep_confirms_once_and_a_rerun_trains_nothing(workdir: Path) -> None
     assert "10 cell(s) trained now" in first.stdout
     assert "Confirmed on 3 fresh seeds, which took no part in choosing it" in first.stdout
     assert _trials(workdir / "studies" / "conf.db") == {("COMPLETE", 0): 4, ("COMPLETE", 1): 6}
-    again = run_cli(*flags, cwd=workdir, check=True)
+    again = cli_in_process(*flags, cwd=workdir)
+    assert again.returncode == 0, again.stderr
     assert "0 cell(s) trained now, 10 were complete" in again.stdout
     assert _trials(workdir / "studies" / "conf.db") == {("COMPLETE", 0): 4, ("COMPLETE", 1): 6}
-    status = json.loads(run_cli("status", "--study", "conf", "--json", cwd=workdir,
-                                check=True).stdout)
+    shown = cli_in_process("status", "--study", "conf", "--json", cwd=workdir)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
     assert status["confirmation"]["n_pairs"] == 3 and status["cells"]["complete"] == 10
     summary = sweep.load_summary("conf", f"sqlite:///{workdir / 'studies' / 'conf.db'}")
     assert summary.confirmation is not None and summary.confirmation.n_pairs == 3
     assert summary.confirmation.p == pytest.approx(status["confirmation"]["p"], abs=1e-6)
     report = (workdir / "dashboards" / "conf.html").read_text()
     assert "Confirmed on 3 fresh seeds, which took no part in choosing it" in report
-    off = run_cli("run", "--study", "small", "--rates", "0,0.8", "--placements", "input",
-                  "--max-norms", "none", "--seeds", "2", "--epochs", "5", "--no-progress",
-                  cwd=workdir, check=True)
+    off = cli_in_process("run", "--study", "small", "--rates", "0,0.8", "--placements", "input",
+                         "--max-norms", "none", "--seeds", "2", "--epochs", "5", "--no-progress",
+                         cwd=workdir)
+    assert off.returncode == 0, off.stderr
     assert "Not confirmed on fresh seeds: off by default" in off.stdout
     assert "--confirm 30 retrains the best dropout group" in off.stdout
 

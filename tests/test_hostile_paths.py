@@ -56,6 +56,8 @@ def test_a_damaged_database_is_called_damaged(folder: Path, page: int) -> None:
         f.write(b"\x13" * 8192)
     before = damaged.read_bytes()
     for command in READERS:
+        # real processes: one in this process may keep its connections open, and a write
+        # would then stay in damaged.db-wal, unseen by the check of the file's bytes
         result = run_cli(command, "--study", "demo", "--storage", "sqlite:///damaged.db",
                          cwd=folder)
         assert_error_line(result, "database disk image is malformed; the database file is "
@@ -65,6 +67,7 @@ def test_a_damaged_database_is_called_damaged(folder: Path, page: int) -> None:
 
 
 def test_a_fifo_config_file_is_refused_without_reading_it(folder: Path) -> None:
+    # a real process: a run that read the FIFO would block until run_cli's timeout
     os.mkfifo(folder / "sweep.toml")
     result = run_cli("run", "--config", "sweep.toml", cwd=folder, timeout=60)
     assert_error_line(result, "config file 'sweep.toml' is a FIFO (named pipe), not a regular "

@@ -1,6 +1,7 @@
 """Where files go and what a failed write leaves: report paths per study and storage, atomic
 report writes (unwritable, full, not a file), a full disk while enqueueing. Real files, real
-mounts (a small tmpfs as a full disk), real subprocesses."""
+mounts (a small tmpfs as a full disk); the commands run in this process (``cli_in_process``)
+except a run on a full disk, whose connections to the tmpfs must close before it is unmounted."""
 
 from __future__ import annotations
 
@@ -48,12 +49,14 @@ def studies(tmp_path: Path) -> Path:
 
 
 def test_each_storage_gets_its_own_default_report(studies: Path) -> None:
-    first = run_cli("report", "--study", "demo", cwd=studies, check=True)
+    first = cli_in_process("report", "--study", "demo", cwd=studies)
+    assert first.returncode == 0, first.stderr
     assert "report: dashboards/demo.html" in first.stdout
     mine = studies / "dashboards" / "demo.html"
     before = digest(mine)
-    second = run_cli("report", "--study", "demo", "--storage", "sqlite:///other/x.db",
-                     cwd=studies, check=True)
+    second = cli_in_process("report", "--study", "demo", "--storage", "sqlite:///other/x.db",
+                            cwd=studies)
+    assert second.returncode == 0, second.stderr
     written = second.stdout.split("report: ")[1].strip()
     assert written.startswith("dashboards/demo@x-") and written.endswith(".html")
     assert (studies / written).is_file()
@@ -67,15 +70,16 @@ def test_the_default_path_never_replaces_another_file(studies: Path,
     target = studies / "dashboards" / "demo.html"
     target.parent.mkdir()
     if content is None:  # a report of another storage sitting at this name
-        run_cli("report", "--study", "demo", "--storage", "sqlite:///other/x.db", "--out",
-                str(target), cwd=studies, check=True)
+        made = cli_in_process("report", "--study", "demo", "--storage", "sqlite:///other/x.db",
+                              "--out", str(target), cwd=studies)
+        assert made.returncode == 0, made.stderr
     else:
         target.write_text(content)
     before = digest(target)
-    result = run_cli("report", "--study", "demo", cwd=studies)
+    result = cli_in_process("report", "--study", "demo", cwd=studies)
     assert_error_line(result, "not replacing it: give --out FILE")
     assert digest(target) == before
-    forced = run_cli("report", "--study", "demo", "--out", str(target), cwd=studies)
+    forced = cli_in_process("report", "--study", "demo", "--out", str(target), cwd=studies)
     assert forced.returncode == 0, forced.stderr
     assert digest(target) != before
 
@@ -86,7 +90,7 @@ def _leftovers(directory: Path) -> list[str]:
 
 def test_report_to_a_directory(studies: Path) -> None:
     (studies / "dashboards").mkdir()
-    result = run_cli("report", "--study", "demo", "--out", "dashboards", cwd=studies)
+    result = cli_in_process("report", "--study", "demo", "--out", "dashboards", cwd=studies)
     assert_error_line(result, "it is a directory; give a file name", code=2)
     assert list((studies / "dashboards").iterdir()) == []
 
@@ -126,7 +130,7 @@ def test_out_refuses_what_is_not_a_regular_file(studies: Path, command: str) -> 
     assert sorted(p.name for p in studies.iterdir()) == before
     assert special["null"].is_char_device() and special["full"].is_char_device()
     assert special["fifo"].is_fifo() and special["socket"].is_socket()
-    real = run_cli(command, "--study", "demo", "--out", "/dev/null", cwd=studies)
+    real = cli_in_process(command, "--study", "demo", "--out", "/dev/null", cwd=studies)
     assert_error_line(real, "'/dev/null': it is a character device")
     assert Path("/dev/null").is_char_device()
 
@@ -171,7 +175,8 @@ def test_report_over_an_immutable_file(studies: Path) -> None:
     target = studies / "locked.html"
     target.write_text("keep me\n")
     with immutable(target):
-        result = run_cli("report", "--study", "demo", "--out", "locked.html", cwd=studies)
+        result = cli_in_process("report", "--study", "demo", "--out", "locked.html",
+                                cwd=studies)
     assert_error_line(result, "cannot write the report to 'locked.html'", code=1)
     assert target.read_text() == "keep me\n"
     assert _leftovers(studies) == []
@@ -181,20 +186,20 @@ def test_report_into_an_immutable_directory(studies: Path) -> None:
     folder = studies / "ro"
     folder.mkdir()
     with immutable(folder):
-        result = run_cli("report", "--study", "demo", "--out", "ro/r.html", cwd=studies)
+        result = cli_in_process("report", "--study", "demo", "--out", "ro/r.html", cwd=studies)
     assert_error_line(result, "cannot write the report to 'ro/r.html'", code=1)
     assert list(folder.iterdir()) == []
 
 
 def test_report_into_proc(studies: Path) -> None:
-    result = run_cli("report", "--study", "demo", "--out", "/proc/x", cwd=studies)
+    result = cli_in_process("report", "--study", "demo", "--out", "/proc/x", cwd=studies)
     assert_error_line(result, "cannot write the report to '/proc/x'", code=1)
 
 
 def test_report_onto_a_full_disk(studies: Path) -> None:
     with small_disk(studies / "full", "1m") as disk:
-        result = run_cli("report", "--study", "demo", "--out", str(disk / "r.html"),
-                         cwd=studies)
+        result = cli_in_process("report", "--study", "demo", "--out", str(disk / "r.html"),
+                                cwd=studies)
         leftovers = list(disk.iterdir())
     assert_error_line(result, "No space left on device; free some space", code=1)
     assert leftovers == []
@@ -205,6 +210,8 @@ def test_a_full_disk_while_enqueueing(tmp_path: Path) -> None:
     half-written (one transaction)."""
     with small_disk(tmp_path / "full", "400k") as disk:
         url = f"sqlite:///{disk}/t.db"
+        # a real process: its connections to the tmpfs close when it exits (a failed run in
+        # this process may keep one open, and the tmpfs could not be unmounted)
         result = run_cli("run", "--study", "t", "--storage", url, "--no-progress",
                          cwd=tmp_path)
         assert_error_line(result, "the disk is full: free some space", code=1)
@@ -219,6 +226,7 @@ def test_a_full_disk_while_enqueueing(tmp_path: Path) -> None:
 def test_the_printed_study_path_is_the_written_one(tmp_path: Path) -> None:
     build_study(f"sqlite:///{tmp_path / 'studies' / 'a.b_c-1.db'}", "a.b_c-1", seeds=2,
                 epochs=20)
-    result = run_cli("report", "--study", "a.b_c-1", cwd=tmp_path, check=True)
+    result = cli_in_process("report", "--study", "a.b_c-1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert "report: dashboards/a.b_c-1.html" in result.stdout
     assert (tmp_path / "dashboards" / "a.b_c-1.html").is_file()

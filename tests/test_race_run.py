@@ -98,7 +98,9 @@ def test_a_race_runs_its_rounds_and_reports_what_it_decided(
             result.stdout)
     assert "Does the best dropout group beat no dropout?" in result.stdout
     assert f"Cells: {sum(per_group.values()):,} raced" in result.stdout
-    status = run_cli("status", "--study", "race-demo", cwd=root, check=True).stdout
+    shown = cli_in_process("status", "--study", "race-demo", cwd=root)
+    assert shown.returncode == 0, shown.stderr
+    status = shown.stdout
     assert "race (round, against, Holm p)" in status
     # one row per distinct result: a group identical to another on every seed is that row
     stats = sweep.load_summary("race-demo", f"sqlite:///{root}/studies/race-demo.db").stats
@@ -158,7 +160,8 @@ def test_sigkill_in_the_middle_of_a_round_resumes_in_that_round(workdir: Path) -
     assert second, "the kill left round 2 unfinished"
     assert sum(t.state == TrialState.COMPLETE for t in killed) == first_round + 2  # one claim
 
-    rerun = run_cli(*args, cwd=workdir, check=True)
+    rerun = cli_in_process(*args, cwd=workdir)
+    assert rerun.returncode == 0, rerun.stderr
     trials = _trials(url, "race")
     _assert_each_cell_once(trials)
     _, final = _replayed(trials)
@@ -179,8 +182,9 @@ def test_a_race_with_worker_processes_on_postgresql(postgres: object, tmp_path: 
     _assert_each_cell_once(trials)
     _, state = _replayed(trials)
     assert state.next_seeds is None  # type: ignore[attr-defined]
-    status = run_cli("status", "--study", "race", "--storage", url, "--json", cwd=tmp_path,
-                     check=True)
+    status = cli_in_process("status", "--study", "race", "--storage", url, "--json",
+                            cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["cells"]["complete"] == sum(
         t.state == TrialState.COMPLETE for t in trials)
     assert "Does the best dropout group beat no dropout?" in result.stdout
@@ -208,13 +212,15 @@ def test_race_settings_errors(workdir: Path, flags: tuple[str, ...], fragment: s
 def test_a_fixed_run_cannot_join_a_race_nor_a_race_a_fixed_study(workdir: Path) -> None:
     tiny = ("--rates", "0,0.8", "--placements", "input", "--max-norms", "none", "--epochs",
             "5", "--engine", "population", "--no-progress")
-    run_cli("run", "--study", "r", *tiny, "--seeds", "auto", "--max-seeds", "5", cwd=workdir,
-            check=True)
-    assert_error_line(run_cli("run", "--study", "r", *tiny, "--seeds", "3", cwd=workdir),
-                      "race: study has")
-    run_cli("run", "--study", "f", *tiny, "--seeds", "3", cwd=workdir, check=True)
-    assert_error_line(run_cli("run", "--study", "f", *tiny, "--seeds", "auto", cwd=workdir),
-                      "race: study has None")
+    raced = cli_in_process("run", "--study", "r", *tiny, "--seeds", "auto", "--max-seeds", "5",
+                           cwd=workdir)
+    assert raced.returncode == 0, raced.stderr
+    assert_error_line(cli_in_process("run", "--study", "r", *tiny, "--seeds", "3",
+                                     cwd=workdir), "race: study has")
+    fixed = cli_in_process("run", "--study", "f", *tiny, "--seeds", "3", cwd=workdir)
+    assert fixed.returncode == 0, fixed.stderr
+    assert_error_line(cli_in_process("run", "--study", "f", *tiny, "--seeds", "auto",
+                                     cwd=workdir), "race: study has None")
 
 
 def test_a_race_has_its_own_default_study() -> None:
@@ -231,10 +237,11 @@ def test_a_race_bar_counts_whole_cells_and_its_rounds_are_lines_of_their_own(
     """The bar of a race (no total) as a user's terminal gets it: whole cells, never
     "0.42cell"; each round's line is written above the bar (the bar cleared first), never
     glued to its end."""
-    result = run_cli("run", "--study", "bar", "--rates", "0,0.8", "--placements", "input",
-                     "--max-norms", "none", "--epochs", "5", "--engine", "population",
-                     "--seeds", "auto", "--first-seeds", "2", "--max-seeds", "8", cwd=workdir,
-                     check=True)
+    result = cli_in_process("run", "--study", "bar", "--rates", "0,0.8", "--placements",
+                            "input", "--max-norms", "none", "--epochs", "5", "--engine",
+                            "population", "--seeds", "auto", "--first-seeds", "2",
+                            "--max-seeds", "8", cwd=workdir)
+    assert result.returncode == 0, result.stderr
     err = result.stderr
     rounds = re.findall(r"race after round \d[^\r\n]*", err)
     assert len(rounds) >= 2, err  # logged while the bar was shown
@@ -250,7 +257,8 @@ def test_toml_seeds_auto(workdir: Path) -> None:
     config = workdir / "raced.toml"
     config.write_text('rates = "0,0.8"\nplacements = ["input"]\nmax_norms = ["none"]\n'
                       'seeds = "auto"\nmax_seeds = 5\nepochs = 5\nengine = "population"\n')
-    result = run_cli("run", "--config", str(config), "--no-progress", cwd=workdir, check=True)
+    result = cli_in_process("run", "--config", str(config), "--no-progress", cwd=workdir)
+    assert result.returncode == 0, result.stderr
     assert "Race over seeds (--seeds auto): every group starts with 5 seeds" in result.stdout
 
 

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from sweep.config import build_config
 from sweep.storage import open_study
 
-from .conftest import REPO, assert_error_line, poll_trials, run_cli
+from .conftest import REPO, assert_error_line, cli_in_process, poll_trials, run_cli
 
 FLAGS = {"study": "demo", "rates": "0,0.4", "placements": "hidden", "max_norms": "none",
          "seeds": "2", "epochs": "3"}
@@ -32,7 +32,7 @@ def test_a_study_whose_cells_all_failed_says_failed(workdir: Path) -> None:
                                        "optimizer": "adam"})
     sweep_study.enqueue_missing(config.cells())
     sweep_study.record_failure(sweep_study.claim(4), "simulated failure")
-    result = run_cli("report", "--study", "demo", cwd=workdir)
+    result = cli_in_process("report", "--study", "demo", cwd=workdir)
     assert_error_line(result, "has no completed cells: all 4 failed", code=1)
     assert "queued or running" not in result.stderr
 
@@ -49,12 +49,14 @@ def test_status_calls_a_silent_workers_cells_stale(tmp_path: Path) -> None:
     while not any(t.state == TrialState.RUNNING for t in poll_trials(url, "demo") or []):
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
-    live = run_cli("status", "--study", "demo", cwd=tmp_path, check=True)
+    live = cli_in_process("status", "--study", "demo", cwd=tmp_path)
+    assert live.returncode == 0, live.stderr
     assert "1 cells: 0 complete, 1 running, 0 pending, 0 failed, 0 stale" in live.stdout
     process.send_signal(signal.SIGKILL)
     process.wait()
     time.sleep(5)  # past 3 missed 1 s heartbeats
-    dead = run_cli("status", "--study", "demo", cwd=tmp_path, check=True)
+    dead = cli_in_process("status", "--study", "demo", cwd=tmp_path)
+    assert dead.returncode == 0, dead.stderr
     assert "1 cells: 0 complete, 0 running, 0 pending, 0 failed, 1 stale" in dead.stdout
     assert "stale: their worker stopped sending heartbeats" in dead.stdout
 
@@ -62,7 +64,7 @@ def test_status_calls_a_silent_workers_cells_stale(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("port", "fragment"), [("70000", "--port 70000 is not a TCP port"),
                                                 ("http", "--port 'http' is not a number")])
 def test_a_bad_port_is_a_usage_error(tmp_path: Path, port: str, fragment: str) -> None:
-    result = run_cli("dashboard", "--study", "demo", "--port", port, cwd=tmp_path)
+    result = cli_in_process("dashboard", "--study", "demo", "--port", port, cwd=tmp_path)
     assert_error_line(result, fragment, code=2)
 
 
@@ -120,9 +122,10 @@ def _stands_for(row: str, rate: str, placement: str, norm: str) -> bool:
 
 
 def test_run_ends_with_a_short_table_and_says_where_the_full_one_is(tmp_path: Path) -> None:
-    result = run_cli("run", "--study", "demo", "--rates", "0:0.9:0.1", "--placements",
-                     "input,hidden,both", "--max-norms", "none,2", "--seeds", "2",
-                     "--epochs", "30", "--no-progress", cwd=tmp_path, timeout=600, check=True)
+    result = cli_in_process("run", "--study", "demo", "--rates", "0:0.9:0.1", "--placements",
+                            "input,hidden,both", "--max-norms", "none,2", "--seeds", "2",
+                            "--epochs", "30", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     table = result.stdout.split("\n")
     rows = [line for line in table
             if re.match(r"\s*0[\d.,-]*\s+(none|input|hidden|both)[\s,]", line)]

@@ -118,7 +118,7 @@ def test_sigkill_of_one_worker_is_recovered(tmp_path: Path, storage_url: str) ->
 
 @pytest.mark.slow
 def test_ctrl_c_stops_all_workers_cleanly(tmp_path: Path, storage_url: str) -> None:
-    args = ("run", "--study", "demo", "--storage", storage_url, *GRID[:-4], "--epochs", "40",
+    args = ("run", "--study", "demo", "--storage", storage_url, *GRID[:-4], "--epochs", "15",
             "--engine", "keras", "--workers", "2", "--no-progress")
     leader = _popen(*args, cwd=tmp_path)
     deadline = time.monotonic() + 240

@@ -9,11 +9,13 @@ executable of the same Python environment on the study's storage until Ctrl-C or
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigError, DashboardError, StorageUnavailableError
@@ -62,22 +64,51 @@ def titled(panel: Panel) -> go.Figure:
     return figure
 
 
+@functools.cache
+def dashboard_functions() -> SimpleNamespace:
+    """optuna-dashboard's ``save_plotly_graph_object``, ``get_note`` and ``save_note``. Its
+    package imports its web server and, through it, Optuna's importance module and scikit-learn
+    (about 2 s of CPU here, in every ``report``), for three functions whose own modules
+    (``_custom_plot_data``, ``_note``) import only Optuna: they are loaded from those files, as
+    modules of sweep's own naming, or from the package where the files are not there."""
+    import importlib.util
+
+    found = importlib.util.find_spec("optuna_dashboard")  # finds it without importing it
+    folder = Path(found.origin).parent if found is not None and found.origin else None
+    modules = {}
+    for name in ("_custom_plot_data", "_note"):
+        path = folder / f"{name}.py" if folder is not None else None
+        spec = (importlib.util.spec_from_file_location(f"sweep._optuna_dashboard{name}", path)
+                if path is not None and path.is_file() else None)
+        if spec is None or spec.loader is None:
+            import optuna_dashboard
+
+            return SimpleNamespace(save_plotly_graph_object=optuna_dashboard
+                                   .save_plotly_graph_object, get_note=optuna_dashboard.get_note,
+                                   save_note=optuna_dashboard.save_note)
+        modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[name])
+    return SimpleNamespace(
+        save_plotly_graph_object=modules["_custom_plot_data"].save_plotly_graph_object,
+        get_note=modules["_note"].get_note, save_note=modules["_note"].save_note)
+
+
 def publish_to_study(study: optuna.Study, panels: Sequence[Panel], summary: SweepSummary,
                      task: Task, report_path: Path | None = None) -> list[str]:
     """Store the figures and the headline note in ``study``; return the graph object ids."""
-    import optuna_dashboard
     from optuna.exceptions import StorageInternalError
     from sqlalchemy.exc import SQLAlchemyError
 
+    dashboard = dashboard_functions()
     ids = []
     try:
         for panel in panels:
             if panel.figure is None:
                 continue
-            ids.append(optuna_dashboard.save_plotly_graph_object(
+            ids.append(dashboard.save_plotly_graph_object(
                 study, titled(panel), graph_object_id=figure_id(panel.key)))
         note = note_markdown(summary, task, report_path)
-        optuna_dashboard.save_note(study, merge_note(optuna_dashboard.get_note(study), note))
+        dashboard.save_note(study, merge_note(dashboard.get_note(study), note))
     except (SQLAlchemyError, StorageInternalError) as e:
         raise StorageUnavailableError(
             f"cannot store the report's figures in study {study.study_name!r}: "

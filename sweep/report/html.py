@@ -281,8 +281,11 @@ def publish_report(sweep_study: SweepStudy, written: WrittenReport | None = None
         panels, summary, path = build_panels(data), data.summary, None
     else:
         panels, summary, path = list(written.panels), written.summary, written.path
-    target = sweep_study
-    if sweep_study.access == "read":  # the task known already: not resolved again
-        target = open_study(study_name=sweep_study.name, storage_url=sweep_study.url.url,
-                            access="annotate", task=sweep_study.task)
-    return publish_to_study(target.study, panels, summary, sweep_study.task, report_path=path)
+    if sweep_study.access != "read":
+        return publish_to_study(sweep_study.study, panels, summary, sweep_study.task,
+                                report_path=path)
+    # the task known already: not resolved again
+    with open_study(study_name=sweep_study.name, storage_url=sweep_study.url.url,
+                    access="annotate", task=sweep_study.task) as target:
+        return publish_to_study(target.study, panels, summary, sweep_study.task,
+                                report_path=path)

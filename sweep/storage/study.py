@@ -110,10 +110,18 @@ class SweepStudy:
         return settings
 
     def close(self) -> None:
-        """Release the database connections (the study stays usable; they reopen on use)."""
+        """Release the database connections (the study stays usable; they reopen on use).
+        Every command closes the studies it opened, so that a process that goes on (a notebook,
+        a test) holds no connection, lock or file handle on the database afterwards."""
         if self._engine is not None and self._engine is not self.storage.engine:
             self._engine.dispose()
         self.storage.engine.dispose()
+
+    def __enter__(self) -> SweepStudy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def objective(self) -> Objective:

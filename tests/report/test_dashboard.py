@@ -22,7 +22,7 @@ from sweep.report.html import publish_report, write_report
 from sweep.storage import SweepStudy
 from sweep.storage.synthetic import build_study
 
-from ..conftest import REPO, run_cli
+from ..conftest import REPO, cli_in_process, run_cli
 
 pytestmark = pytest.mark.xdist_group("report-dashboard")  # its module fixtures train once
 
@@ -112,8 +112,8 @@ def test_the_dashboard_command_reports_a_taken_port(study: SweepStudy, tmp_path:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli("dashboard", "--study", study.name, "--storage", study.url.url,
-                         "--port", str(port), cwd=tmp_path, timeout=60)
+        result = cli_in_process("dashboard", "--study", study.name, "--storage",
+                                study.url.url, "--port", str(port), cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"sweep: error: cannot listen on 127.0.0.1:{port} (Address already in use); "
@@ -121,6 +121,8 @@ def test_the_dashboard_command_reports_a_taken_port(study: SweepStudy, tmp_path:
 
 
 def test_the_dashboard_command_needs_an_existing_study(tmp_path: Path) -> None:
+    # a real process, with run_cli's timeout: a dashboard that failed to refuse would serve
+    # until killed
     result = run_cli("dashboard", "--study", "nope", "--port", str(free_port()), cwd=tmp_path)
     assert result.returncode == 2 and "no study 'nope'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

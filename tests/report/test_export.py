@@ -1,5 +1,6 @@
-"""``sweep summary``: the group table as text, CSV and JSON, in real subprocesses on a real
-(synthetic) SQLite study; the CSV reads back with pandas to the numbers of ``to_frame``."""
+"""``sweep summary``: the group table as text, CSV and JSON, from the command line (run in this
+process) on a real (synthetic) SQLite study; the CSV reads back with pandas to the numbers of
+``to_frame``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sweep.report import study_summary, to_frame
 from sweep.report.export import COLUMNS
 from sweep.storage.synthetic import build_study
 
-from ..conftest import REPO, assert_error_line, run_cli
+from ..conftest import REPO, assert_error_line, cli_in_process
 
 pytestmark = pytest.mark.xdist_group("report-export")  # its module fixtures train once
 
@@ -43,7 +44,7 @@ def frame(workdir_with_study: Path) -> pd.DataFrame:
 
 
 def summary_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("summary", "--study", "demo", *args, cwd=cwd, timeout=120)
+    return cli_in_process("summary", "--study", "demo", *args, cwd=cwd)
 
 
 def test_the_frame_has_the_columns_and_the_groups_best_first(frame: pd.DataFrame) -> None:
@@ -115,13 +116,14 @@ def test_out_writes_the_file_and_nothing_else(workdir_with_study: Path, tmp_path
 
 
 def test_a_bad_format_is_a_usage_error_before_the_study_is_read(tmp_path: Path) -> None:
-    result = run_cli("summary", "--study", "nope", "--format", "xml", cwd=tmp_path)
+    result = cli_in_process("summary", "--study", "nope", "--format", "xml", cwd=tmp_path)
     assert_error_line(result, "--format 'xml' is not one of: table, csv, json", code=2)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_missing_study_is_a_usage_error(workdir_with_study: Path) -> None:
-    result = run_cli("summary", "--study", "nope", "--format", "csv", cwd=workdir_with_study)
+    result = cli_in_process("summary", "--study", "nope", "--format", "csv",
+                            cwd=workdir_with_study)
     assert_error_line(result, "no study 'nope'", code=2)
     assert result.stdout == ""
 

@@ -19,7 +19,7 @@ from sweep.storage import SweepStudy, open_study
 from sweep.storage.synthetic import build_study
 from sweep.tasks import get_task, task_names
 
-from ..conftest import run_cli
+from ..conftest import cli_in_process
 
 pytestmark = pytest.mark.xdist_group("report-html")  # its module fixtures train once
 
@@ -206,26 +206,27 @@ def test_report_command_writes_the_default_path(tmp_path: Path) -> None:
     build_study(f"sqlite:///{tmp_path / 'studies' / 'cli.db'}", "cli", rates=(0.0, 0.4),
                 placements=("hidden",), max_norms=(None,), seeds=2, epochs=10,
                 dashboard_points=0)
-    result = run_cli("report", "--study", "cli", cwd=tmp_path)
+    result = cli_in_process("report", "--study", "cli", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dashboards" / "cli.html").exists()
     assert "report: dashboards/cli.html" in result.stdout and "Best:" in result.stdout
     out = tmp_path / "elsewhere" / "r.html"
-    result = run_cli("report", "--study", "cli", "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 0 and out.exists()
+    result = cli_in_process("report", "--study", "cli", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0 and out.exists(), result.stderr
 
 
 def test_report_command_errors_are_one_line(tmp_path: Path) -> None:
-    missing = run_cli("report", "--study", "nope", cwd=tmp_path)
+    missing = cli_in_process("report", "--study", "nope", cwd=tmp_path)
     assert missing.returncode == 2 and "no study 'nope'" in missing.stderr
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     optuna.create_study(study_name="other", storage=url)
-    wrong = run_cli("report", "--study", "nope", "--storage", url, cwd=tmp_path)
+    wrong = cli_in_process("report", "--study", "nope", "--storage", url, cwd=tmp_path)
     assert wrong.returncode == 2 and "studies there: other" in wrong.stderr
     empty = build_study(f"sqlite:///{tmp_path / 'pending.db'}", "pending", rates=(0.0,),
                         max_norms=(None,), seeds=2, pending=2, dashboard_points=0)
     assert empty.records()
-    result = run_cli("report", "--study", "pending", "--storage", empty.url.url, cwd=tmp_path)
+    result = cli_in_process("report", "--study", "pending", "--storage", empty.url.url,
+                            cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "sweep: error: study 'pending' has no completed cells yet (2 cell(s) queued or running); "
@@ -249,9 +250,9 @@ def test_help_imports_neither_plotly_nor_tensorflow(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_run_ends_by_writing_the_report(tmp_path: Path) -> None:
-    result = run_cli("run", "--study", "tiny", "--rates", "0,0.4", "--placements", "hidden",
-                     "--max-norms", "none", "--seeds", "1", "--epochs", "3", "--no-progress",
-                     cwd=tmp_path, timeout=600)
+    result = cli_in_process("run", "--study", "tiny", "--rates", "0,0.4", "--placements",
+                            "hidden", "--max-norms", "none", "--seeds", "1", "--epochs", "3",
+                            "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "report: dashboards/tiny.html" in result.stdout
     assert "Plotly.newPlot(" in (tmp_path / "dashboards" / "tiny.html").read_text()

@@ -4,10 +4,7 @@ study left unchanged."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 import tomllib
 from contextlib import closing
 from pathlib import Path
@@ -26,7 +23,7 @@ from sweep.storage._optuna import (
 )
 from sweep.storage.synthetic import build_study
 
-from ..conftest import REPO, assert_error_line, run_cli, sqlite_dump
+from ..conftest import REPO, assert_error_line, cli_in_process, sqlite_dump
 
 
 def test_the_supported_range_is_pyprojects_pin() -> None:
@@ -62,7 +59,7 @@ def test_a_missing_column_is_one_line_and_nothing_is_written(tmp_path: Path,
         connection.commit()
     before = sqlite_dump(study_db)
     url = f"sqlite:///{study_db}"
-    result = run_cli("worker", "--study", "demo", "--storage", url, cwd=tmp_path)
+    result = cli_in_process("worker", "--study", "demo", "--storage", url, cwd=tmp_path)
     assert_error_line(result, "trial_user_attributes lacks column value_json")
     assert "trials has column extra" in result.stderr
     assert "optuna storage upgrade" in result.stderr
@@ -79,17 +76,16 @@ def test_matching_tables_have_no_differences(study_db: Path) -> None:
     assert schema_differences(study.storage.engine) == []
 
 
-def test_an_unsupported_optuna_version_is_one_line_and_writes_nothing(tmp_path: Path,
-                                                                     study_db: Path) -> None:
+def test_an_unsupported_optuna_version_is_one_line_and_writes_nothing(
+        tmp_path: Path, study_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import optuna
+
     before = sqlite_dump(study_db)
-    code = ("import sys, optuna\noptuna.__version__ = '6.0.0'\nfrom sweep.cli import main\n"
-            "sys.exit(main(sys.argv[1:]))")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    monkeypatch.setattr(optuna, "__version__", "6.0.0")  # as an installed Optuna 6 says
     for args in (["worker", "--study", "demo", "--storage", f"sqlite:///{study_db}"],
                  ["run", "--study", "new", "--rates", "0", "--max-norms", "none", "--seeds", "1",
                   "--epochs", "2"]):
-        result = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = cli_in_process(*args, cwd=tmp_path)
         assert_error_line(result, "Optuna 6.0.0 is installed")
         assert "pip install 'optuna>=4.0,<6'" in result.stderr
     assert sqlite_dump(study_db) == before

@@ -20,7 +20,7 @@ import pytest
 
 from sweep.storage.synthetic import build_study
 
-from ..conftest import REPO, assert_error_line, immutable, run_cli
+from ..conftest import REPO, assert_error_line, cli_in_process, immutable, run_cli
 
 
 def digest(path: Path) -> str:
@@ -56,8 +56,8 @@ def test_reading_commands_change_nothing(tmp_path: Path, plain_optuna_db: Path,
                                          command: tuple[str, ...]) -> None:
     before, files = digest(plain_optuna_db), side_files(plain_optuna_db)
     url = f"sqlite:///{plain_optuna_db}"
-    result = run_cli(command[0], "--study", "plain", "--storage", url, *command[1:],
-                     cwd=tmp_path)
+    result = cli_in_process(command[0], "--study", "plain", "--storage", url, *command[1:],
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     if command[0] == "status":
         assert digest(plain_optuna_db) == before
@@ -80,6 +80,8 @@ def test_what_a_reader_creates_beside_a_wal_database_is_what_the_readme_says(
     build_study(f"sqlite:///{db}", "x", seeds=2, epochs=20).close()
     assert journal_mode(db) == "wal" and side_files(db) == []
     before = digest(db)
+    # a real process: the reader's connections close when it exits (in this process a
+    # reader's pooled connection could stay open, and SQLite would keep both files)
     result = run_cli(command, "--study", "x", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert digest(db) == before
@@ -107,9 +109,9 @@ def test_status_and_report_on_a_read_only_database(tmp_path: Path, locked: str) 
     before = digest(db)
     url = f"sqlite:///{db}"
     with immutable(db.parent if locked == "directory" else db):
-        status = run_cli("status", "--study", "wal", "--storage", url, cwd=tmp_path)
-        report = run_cli("report", "--study", "wal", "--storage", url, "--out", "wal.html",
-                         cwd=tmp_path)
+        status = cli_in_process("status", "--study", "wal", "--storage", url, cwd=tmp_path)
+        report = cli_in_process("report", "--study", "wal", "--storage", url, "--out",
+                                "wal.html", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "40 cells: 40 complete" in status.stdout
     assert report.returncode == 0, report.stderr
@@ -159,7 +161,10 @@ def _get(url: str, server: subprocess.Popen[str], timeout: float = 60) -> str:
 def test_an_empty_file_is_refused_unchanged(tmp_path: Path, command: str) -> None:
     empty = tmp_path / "empty.db"
     empty.touch()
-    result = run_cli(command, "--study", "demo", "--storage", f"sqlite:///{empty}", cwd=tmp_path)
+    # a dashboard that failed to refuse it would serve until killed: a real process, with
+    # run_cli's timeout; the other commands run in this process
+    call = run_cli if command == "dashboard" else cli_in_process
+    result = call(command, "--study", "demo", "--storage", f"sqlite:///{empty}", cwd=tmp_path)
     assert_error_line(result, "is an empty database with no studies")
     assert empty.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
@@ -175,8 +180,9 @@ def test_another_applications_database_is_refused_unchanged(tmp_path: Path,
         connection.commit()
     before = digest(other)
     args = ["--rates", "0", "--max-norms", "none", "--seeds", "1", "--epochs", "2"]
-    result = run_cli(command, "--study", "demo", "--storage", f"sqlite:///{other}",
-                     *(args if command == "run" else []), cwd=tmp_path)
+    call = run_cli if command == "dashboard" else cli_in_process  # as for an empty file
+    result = call(command, "--study", "demo", "--storage", f"sqlite:///{other}",
+                  *(args if command == "run" else []), cwd=tmp_path)
     assert_error_line(result, "is an SQLite database of another application (tables: invoices)")
     assert digest(other) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
@@ -192,8 +198,8 @@ def test_a_schema_another_process_is_creating_is_no_study_yet(tmp_path: Path) ->
             connection.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
         connection.commit()
     before = digest(partial)
-    result = run_cli("status", "--study", "demo", "--storage", f"sqlite:///{partial}",
-                     cwd=tmp_path)
+    result = cli_in_process("status", "--study", "demo", "--storage", f"sqlite:///{partial}",
+                            cwd=tmp_path)
     assert_error_line(result, "no study 'demo'")
     assert "is being created by another sweep process" in result.stderr
     assert digest(partial) == before
@@ -205,7 +211,7 @@ def test_status_on_a_server_database_without_studies_creates_no_tables(
     import sqlalchemy
 
     url = postgres.create_database("empty_db")  # type: ignore[attr-defined]
-    result = run_cli("status", "--study", "demo", "--storage", url, cwd=tmp_path)
+    result = cli_in_process("status", "--study", "demo", "--storage", url, cwd=tmp_path)
     assert_error_line(result, "the database holds no Optuna studies")
     engine = sqlalchemy.create_engine(url)
     try:
@@ -215,7 +221,8 @@ def test_status_on_a_server_database_without_studies_creates_no_tables(
 
 
 def test_the_study_is_still_readable_by_optuna(plain_optuna_db: Path, tmp_path: Path) -> None:
-    run_cli("status", "--study", "plain", "--storage", f"sqlite:///{plain_optuna_db}",
-            cwd=tmp_path, check=True)
+    status = cli_in_process("status", "--study", "plain", "--storage",
+                            f"sqlite:///{plain_optuna_db}", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
     study = optuna.load_study(study_name="plain", storage=f"sqlite:///{plain_optuna_db}")
     assert len(study.trials) == 40

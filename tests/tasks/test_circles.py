@@ -5,6 +5,7 @@ import pytest
 from sklearn.datasets import make_circles
 
 from sweep.grid import BASELINE_PLACEMENT, Cell
+from sweep.tasks import circles as circles_module
 from sweep.tasks import get_task
 
 TASK = get_task("circles")
@@ -14,9 +15,33 @@ def test_data_is_the_tutorials_split() -> None:
     data = TASK.load_data()
     x, y = make_circles(n_samples=100, noise=0.1, random_state=1)
     assert data.train_x.shape == (30, 2) and data.test_x.shape == (70, 2)
-    np.testing.assert_allclose(data.train_x, x[:30], rtol=1e-6)
-    np.testing.assert_allclose(data.test_x, x[30:], rtol=1e-6)
+    np.testing.assert_array_equal(data.train_x, x[:30].astype(np.float32))
+    np.testing.assert_array_equal(data.test_x, x[30:].astype(np.float32))
+    np.testing.assert_array_equal(data.train_y, y[:30])
     np.testing.assert_array_equal(data.test_y, y[30:])
+
+
+@pytest.mark.parametrize(("n_samples", "noise", "seed", "factor"),
+                         [(100, 0.1, 1, 0.8), (101, 0.3, 7, 0.5), (2, 0.0, 0, 0.8)])
+def test_make_circles_is_scikit_learns_bit_for_bit(n_samples: int, noise: float, seed: int,
+                                                   factor: float) -> None:
+    """The task's NumPy copy of ``make_circles`` (no scikit-learn import in a run) gives
+    scikit-learn's arrays exactly, an odd count and another seed included."""
+    ours = circles_module.make_circles(n_samples, noise, seed, factor)
+    theirs = make_circles(n_samples=n_samples, noise=noise, random_state=seed, factor=factor)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+def test_loading_the_task_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from sweep.tasks import get_task; get_task('circles').load_data(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 def _layers(cell: Cell) -> list[tuple[str, float | None, float | None]]:

@@ -16,7 +16,7 @@ from sweep.exceptions import ConfigError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import digits_cnn, get_task
 
-from ..conftest import assert_error_line, run_cli
+from ..conftest import assert_error_line, cli_in_process
 
 TASK = get_task("digits-cnn")
 Layer = tuple[str, Any]
@@ -133,9 +133,10 @@ def test_keras_engine_trains_a_few_epochs() -> None:
 
 @pytest.mark.slow
 def test_cli_run_writes_the_report(tmp_path: Path) -> None:
-    result = run_cli("run", "--study", "digits", "--task", "digits-cnn", "--rates", "0,0.5",
-                     "--placements", "spatial", "--max-norms", "none", "--seeds", "1",
-                     "--epochs", "2", "--no-progress", cwd=tmp_path, check=True)
+    result = cli_in_process("run", "--study", "digits", "--task", "digits-cnn", "--rates",
+                            "0,0.5", "--placements", "spatial", "--max-norms", "none", "--seeds",
+                            "1", "--epochs", "2", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert "2 cell(s) trained now" in result.stdout
     assert "spatial" in result.stdout and "95% CI" in result.stdout
     assert "on the population engine" in result.stderr
@@ -143,7 +144,7 @@ def test_cli_run_writes_the_report(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_placement_of_another_task(tmp_path: Path) -> None:
-    result = run_cli("run", "--task", "digits-cnn", "--placements", "hidden", "--seeds", "1",
-                     cwd=tmp_path)
+    result = cli_in_process("run", "--task", "digits-cnn", "--placements", "hidden",
+                            "--seeds", "1", cwd=tmp_path)
     assert_error_line(result, "valid: pooling, spatial, both")
     assert not (tmp_path / "studies").exists()

@@ -15,7 +15,7 @@ from sweep.exceptions import ConfigError
 from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import get_task, sequence_lstm
 
-from ..conftest import assert_error_line, run_cli
+from ..conftest import assert_error_line, cli_in_process
 
 TASK = get_task("sequence-lstm")
 
@@ -120,9 +120,10 @@ def test_keras_engine_trains_a_few_epochs() -> None:
 
 @pytest.mark.slow
 def test_cli_run_writes_the_report(tmp_path: Path) -> None:
-    result = run_cli("run", "--study", "lstm", "--task", "sequence-lstm", "--rates", "0,0.5",
-                     "--placements", "variational", "--seeds", "1", "--epochs", "2",
-                     "--no-progress", cwd=tmp_path, check=True)
+    result = cli_in_process("run", "--study", "lstm", "--task", "sequence-lstm", "--rates",
+                            "0,0.5", "--placements", "variational", "--seeds", "1", "--epochs",
+                            "2", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert "2 cell(s) trained now" in result.stdout
     assert "variational" in result.stdout and "95% CI" in result.stdout
     assert "on the population engine" in result.stderr
@@ -130,7 +131,7 @@ def test_cli_run_writes_the_report(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_placement_of_another_task(tmp_path: Path) -> None:
-    result = run_cli("run", "--task", "sequence-lstm", "--placements", "hidden", "--seeds", "1",
-                     cwd=tmp_path)
+    result = cli_in_process("run", "--task", "sequence-lstm", "--placements", "hidden",
+                            "--seeds", "1", cwd=tmp_path)
     assert_error_line(result, "valid: input, output, variational")
     assert not (tmp_path / "studies").exists()

@@ -16,7 +16,7 @@ from sweep.engines import TrainSettings, train_all
 from sweep.engines.population import PopulationEngine
 from sweep.tasks import get_task
 
-from ..conftest import assert_error_line, run_cli
+from ..conftest import assert_error_line, cli_in_process
 
 
 @pytest.fixture
@@ -76,13 +76,15 @@ def test_toml_a_changed_file_and_the_stored_reference(folder: Path) -> None:
     (folder / "sweep.toml").write_text(
         'task = "tabular"\ndata = "diabetes.csv"\ntarget = "target"\nhidden_units = [8]\n'
         'rates = [0, 0.2]\nplacements = ["input"]\nseeds = 2\nepochs = 3\n')
-    first = run_cli("run", "--config", "sweep.toml", "--no-progress", cwd=folder, check=True)
+    first = cli_in_process("run", "--config", "sweep.toml", "--no-progress", cwd=folder)
+    assert first.returncode == 0, first.stderr
     assert "study 'sweep'" in first.stdout  # a TOML file names its study
     assert "mae" in first.stdout
-    again = run_cli("run", "--config", "sweep.toml", "--no-progress", cwd=folder, check=True)
+    again = cli_in_process("run", "--config", "sweep.toml", "--no-progress", cwd=folder)
+    assert again.returncode == 0, again.stderr
     assert "0 cell(s) trained now, 4 were complete" in again.stdout
     frame.iloc[:-1].to_csv(folder / "diabetes.csv", index=False)  # one row fewer
-    changed = run_cli("run", "--config", "sweep.toml", "--no-progress", cwd=folder)
+    changed = cli_in_process("run", "--config", "sweep.toml", "--no-progress", cwd=folder)
     assert_error_line(changed, "changed since study 'sweep' was created")
 
 
@@ -108,7 +110,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
     words["mean radius"] = words["mean radius"].astype(str)
     words.loc[3, "mean radius"] = "big"
     words.to_csv(tmp_path / "words.csv", index=False)
-    result = run_cli("run", *flags, "--epochs", "2", "--no-progress", cwd=tmp_path)
+    result = cli_in_process("run", *flags, "--epochs", "2", "--no-progress", cwd=tmp_path)
     assert_error_line(result, fragment)
     assert not (tmp_path / "studies").exists() and not (tmp_path / "dashboards").exists()
 
@@ -139,21 +141,25 @@ TASK = sweep.Task(name="normed", placements=("hidden",), load_data=load_data,
                   build_model=build_model, epochs=2)
 ''')
     args = ("run", "--task", "normed.py", "--rates", "0,0.5", "--seeds", "1", "--no-progress")
-    refused = run_cli(*args, "--engine", "population", cwd=tmp_path)
+    refused = cli_in_process(*args, "--engine", "population", cwd=tmp_path)
     assert_error_line(refused, "cannot stack layer 2 'batch_normalization' (BatchNormalization)")
-    fallen_back = run_cli(*args, cwd=tmp_path, check=True)
+    fallen_back = cli_in_process(*args, cwd=tmp_path)
+    assert fallen_back.returncode == 0, fallen_back.stderr
     notice = next(line for line in fallen_back.stderr.splitlines() if "cannot stack" in line)
     assert notice.startswith("the population engine cannot stack layer 2 "
                              "'batch_normalization' (BatchNormalization): "), notice
     assert notice.endswith("; model.fit (the Keras engine) is training it"), notice
     assert "--engine keras" not in notice  # what is happening is not advice
     assert "2 cell(s) trained now" in fallen_back.stdout
-    again = run_cli(*args, cwd=tmp_path, check=True)  # once per study, not on every resume
+    again = cli_in_process(*args, cwd=tmp_path)  # once per study, not on every resume
+    assert again.returncode == 0, again.stderr
     assert "0 cell(s) trained now" in again.stdout and "cannot stack" not in again.stderr
 
 
 def test_the_tabular_options_are_in_the_run_help(tmp_path: Path) -> None:
-    out = run_cli("run", "--help", cwd=tmp_path, check=True).stdout
+    shown = cli_in_process("run", "--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
     for flag in ("--data", "--target", "--hidden-units", "--target-kind", "--split-column"):
         assert flag in out
 
@@ -191,12 +197,13 @@ def build_model(cell):
 TASK = sweep.Task(name="hot", placements=("cool", "hot"), load_data=load_data,
                   build_model=build_model, epochs=5, metric="mae")
 ''')
-    result = run_cli("run", "--task", "hot.py", "--rates", "0,0.2", "--seeds", "2",
-                     "--no-progress", cwd=tmp_path)
+    result = cli_in_process("run", "--task", "hot.py", "--rates", "0,0.2", "--seeds", "2",
+                            "--no-progress", cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "training with model.fit" not in result.stderr  # the population engine trained it
-    status = json.loads(run_cli("status", "--study", "hot", "--json", cwd=tmp_path,
-                                check=True).stdout)
+    shown = cli_in_process("status", "--study", "hot", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
     assert status["cells"]["complete"] == 4 and status["cells"]["failed"] == 2
     reasons = {f["cell"]: f["reason"] for f in status["failures"]}
     assert set(reasons) == {f"rate=0.2|placement=hot|max_norm=none|seed={s}" for s in (0, 1)}
@@ -234,13 +241,16 @@ def test_a_regression_targets_mae_is_labelled_in_training_sds_of_the_target(
     assert cancer.metric_unit == "" and cancer.objective().label == "test accuracy"
 
     args = ("--task", "tabular", "--data", "diabetes.csv", "--target", "target")
-    run = run_cli("run", *args, "--hidden-units", "8", "--rates", "0,0.3", "--placements",
-                  "input", "--seeds", "2", "--epochs", "3", "--no-progress", cwd=tmp_path,
-                  check=True)
+    run = cli_in_process("run", *args, "--hidden-units", "8", "--rates", "0,0.3",
+                         "--placements", "input", "--seeds", "2", "--epochs", "3",
+                         "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
     header = next(line for line in run.stdout.splitlines() if line.startswith("rate "))
     assert f"test mae {unit} mean" in header
     assert f": test mae {unit} mean " in run.stdout  # the best line
-    status = run_cli("status", "--study", "tabular-diabetes", cwd=tmp_path, check=True)
+    status = cli_in_process("status", "--study", "tabular-diabetes", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
     assert f"test mae {unit} mean" in status.stdout
-    summary = run_cli("summary", "--study", "tabular-diabetes", cwd=tmp_path, check=True)
+    summary = cli_in_process("summary", "--study", "tabular-diabetes", cwd=tmp_path)
+    assert summary.returncode == 0, summary.stderr
     assert summary.stdout.startswith("unit: training SDs of the target (mae: ")

@@ -15,7 +15,7 @@ from sweep.config import build_config, read_config_file
 from sweep.exceptions import ConfigError, TaskError
 from sweep.tasks import get_task
 
-from ..conftest import assert_error_line, run_cli
+from ..conftest import assert_error_line, cli_in_process, run_cli
 
 TASK_FILE = '''\
 from __future__ import annotations
@@ -172,20 +172,24 @@ def test_failing_cells_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
         nan="if cell.placement == 'features':\n"
             "        h = keras.layers.Lambda(lambda t: t * float('nan'))(h)",
     )
-    result = run_cli("run", "--task", path.name, *SMALL, cwd=tmp_path)
+    result = cli_in_process("run", "--task", path.name, *SMALL, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    status = json.loads(run_cli("status", "--study", "moons", "--json", cwd=tmp_path,
-                                check=True).stdout)
+    shown = cli_in_process("status", "--study", "moons", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
     assert status["cells"]["complete"] == 3 and status["cells"]["failed"] == 3
     reasons = {f["cell"]: f["reason"] for f in status["failures"]}
     assert reasons["rate=0.3|placement=input|max_norm=none|seed=1"] == (
         "RuntimeError: out of memory for this cell")
     nan_reason = reasons["rate=0.3|placement=features|max_norm=none|seed=0"]
     assert nan_reason.startswith("FloatingPointError: the training loss became nan at epoch 1")
-    text = run_cli("status", "--study", "moons", cwd=tmp_path, check=True).stdout
+    shown = cli_in_process("status", "--study", "moons", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
     assert "out of memory for this cell" in text and "became nan" in text
-    report = run_cli("report", "--study", "moons", cwd=tmp_path, check=True)
+    report = cli_in_process("report", "--study", "moons", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
     html = (tmp_path / "dashboards" / "moons.html").read_text()
     assert "out of memory for this cell" in html, report.stdout
 
@@ -199,20 +203,24 @@ def test_a_keras_layer_error_is_recorded_by_the_line_that_explains_it(tmp_path: 
         nan="if cell.placement == 'features' and cell.seed == 1:\n"
             "        h = keras.layers.Dropout(0.3, noise_shape=(5, 3))(h)",
     )
-    result = run_cli("run", "--task", path.name, "--engine", "keras", *SMALL, cwd=tmp_path)
+    result = cli_in_process("run", "--task", path.name, "--engine", "keras", *SMALL,
+                            cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "\x1b" not in result.stderr and "Traceback" not in result.stderr
     explained = "ValueError: in Dropout.call(): Dimensions must be equal, but are 3 and 16"
     assert f"failed 1 cell(s): {explained}" in result.stderr
-    status = json.loads(run_cli("status", "--study", "moons", "--json", cwd=tmp_path,
-                                check=True).stdout)
+    shown = cli_in_process("status", "--study", "moons", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
     reasons = {f["cell"]: f["reason"] for f in status["failures"]}
     assert list(reasons) == ["rate=0.3|placement=features|max_norm=none|seed=1"]
     reason = reasons["rate=0.3|placement=features|max_norm=none|seed=1"]
     assert reason.splitlines()[0].startswith(explained), reason
     assert "\x1b" not in reason and "Exception encountered" not in reason
     assert "Arguments received by Dropout.call():" in reason  # kept, below the explanation
-    text = run_cli("status", "--study", "moons", cwd=tmp_path, check=True).stdout
+    shown = cli_in_process("status", "--study", "moons", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
     assert f"rate=0.3|placement=features|max_norm=none|seed=1: {explained}" in text
 
 
@@ -221,6 +229,9 @@ def test_a_keras_layer_error_is_recorded_by_the_line_that_explains_it(tmp_path: 
 
 def test_changed_task_file_is_refused_by_run_and_worker(tmp_path: Path) -> None:
     path = write_task(tmp_path)
+    # real processes up to the database's last check: a command in this process may keep the
+    # study's connections open, and a write would then stay in its -wal file, unseen by the
+    # check of the database file's bytes
     run_cli("run", "--task", path.name, "--rates", "0", "--seeds", "1", "--no-progress",
             cwd=tmp_path, check=True)
     database = tmp_path / "studies" / "moons.db"
@@ -236,7 +247,9 @@ def test_changed_task_file_is_refused_by_run_and_worker(tmp_path: Path) -> None:
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before
     # readers never run the user's code: status works without the file
     path.unlink()
-    assert "moons" in run_cli("status", "--study", "moons", cwd=tmp_path, check=True).stdout
+    status = cli_in_process("status", "--study", "moons", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "moons" in status.stdout
 
 
 def test_workers_load_the_task_from_its_reference(tmp_path: Path) -> None:
@@ -248,7 +261,8 @@ def test_workers_load_the_task_from_its_reference(tmp_path: Path) -> None:
     result = run_cli("run", "--task", path.name, "--rates", "0,0.3", "--seeds", "2",
                      "--workers", "2", "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    status = json.loads(run_cli("status", "--study", "moons", "--json", cwd=tmp_path,
-                                check=True).stdout)
+    shown = cli_in_process("status", "--study", "moons", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
     assert status["cells"]["complete"] == 6
     assert len(list(tmp_path.glob("imported-by-*"))) == 3  # the launcher and its 2 workers
