@@ -263,24 +263,18 @@ def _port(text: str) -> int:
     return port
 
 
-LOOPBACK = ("127.0.0.1", "localhost")
-
-
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .exceptions import EmptyStudyError, StorageUnavailableError
-    from .report.dashboard import check_host, check_port, dashboard_executable, launch
+    from .report import dashboard
     from .report.html import publish_report
 
     port = _port(args.port)
-    check_host(args.host)
+    dashboard.check_host(args.host)
     with _open_existing(args) as sweep_study:  # closed before optuna-dashboard opens its own
-        dashboard_executable()
-        check_port(args.host, port)
-        if args.host not in LOOPBACK:
-            _stderr(f"sweep: warning: serving on {args.host}: optuna-dashboard has no "
-                    "authentication and anyone who can reach this address can read and edit "
-                    "the study; use --host 127.0.0.1 and an SSH tunnel unless the network is "
-                    "trusted")
+        dashboard.dashboard_executable()
+        dashboard.check_port(args.host, port)
+        if (warning := dashboard.exposure_warning(args.host)) is not None:
+            _stderr(warning)
         try:
             publish_report(sweep_study)
         except EmptyStudyError:
@@ -289,7 +283,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         except StorageUnavailableError as e:
             _stderr(f"sweep: note: the study is not writable here, so the dashboard shows it "
                     f"without sweep's latest figures ({e})")
-    return launch(sweep_study, host=args.host, port=port)
+    return dashboard.launch(sweep_study, host=args.host, port=port)
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:

@@ -23,6 +23,13 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_EPOCHS = 5
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (each keeps its place among them): pytest-xdist hands tests out in
+    collection order, and a several-minute test started last would run alone at the end while
+    the other processes wait (the suite is CPU-bound: the short tests fill in around it)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _compile_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One XLA compilation cache (``sweep/_keras.py``) for the whole run, every xdist worker and

@@ -85,9 +85,12 @@ def test_the_api_leaves_no_connection_open_on_the_study(workdir: Path) -> None:
     from sweep.cli import main
 
     database = workdir / "studies" / "api.db"
-    sweep.run(study="api", rates=[0, 0.4], placements=["hidden"], max_norms=[None], seeds=2,
-              epochs=5)
+    assert main(["run", "--study", "api", "--rates", "0,0.4", "--placements", "hidden",
+                 "--max-norms", "none", "--seeds", "2", "--epochs", "5", "--no-progress"]) == 0
     assert database.is_file() and _open_on(database) == []
+    assert sweep.run(study="api", rates=[0, 0.4], placements=["hidden"], max_norms=[None],
+                     seeds=2, epochs=5).trained_now == 0
+    assert _open_on(database) == []
     sweep.load_summary("api")
     assert _open_on(database) == []
     sweep.write_report("api")

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from .conftest import REPO, cell_key, poll_trials, run_cli
 
 ARGS = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hidden,input",
-        "--max-norms", "none", "--seeds", "2", "--epochs", "25", "--engine", "keras",
+        "--max-norms", "none", "--seeds", "2", "--epochs", "12", "--engine", "keras",
         "--heartbeat-seconds", "1",
         "--no-progress")
 URL = "sqlite:///studies/demo.db"

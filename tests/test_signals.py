@@ -257,7 +257,7 @@ def test_a_killed_launcher_leaves_no_orphan_worker(tmp_path: Path) -> None:
 def test_interrupted_run_resumes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/studies/demo.db"
     args = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hidden,input",
-            "--max-norms", "none", "--seeds", "2", "--epochs", "30", "--engine", "keras",
+            "--max-norms", "none", "--seeds", "2", "--epochs", "12", "--engine", "keras",
             "--no-progress")
     process = popen(*args, cwd=tmp_path)
     wait_for(process, url, lambda found: any(t.state == TrialState.COMPLETE for t in found)

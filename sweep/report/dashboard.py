@@ -132,6 +132,18 @@ def dashboard_executable() -> Path:
     return path
 
 
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def exposure_warning(host: str) -> str | None:
+    """What serving on ``host`` exposes, unless it is this machine's loopback."""
+    if host in LOOPBACK:
+        return None
+    return (f"sweep: warning: serving on {host}: optuna-dashboard has no authentication and "
+            "anyone who can reach this address can read and edit the study; use --host "
+            "127.0.0.1 and an SSH tunnel unless the network is trusted")
+
+
 def check_host(host: str) -> None:
     """optuna-dashboard's server (wsgiref's) listens on IPv4 only: an IPv6 address would
     pass a bind check here and then fail inside it."""

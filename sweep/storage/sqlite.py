@@ -53,6 +53,23 @@ def read_only_connector(path: Path) -> Callable[[], sqlite3.Connection]:
                                    check_same_thread=False)
 
 
+def checkpoint(path: Path) -> None:
+    """Copy what the write-ahead log holds into the database file (a passive checkpoint: it
+    waits for nobody), so that a command that wrote leaves the whole study in the ``.db`` file
+    whichever of its connections closed last (a read-only one cannot checkpoint). Opened
+    ``mode=rw``: a missing file is never created; a file that cannot be written is left as
+    it is."""
+    try:
+        connection = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True,
+                                     timeout=1.0)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return
+
+
 def read_only_url(path: Path) -> str:
     """An SQLAlchemy URL that opens the file read-only (for a program of another project,
     e.g. optuna-dashboard, on a study that cannot be written here)."""

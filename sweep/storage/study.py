@@ -31,6 +31,7 @@ from .schema import (
     engine_entry,
 )
 from .settings import changed_task, name_metric, pinned, repin, settings_diff, stored_task
+from .sqlite import checkpoint
 from .url import StorageURL, parse_storage_url
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ class SweepStudy:
         if self._engine is not None and self._engine is not self.storage.engine:
             self._engine.dispose()
         self.storage.engine.dispose()
+        if self.access != "read" and self.url.sqlite_path is not None:
+            checkpoint(self.url.sqlite_path)
 
     def __enter__(self) -> SweepStudy:
         return self

@@ -229,9 +229,9 @@ def test_a_keras_layer_error_is_recorded_by_the_line_that_explains_it(tmp_path: 
 
 def test_changed_task_file_is_refused_by_run_and_worker(tmp_path: Path) -> None:
     path = write_task(tmp_path)
-    # real processes up to the database's last check: a command in this process may keep the
-    # study's connections open, and a write would then stay in its -wal file, unseen by the
-    # check of the database file's bytes
+    # real processes up to the database's last check, which compares the .db file's bytes: a
+    # run leaves the whole study in that file (its write-ahead log checkpointed when it closes
+    # the study, sweep/storage/sqlite.py), so a refused command that wrote would change them
     run_cli("run", "--task", path.name, "--rates", "0", "--seeds", "1", "--no-progress",
             cwd=tmp_path, check=True)
     database = tmp_path / "studies" / "moons.db"
