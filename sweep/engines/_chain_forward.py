@@ -10,13 +10,13 @@ weights (a leading K on every weight), so every layer is a batched computation:
   backward pass took seconds per step here (``benchmarks/bench_stacked_layers.py``). ``same``
   padding pads as TensorFlow does (the odd pixel after).
 - MaxPooling2D: ``tf.nn.max_pool2d`` (Keras' own op) with the members folded into the batch.
-- LSTM, GRU and Embedding: :mod:`._chain_recurrent`.
+- LSTM, GRU, SimpleRNN, Bidirectional and Embedding: :mod:`._chain_recurrent`.
 
 Masks (Keras' inverted dropout: keep where uniform >= rate, scale 1 / (1 - rate)) come from
 :mod:`._population_rng`'s hash, keyed on member, step, layer and kind: ``Dropout`` has one value
-per element, ``SpatialDropout2D`` one per (row, channel), an LSTM's or GRU's masks one per
+per element, ``SpatialDropout2D`` one per (row, channel), a recurrent layer's masks one per
 (row, gate, feature) held for every time step of the sequence, as Keras' ``DropoutRNNCell``
-caches them.
+caches them (a SimpleRNN has one gate).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from ._chain_layers import (
     DenseSpec,
     EmbeddingSpec,
     FlattenSpec,
-    GRUSpec,
-    LSTMSpec,
     PoolSpec,
+    RecurrentSpec,
     Spec,
+    gates,
 )
 from ._chain_math import activate
 from ._chain_recurrent import bidirectional, embedding, recurrent
@@ -59,8 +59,8 @@ def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]
     if kind == 1:
         return (1, 1, shape[-1])
     inner = spec.layer if isinstance(spec, BidirectionalSpec) else spec
-    assert isinstance(inner, LSTMSpec | GRUSpec)
-    dims = (4 if isinstance(inner, LSTMSpec) else 3, shape[-1] if kind == 2 else inner.units)
+    assert isinstance(inner, RecurrentSpec)
+    dims = (gates(inner), shape[-1] if kind == 2 else inner.units)
     return (2, *dims) if isinstance(spec, BidirectionalSpec) else dims  # a mask per direction
 
 
@@ -141,7 +141,7 @@ def _layer(spec: Spec, weights: Sequence[Any], h: Any, input_keep: Any, recurren
     elif isinstance(spec, BidirectionalSpec):
         out = bidirectional(spec, weights, h, input_keep, recurrent_keep)
     else:
-        assert isinstance(spec, LSTMSpec | GRUSpec)
+        assert isinstance(spec, RecurrentSpec)
         out = recurrent(spec, weights, h, input_keep, recurrent_keep)
     return out, out
 

@@ -1,8 +1,8 @@
 """The layers a stacked population can hold, read from built Keras layers.
 
 Each computing layer is read as a hashable spec (what members of one population share) plus
-what may differ per member: a MaxNorm limit, and an LSTM's or GRU's own ``dropout`` and
-``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
+what may differ per member: a MaxNorm limit, and an LSTM's, GRU's or SimpleRNN's own ``dropout``
+and ``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
 computing layer (plain ``Dropout`` or ``SpatialDropout2D``) is per member too.
 
 Supported, with Keras' own semantics (``docs/keras-semantics.md``):
@@ -11,7 +11,9 @@ Supported, with Keras' own semantics (``docs/keras-semantics.md``):
   ``same`` padding, any strides, no dilation or groups), ``MaxPooling2D``, ``Flatten``,
   ``LSTM`` and ``GRU`` (one layer's last output or whole sequence; Keras' gate order and
   activations, an LSTM's ``unit_forget_bias``, a GRU's ``reset_after`` either way, input and
-  recurrent dropout), and ``Embedding`` as the first layer (token ids; no ``mask_zero``);
+  recurrent dropout), ``SimpleRNN`` (the same, one gate: ``h = act(x W + b + h U)``),
+  ``Bidirectional`` over any of the three (every merge mode but None), and ``Embedding`` as the
+  first layer (token ids; no ``mask_zero``);
 - activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
   ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1, 2]`` for Conv2D:
   each unit's or filter's whole incoming weights);
@@ -30,10 +32,10 @@ from ..exceptions import NotStackableError
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
 KINDS = ("plain", "spatial", "input", "recurrent")
 """A member's dropout before/inside a computing layer: ``Dropout`` before it,
-``SpatialDropout2D`` before it, an LSTM's or GRU's ``dropout`` and its ``recurrent_dropout``."""
+``SpatialDropout2D`` before it, a recurrent layer's ``dropout`` and its ``recurrent_dropout``."""
 LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM",
-          "GRU", "Bidirectional", "Embedding")
-RECURRENT = ("LSTM", "GRU")
+          "GRU", "Bidirectional", "Embedding", "SimpleRNN")
+RECURRENT = ("LSTM", "GRU", "SimpleRNN")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
@@ -86,6 +88,23 @@ class GRUSpec:
 
 
 @dataclass(frozen=True)
+class SimpleRNNSpec:
+    units: int
+    activation: str
+    use_bias: bool
+    return_sequences: bool
+
+
+RecurrentSpec = LSTMSpec | GRUSpec | SimpleRNNSpec
+
+
+def gates(spec: RecurrentSpec) -> int:
+    """How many gates a recurrent layer's kernels hold side by side (LSTM i, f, c, o; GRU z, r,
+    h; SimpleRNN its one)."""
+    return 4 if isinstance(spec, LSTMSpec) else 3 if isinstance(spec, GRUSpec) else 1
+
+
+@dataclass(frozen=True)
 class EmbeddingSpec:
     input_dim: int
     output_dim: int
@@ -93,12 +112,12 @@ class EmbeddingSpec:
 
 @dataclass(frozen=True)
 class BidirectionalSpec:
-    layer: LSTMSpec | GRUSpec  # the forward layer's; the backward one runs the steps reversed
+    layer: RecurrentSpec  # the forward layer's; the backward one runs the steps reversed
     merge_mode: str  # one of MERGE_MODES
 
 
 Spec = (DenseSpec | ConvSpec | PoolSpec | FlattenSpec | LSTMSpec | GRUSpec | BidirectionalSpec
-        | EmbeddingSpec)
+        | EmbeddingSpec | SimpleRNNSpec)
 
 
 @dataclass(frozen=True)
@@ -192,7 +211,7 @@ def _bidirectional(layer: Any, index: int, what: str) -> ComputeLayer:
         raise refuse(what, "a backward_layer other than the forward layer run backwards is not "
                      "supported")
     inner = read_layer(forward, index)
-    assert isinstance(inner, ComputeLayer) and isinstance(inner.spec, LSTMSpec | GRUSpec)
+    assert isinstance(inner, ComputeLayer) and isinstance(inner.spec, RecurrentSpec)
     return ComputeLayer(layer.name, BidirectionalSpec(inner.spec, str(layer.merge_mode)), None,
                         inner.inner_rates)
 
@@ -204,8 +223,13 @@ def _recurrent(kind: str, name: str, config: Mapping[str, Any], what: str,
             raise refuse(what, f"{key}=True is not supported")
     if config.get("kernel_constraint") is not None:
         raise refuse(what, f"a kernel_constraint is not supported on an {kind}")
-    recurrent_activation = _activation(config, "recurrent_activation", what)
     use_bias, sequences = bool(config.get("use_bias", True)), bool(config.get("return_sequences"))
+    if kind == "SimpleRNN":  # one gate, no recurrent activation
+        return ComputeLayer(name, SimpleRNNSpec(int(config["units"]), activation, use_bias,
+                                                sequences), None,
+                            (float(config.get("dropout", 0.0)),
+                             float(config.get("recurrent_dropout", 0.0))))
+    recurrent_activation = _activation(config, "recurrent_activation", what)
     spec: Spec = (LSTMSpec(int(config["units"]), activation, recurrent_activation, use_bias,
                            sequences) if kind == "LSTM" else
                   GRUSpec(int(config["units"]), activation, recurrent_activation, use_bias,
@@ -258,7 +282,7 @@ def output_shape(spec: Spec, shape: tuple[int, ...]) -> tuple[int, ...]:
     if isinstance(spec, BidirectionalSpec):
         inner = output_shape(spec.layer, shape)
         return (*inner[:-1], 2 * inner[-1]) if spec.merge_mode == "concat" else inner
-    if isinstance(spec, LSTMSpec | GRUSpec):
+    if isinstance(spec, RecurrentSpec):
         if len(shape) != 2:
             raise ValueError(f"a recurrent layer takes (steps, features), not {shape}")
         return (shape[0], spec.units) if spec.return_sequences else (spec.units,)
@@ -284,10 +308,10 @@ def weight_shapes(spec: Spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], 
     if isinstance(spec, ConvSpec):
         kernel = (*spec.kernel_size, shape[-1], spec.filters)
         return (kernel,) + (((spec.filters,),) if spec.use_bias else ())
-    if isinstance(spec, LSTMSpec | GRUSpec):
-        gates = (4 if isinstance(spec, LSTMSpec) else 3) * spec.units
-        bias = (2, gates) if isinstance(spec, GRUSpec) and spec.reset_after else (gates,)
-        return ((shape[-1], gates), (spec.units, gates)) + ((bias,) if spec.use_bias else ())
+    if isinstance(spec, RecurrentSpec):
+        width = gates(spec) * spec.units
+        bias = (2, width) if isinstance(spec, GRUSpec) and spec.reset_after else (width,)
+        return ((shape[-1], width), (spec.units, width)) + ((bias,) if spec.use_bias else ())
     if isinstance(spec, EmbeddingSpec):
         return ((spec.input_dim, spec.output_dim),)
     if isinstance(spec, BidirectionalSpec):  # the forward layer's, then the backward one's
@@ -301,9 +325,8 @@ def row_floats(spec: Spec, shape: tuple[int, ...]) -> int:
     size = math.prod(output_shape(spec, shape))
     if isinstance(spec, ConvSpec):
         return size * spec.kernel_size[0] * spec.kernel_size[1] * shape[-1] // spec.filters
-    if isinstance(spec, LSTMSpec | GRUSpec):
-        gates = 4 if isinstance(spec, LSTMSpec) else 3
-        return shape[0] * gates * max(spec.units, shape[-1])
+    if isinstance(spec, RecurrentSpec):
+        return shape[0] * gates(spec) * max(spec.units, shape[-1])
     if isinstance(spec, BidirectionalSpec):
         return 2 * row_floats(spec.layer, shape)
     return size

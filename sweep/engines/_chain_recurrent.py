@@ -1,6 +1,6 @@
-"""K stacked members' recurrent layers (LSTM, GRU) and embeddings, with Keras 3's semantics
-(``docs/keras-semantics.md``; keras-team/keras ``layers/rnn/lstm.py``, ``gru.py``,
-``dropout_rnn_cell.py``, ``layers/core/embedding.py``).
+"""K stacked members' recurrent layers (LSTM, GRU, SimpleRNN) and embeddings, with Keras 3's
+semantics (``docs/keras-semantics.md``; keras-team/keras ``layers/rnn/lstm.py``, ``gru.py``,
+``simple_rnn.py``, ``dropout_rnn_cell.py``, ``bidirectional.py``, ``layers/core/embedding.py``).
 
 Activations are (K, rows, steps, features). The inputs go through the kernel for every step at
 once, then one step per time step, from a zero state (unrolled up to :data:`UNROLLED_STEPS`
@@ -9,13 +9,15 @@ steps, a loop beyond):
 - LSTM: ``z = x_t W + h U + b``, gates (i, f, c, o), ``c = f c + i act(c~)``, ``h = o act(c)``;
 - GRU: gates (z, r, h); ``reset_after=True`` (Keras' default, bias (2, 3 units): input and
   recurrent) resets after the recurrent matmul, ``hh = act(x_h + r (h U_h + b_h))``; ``False``
-  (bias (3 units,)) before it, ``hh = act(x_h + (r h) U_h)``; then ``h = z h + (1 - z) hh``.
+  (bias (3 units,)) before it, ``hh = act(x_h + (r h) U_h)``; then ``h = z h + (1 - z) hh``;
+- SimpleRNN: one gate, ``h = act((x_t m) W + b + (h m_rec) U)``; the output is the state.
 
 Dropout inside a recurrence is one mask per sequence, held for every time step (Keras'
 ``DropoutRNNCell`` caches it for the batch). With ``recurrent_dropout`` > 0 Keras runs
 implementation 1, which draws one input mask and one recurrent mask per gate: the masks here
 are (K, rows, gates, features), and a member without recurrent dropout uses gate 0's mask for
-every gate (:func:`._chain_forward.keep_multipliers`).
+every gate (:func:`._chain_forward.keep_multipliers`). A SimpleRNN cell draws one input mask
+(rows, features) and one recurrent mask (rows, units), as a gate axis of one here.
 
 A Bidirectional layer runs its forward layer on the steps in order and its backward layer (the
 same config, its own weights and dropout masks) on them reversed, flips the backward sequence
@@ -30,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._chain_layers import BidirectionalSpec, GRUSpec, LSTMSpec
+from ._chain_layers import BidirectionalSpec, GRUSpec, LSTMSpec, RecurrentSpec, SimpleRNNSpec
 from ._chain_math import activate
 
 
@@ -156,10 +158,32 @@ def gru(spec: GRUSpec, weights: Sequence[Any], x: Any, input_keep: Any,
     return _over_steps(step, projected, (tf.zeros((k, rows, units)),), spec.return_sequences)
 
 
-def recurrent(spec: LSTMSpec | GRUSpec, weights: Sequence[Any], x: Any, input_keep: Any,
+def simple_rnn(spec: SimpleRNNSpec, weights: Sequence[Any], x: Any, input_keep: Any,
+               recurrent_keep: Any) -> Any:
+    """Keras' SimpleRNNCell: the input mask on ``x_t`` before the kernel, the recurrent mask on
+    the previous output before the recurrent kernel (the state carried on is unmasked)."""
+    import tensorflow as tf
+
+    kernel, recurrent = weights[0], weights[1]
+    k, rows, _, _ = x.shape
+    projected = _projected(x, kernel, 1, spec.units, input_keep)
+    if spec.use_bias:
+        projected = projected + weights[2][:, None, None, :]
+
+    def step(state: tuple[Any, ...], x_t: Any) -> tuple[Any, ...]:
+        (h,) = state
+        return (activate(spec.activation, x_t + _carried(h, recurrent, 1, recurrent_keep)),)
+
+    return _over_steps(step, projected, (tf.zeros((k, rows, spec.units)),),
+                       spec.return_sequences)
+
+
+def recurrent(spec: RecurrentSpec, weights: Sequence[Any], x: Any, input_keep: Any,
               recurrent_keep: Any) -> Any:
     if isinstance(spec, LSTMSpec):
         return lstm(spec, weights, x, input_keep, recurrent_keep)
+    if isinstance(spec, SimpleRNNSpec):
+        return simple_rnn(spec, weights, x, input_keep, recurrent_keep)
     return gru(spec, weights, x, input_keep, recurrent_keep)
 
 

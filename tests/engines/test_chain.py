@@ -18,6 +18,7 @@ from sweep.engines._chain_layers import (
     GRUSpec,
     LSTMSpec,
     PoolSpec,
+    SimpleRNNSpec,
 )
 from sweep.exceptions import EngineError, NotStackableError
 from sweep.grid import Cell
@@ -132,6 +133,16 @@ def test_bidirectional_layers_are_read_with_their_merge_mode() -> None:
     assert lstm.spec == BidirectionalSpec(LSTMSpec(4, "tanh", "sigmoid", True, False), "mul")
 
 
+def test_simple_rnns_are_read_alone_and_bidirectional() -> None:
+    from ..references.models import text_simple_rnn_model
+
+    chain = read_chain(text_simple_rnn_model(Cell(0.3, "recurrent", None, 0)))
+    _, first, both, _ = chain.computing
+    assert first.spec == SimpleRNNSpec(6, "relu", True, True)
+    assert both.spec == BidirectionalSpec(SimpleRNNSpec(5, "tanh", True, False), "concat")
+    assert first.inner_rates == both.inner_rates == (pytest.approx(0.3), pytest.approx(0.3))
+
+
 def _tokens(keras: Any, *layers: Any) -> Any:
     model = keras.Sequential([keras.Input((5,), dtype="int32"), *layers,
                               keras.layers.Dense(1, "sigmoid")])
@@ -172,12 +183,14 @@ def _unmerged(keras: Any) -> Any:
     (lambda k: _steps(k, k.layers.LSTM(4, go_backwards=True)), "go_backwards=True is not"),
     (lambda k: _steps(k, k.layers.LSTM(4, recurrent_activation="hard_sigmoid")),
      "recurrent activation 'hard_sigmoid' is not one of"),
-    (lambda k: _steps(k, k.layers.SimpleRNN(4)), "(SimpleRNN): only Dense"),
+    (lambda k: _steps(k, k.layers.SimpleRNN(4, go_backwards=True)), "go_backwards=True is not"),
+    (lambda k: _steps(k, k.layers.SimpleRNN(4, recurrent_constraint="non_neg")),
+     "its recurrent_constraint is not supported"),
     (lambda k: _steps(k, k.layers.GRU(4, go_backwards=True)), "go_backwards=True is not"),
     (lambda k: _unmerged(k),
      "merge_mode=None is not supported; use one of concat, sum, mul, ave"),
-    (lambda k: _steps(k, k.layers.Bidirectional(k.layers.SimpleRNN(4))),
-     "only a Bidirectional LSTM or GRU is stacked, not SimpleRNN"),
+    (lambda k: _steps(k, k.layers.Bidirectional(k.layers.RNN(k.layers.SimpleRNNCell(4)))),
+     "only a Bidirectional LSTM or GRU or SimpleRNN is stacked, not RNN"),
     (lambda k: _steps(k, k.layers.Bidirectional(
         k.layers.GRU(4), backward_layer=k.layers.GRU(3, go_backwards=True))),
      "a backward_layer other than the forward layer run backwards is not supported"),
@@ -197,7 +210,8 @@ def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
 @pytest.mark.parametrize(("build", "fragment"), [
     (lambda k: _sequential(k, k.layers.Reshape((6, 1)), k.layers.Flatten()),
      "cannot stack layer 1 'reshape' (Reshape): only Dense, Dropout, Conv2D, SpatialDropout2D, "
-     "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding layers are stacked"),
+     "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding, SimpleRNN layers are "
+     "stacked"),
     (lambda k: _sequential(k, k.layers.Dense(4, activation="selu")),
      "activation 'selu' is not one of relu, tanh, sigmoid, softmax, linear, gelu, elu"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_regularizer="l2")),

@@ -102,7 +102,8 @@ def _replays_exactly(task: Task, groups: list[tuple[float, str, float | None]]) 
 def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
     """One real build per group, the other seeds replayed: bit for bit the real model's
     (glorot-uniform kernels, zero biases; convolutions; an LSTM's orthogonal recurrent kernel
-    and unit-forget bias; an Embedding's uniform table, a GRU's two biases)."""
+    and unit-forget bias; an Embedding's uniform table, a GRU's two biases; a SimpleRNN's and
+    a Bidirectional SimpleRNN's kernels, orthogonal recurrent kernels and biases)."""
     for name in ("multiclass", "regression", "sgd"):
         placement = TASKS[name].placements[0]
         _replays_exactly(TASKS[name], [(0.0, BASELINE_PLACEMENT, None), (0.3, placement, None),
@@ -114,6 +115,7 @@ def test_replayed_initial_weights_are_the_real_models_for_every_seed() -> None:
     _replays_exactly(task_named("text-gru"), [(0.0, BASELINE_PLACEMENT, None),
                                               (0.3, "recurrent", None), (0.3, "embedding", None)])
     _replays_exactly(task_named("text-bidirectional"), [(0.0, "sum", None)])
+    _replays_exactly(task_named("text-simple-rnn"), [(0.3, "recurrent", None)])
 
 
 def _he_normal_or(initializer: Any) -> Callable[[Cell], Any]:

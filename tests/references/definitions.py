@@ -88,6 +88,7 @@ def _all() -> dict[str, Definition]:
                         ("sequence-lstm", (_baseline(0), _baseline(1))),
                         ("same-padding", (_baseline(0),)),
                         ("text-gru", (_baseline(0), _baseline(1))),
+                        ("text-simple-rnn", (_baseline(0), _baseline(1))),
                         ("text-bidirectional", tuple(Cell(0.0, merge, None, seed) for seed, merge
                                                      in enumerate(MERGE_MODES)))):
         found.append(Definition(f"{name}-trajectories", name, cells, STACKED_TRAJECTORY_EPOCHS,

@@ -16,6 +16,10 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
 - ``text-bidirectional``: the same tokens, Embedding(40, 6) -> Bidirectional(GRU(5), whole
   sequence) -> Bidirectional(LSTM(4)) -> Dense(1, sigmoid), both merged by the cell's placement
   (concat, sum, mul or ave).
+- ``text-simple-rnn``: the same tokens, Embedding(40, 6) -> SimpleRNN(6, relu, whole sequence)
+  -> Bidirectional(SimpleRNN(5, tanh)) -> Dense(1, sigmoid), Adam; dropout on the embedding,
+  inside both recurrences (``dropout`` and ``recurrent_dropout``, each direction its own), or
+  after them; a merge mode as the placement merges the Bidirectional that way (no dropout).
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -183,6 +187,26 @@ def text_bidirectional_model(cell: Cell) -> Any:
     return model
 
 
+def text_simple_rnn_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    inner = cell.rate if cell.placement == "recurrent" else 0.0
+    merge = cell.placement if cell.placement in MERGE_MODES else "concat"
+    model = keras.Sequential([keras.Input((TOKEN_STEPS,), dtype="int32"),
+                              layers.Embedding(TOKENS, 6)])
+    if cell.placement == "embedding":
+        model.add(layers.Dropout(cell.rate))
+    model.add(layers.SimpleRNN(6, activation="relu", return_sequences=True, dropout=inner,
+                               recurrent_dropout=inner))
+    model.add(layers.Bidirectional(layers.SimpleRNN(5, dropout=inner, recurrent_dropout=inner),
+                                   merge_mode=merge))
+    if cell.placement == "output":
+        model.add(layers.Dropout(cell.rate))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -211,6 +235,10 @@ def task_named(name: str) -> Task:
     if name == "text-bidirectional":
         return Task(name="text-bidirectional", placements=MERGE_MODES, load_data=tokens,
                     build_model=text_bidirectional_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
+    if name == "text-simple-rnn":
+        return Task(name="text-simple-rnn", placements=("embedding", "recurrent", "output"),
+                    load_data=tokens, build_model=text_simple_rnn_model, epochs=CHAIN_EPOCHS,
+                    batch_size=BATCH)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
