@@ -203,6 +203,9 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
         shape = _checked_shape(layer, shape)
     if any(pending):
         raise refuse("a Dropout after the output layer", "the output must be a Dense layer")
+    if len(shape) != 1:
+        raise refuse(f"an output of shape {shape} per row", "the model must end in one vector "
+                     "per row: put a Flatten or a global pooling before its last Dense")
     check_loss(chain.loss, chain.from_logits, chain.last_activation)
     check_metric(metric, chain.loss, chain.outputs)
     structure = Structure(

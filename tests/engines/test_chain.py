@@ -132,6 +132,27 @@ def test_conv1d_its_poolings_and_spatial_dropout_1d_are_a_chain() -> None:
         GlobalPoolSpec("average", 2, True)]
 
 
+def test_an_output_with_more_than_one_vector_per_row_is_refused(keras: Any) -> None:
+    """A last Dense on a global pooling that keeps its axis gives (1, 10) per row."""
+    from sweep.engines._chain_members import build_member
+    from sweep.tasks import Task
+
+    from ..references.models import digits_rows
+
+    def build(cell: Cell) -> Any:
+        layers = keras.layers
+        model = keras.Sequential([keras.Input((8, 8)), layers.Conv1D(4, 3),
+                                  layers.GlobalAveragePooling1D(keepdims=True),
+                                  layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    task = Task(name="kept-axis", placements=("after",), load_data=digits_rows, build_model=build)
+    with pytest.raises(NotStackableError, match=r"an output of shape \(1, 10\) per row: the "
+                       "model must end in one vector per row"):
+        build_member(task, Cell(0.0, "none", None, 0))
+
+
 def test_an_embedding_and_grus_are_a_chain() -> None:
     from ..references.models import TOKEN_STEPS, text_gru_model
 
