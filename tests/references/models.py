@@ -265,10 +265,11 @@ def conv1d_layers_model(cell: Cell) -> Any:
         layers.Conv1D(6, 4, padding="causal", dilation_rate=2, activation="tanh"),  # 64
         layers.Conv1D(5, 3, strides=2, activation="relu"),  # valid: 31
         layers.Conv1D(4, 4, padding="same", dilation_rate=3, use_bias=False),  # pads 4 + 5
-        layers.AveragePooling1D(3, strides=2, padding="same"),  # 16, a partial window each end
-        layers.MaxPooling1D(3, strides=2, padding="same"),  # 8, a partial window at the end
-        layers.Conv1D(4, 2, strides=3, padding="same", activation="elu"),  # 3
-        layers.AveragePooling1D(2, strides=1),  # valid: 2
+        layers.MaxPooling1D(2),  # windows tiling the steps: 15, the last step dropped
+        layers.AveragePooling1D(3, strides=2, padding="same"),  # 8, a partial window each end
+        layers.MaxPooling1D(3, strides=2, padding="same"),  # 4, a partial window at the end
+        layers.Conv1D(4, 2, strides=3, padding="same", activation="elu"),  # 2
+        layers.AveragePooling1D(2, strides=1, padding="same"),  # 2, a partial window at the end
         layers.GlobalMaxPooling1D(keepdims=True), layers.Flatten(),
         layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
