@@ -7,7 +7,11 @@ cells, one run.
     x 6 features, 200 training sequences, batch 32, test on 500 after each epoch;
 (t) the tutorial reader's text model as a user's task file (``reader_text_task.py``):
     Embedding(200, 32) -> 2 x Bidirectional(GRU(25), variational dropout) -> Dense(100) ->
-    Dense(3, softmax), 600 sequences of 30 tokens, batch 32 (19 steps per epoch), 6 epochs.
+    Dense(3, softmax), 600 sequences of 30 tokens, batch 32 (19 steps per epoch), 6 epochs;
+(s) a 1D CNN as a user's task file (``signal_task.py``): Conv1D(16, 5, causal, dilation 2)
+    -> [SpatialDropout1D] -> MaxPooling1D -> Conv1D(16, 3, same) -> AveragePooling1D ->
+    [Dropout] -> GlobalAveragePooling1D -> Dense(3), 600 signals of 128 steps, batch 32, 20
+    epochs.
 
 Cells come from each task's default grid (rates 0-0.9, its three placements, seeds). The
 population side trains a claim of ``--cells`` cells (populations of 64) after a warm-up that
@@ -22,7 +26,7 @@ the engine uses, patches concatenated from shifted slices, and a grouped convolu
 (``feature_group_count`` = members, what ``vmap`` lowers to).
 
     python benchmarks/bench_stacked_layers.py [--epochs N] [--cells N] [--keras-cells N]
-                                              [--only d,e,t] [--convolutions]
+                                              [--only d,e,t,s] [--convolutions]
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from typing import Any
 
 TARGET = 10.0
 TASKS = {"d": "digits-cnn", "e": "sequence-lstm",
-         "t": os.path.join(os.path.dirname(os.path.abspath(__file__)), "reader_text_task.py")}
-EPOCHS = {"d": 60, "e": 60, "t": 6}
+         "t": os.path.join(os.path.dirname(os.path.abspath(__file__)), "reader_text_task.py"),
+         "s": os.path.join(os.path.dirname(os.path.abspath(__file__)), "signal_task.py")}
+EPOCHS = {"d": 60, "e": 60, "t": 6, "s": 20}
 
 
 def _bench(key: str, args: argparse.Namespace) -> dict[str, float]:
@@ -118,10 +123,10 @@ def _convolutions() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per cell (default: d and e 60, t 6)")
+                        help="epochs per cell (default: d and e 60, t 6, s 20)")
     parser.add_argument("--cells", type=int, default=128, help="population cells (128)")
     parser.add_argument("--keras-cells", type=int, default=3, help="model.fit cells (3)")
-    parser.add_argument("--only", default="d,e,t", help="which tasks (d,e,t)")
+    parser.add_argument("--only", default="d,e,t,s", help="which tasks (d,e,t,s)")
     parser.add_argument("--convolutions", action="store_true",
                         help="also time three ways to stack a convolution")
     args = parser.parse_args()

@@ -2,11 +2,12 @@
 
 A chain is ``Input -> layer -> layer ...`` with one input and one output, each layer fed by the
 one before: a ``keras.Sequential``, or a functional model wired the same way, of the layers
-:mod:`._chain_layers` reads (Dense, Dropout, Conv2D, SpatialDropout2D, MaxPooling2D, Flatten,
-LSTM). :func:`read_chain` reads it from the compiled model itself (layer configs, the
-optimizer's class and config, the loss, the metrics), so a user's ``build_model`` needs no extra
-code; anything else is refused with one line naming the first thing that cannot be stacked, and
-the fix (``--engine keras`` trains any model).
+:mod:`._chain_layers` reads (Dense, Dropout, Conv1D/2D, SpatialDropout1D/2D, the max, average
+and global poolings, Flatten, LSTM, GRU, Bidirectional, Embedding). :func:`read_chain` reads it
+from the compiled model itself (layer configs, the optimizer's class and config, the loss, the
+metrics), so a user's ``build_model`` needs no extra code; anything else is refused with one
+line naming the first thing that cannot be stacked, and the fix (``--engine keras`` trains any
+model).
 
 Supported besides the layers: optimizers :data:`OPTIMIZERS` with a constant learning rate and no
 clipping, EMA or gradient accumulation; losses :data:`LOSSES` (cross-entropies from

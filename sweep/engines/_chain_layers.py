@@ -3,21 +3,25 @@
 Each computing layer is read as a hashable spec (what members of one population share) plus
 what may differ per member: a MaxNorm limit, and an LSTM's, GRU's or SimpleRNN's own ``dropout``
 and ``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
-computing layer (plain ``Dropout`` or ``SpatialDropout2D``) is per member too.
+computing layer (plain ``Dropout`` or ``SpatialDropout1D/2D``) is per member too.
 
 Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 
 - ``Dense`` (any input rank: it acts on the last axis), ``Conv2D`` (channels last, ``valid`` or
-  ``same`` padding, any strides, no dilation or groups), ``MaxPooling2D``, ``Flatten``,
-  ``LSTM`` and ``GRU`` (one layer's last output or whole sequence; Keras' gate order and
-  activations, an LSTM's ``unit_forget_bias``, a GRU's ``reset_after`` either way, input and
-  recurrent dropout), ``SimpleRNN`` (the same, one gate: ``h = act(x W + b + h U)``),
+  ``same`` padding, any strides, no dilation or groups), ``Conv1D`` (channels last, ``valid``,
+  ``same`` or ``causal`` padding, any strides, any ``dilation_rate``, no groups),
+  ``MaxPooling1D/2D`` and ``AveragePooling1D/2D`` (``valid`` or ``same``),
+  ``GlobalAveragePooling1D/2D`` and ``GlobalMaxPooling1D/2D`` (``keepdims`` either way),
+  ``Flatten``, ``LSTM`` and ``GRU`` (one layer's last output or whole sequence; Keras' gate
+  order and activations, an LSTM's ``unit_forget_bias``, a GRU's ``reset_after`` either way,
+  input and recurrent dropout), ``SimpleRNN`` (the same, one gate: ``h = act(x W + b + h U)``),
   ``Bidirectional`` over any of the three (every merge mode but None), and ``Embedding`` as the
   first layer (token ids; no ``mask_zero``);
 - activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
-  ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1, 2]`` for Conv2D:
-  each unit's or filter's whole incoming weights);
-- ``Dropout`` without ``noise_shape`` and ``SpatialDropout2D`` (one mask per feature map).
+  ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1]`` for Conv1D,
+  ``axis=[0, 1, 2]`` for Conv2D: each unit's or filter's whole incoming weights);
+- ``Dropout`` without ``noise_shape``, ``SpatialDropout1D`` and ``SpatialDropout2D`` (one mask
+  per feature map, held over its steps or pixels).
 """
 
 from __future__ import annotations
@@ -32,9 +36,17 @@ from ..exceptions import NotStackableError
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
 KINDS = ("plain", "spatial", "input", "recurrent")
 """A member's dropout before/inside a computing layer: ``Dropout`` before it,
-``SpatialDropout2D`` before it, a recurrent layer's ``dropout`` and its ``recurrent_dropout``."""
+``SpatialDropout1D/2D`` before it, a recurrent layer's ``dropout`` and its ``recurrent_dropout``."""
 LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM",
-          "GRU", "Bidirectional", "Embedding", "SimpleRNN")
+          "GRU", "Bidirectional", "Embedding", "SimpleRNN", "Conv1D", "SpatialDropout1D",
+          "MaxPooling1D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+          "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D")
+SPATIAL_DROPOUTS = ("SpatialDropout1D", "SpatialDropout2D")
+POOLING = {"MaxPooling1D": ("max", 1), "MaxPooling2D": ("max", 2),
+           "AveragePooling1D": ("average", 1), "AveragePooling2D": ("average", 2)}
+GLOBAL_POOLING = {"GlobalAveragePooling1D": ("average", 1),
+                  "GlobalAveragePooling2D": ("average", 2),
+                  "GlobalMaxPooling1D": ("max", 1), "GlobalMaxPooling2D": ("max", 2)}
 RECURRENT = ("LSTM", "GRU", "SimpleRNN")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -57,10 +69,37 @@ class ConvSpec:
 
 
 @dataclass(frozen=True)
+class Conv1DSpec:
+    filters: int
+    kernel_size: int
+    strides: int
+    padding: str  # "valid", "same" or "causal"
+    dilation: int
+    activation: str
+    use_bias: bool
+
+
+@dataclass(frozen=True)
 class PoolSpec:
     pool_size: tuple[int, int]
     strides: tuple[int, int]
     padding: str
+    mode: str = "max"  # or "average"
+
+
+@dataclass(frozen=True)
+class Pool1DSpec:
+    pool_size: int
+    strides: int
+    padding: str  # "valid" or "same"
+    mode: str  # "max" or "average"
+
+
+@dataclass(frozen=True)
+class GlobalPoolSpec:
+    mode: str  # "max" or "average"
+    rank: int  # 1: over the steps of (steps, channels); 2: over (height, width, channels)
+    keepdims: bool
 
 
 @dataclass(frozen=True)
@@ -117,7 +156,7 @@ class BidirectionalSpec:
 
 
 Spec = (DenseSpec | ConvSpec | PoolSpec | FlattenSpec | LSTMSpec | GRUSpec | BidirectionalSpec
-        | EmbeddingSpec | SimpleRNNSpec)
+        | EmbeddingSpec | SimpleRNNSpec | Conv1DSpec | Pool1DSpec | GlobalPoolSpec)
 
 
 @dataclass(frozen=True)
@@ -148,12 +187,12 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
     what = f"layer {index} {layer.name!r} ({kind})"
     if kind not in LAYERS:
         raise refuse(what, f"only {', '.join(LAYERS)} layers are stacked")
-    if kind in ("Dropout", "SpatialDropout2D"):
+    if kind in ("Dropout", *SPATIAL_DROPOUTS):
         if config.get("noise_shape") is not None:
             raise refuse(what, "a noise_shape is not supported")
         if kind == "SpatialDropout2D" and config.get("data_format") == "channels_first":
             raise refuse(what, "channels_first is not supported")
-        return DropoutLayer(layer.name, float(config["rate"]), kind == "SpatialDropout2D")
+        return DropoutLayer(layer.name, float(config["rate"]), kind in SPATIAL_DROPOUTS)
     if config.get("data_format", "channels_last") != "channels_last":
         raise refuse(what, "channels_first is not supported")
     if kind == "Flatten":
@@ -162,10 +201,11 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
         return ComputeLayer(layer.name, _embedding(config, what))
     if kind == "Bidirectional":
         return _bidirectional(layer, index, what)
-    if kind == "MaxPooling2D":
-        return ComputeLayer(layer.name, PoolSpec(_pair(config["pool_size"]),
-                                                 _pair(config["strides"] or config["pool_size"]),
-                                                 str(config["padding"])))
+    if kind in POOLING:
+        return ComputeLayer(layer.name, _pooling(kind, config, what))
+    if kind in GLOBAL_POOLING:
+        mode, rank = GLOBAL_POOLING[kind]
+        return ComputeLayer(layer.name, GlobalPoolSpec(mode, rank, bool(config["keepdims"])))
     activation = _activation(config, "activation", what)
     for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
                 "bias_constraint", "recurrent_regularizer", "recurrent_constraint"):
@@ -181,7 +221,28 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
                         _pair(config["strides"]), str(config["padding"]), activation,
                         bool(config["use_bias"]))
         return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 3))
+    if kind == "Conv1D":
+        if config.get("groups", 1) != 1:
+            raise refuse(what, f"groups={config['groups']} is not supported (only groups=1)")
+        spec = Conv1DSpec(int(config["filters"]), _single(config["kernel_size"]),
+                          _single(config["strides"]), str(config["padding"]),
+                          _single(config.get("dilation_rate", 1)), activation,
+                          bool(config["use_bias"]))
+        return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 2))
     return _recurrent(kind, layer.name, config, what, activation)
+
+
+def _pooling(kind: str, config: Mapping[str, Any], what: str) -> PoolSpec | Pool1DSpec:
+    """Keras' pooling layers: strides default to the pool size; the padding as TF reads it
+    (the layer keeps the user's spelling; its TF op upper-cases it)."""
+    mode, rank = POOLING[kind]
+    padding = str(config["padding"]).lower()
+    if padding not in ("valid", "same"):
+        raise refuse(what, f"padding {config['padding']!r} is not valid or same")
+    strides = config["strides"] or config["pool_size"]
+    if rank == 1:
+        return Pool1DSpec(_single(config["pool_size"]), _single(strides), padding, mode)
+    return PoolSpec(_pair(config["pool_size"]), _pair(strides), padding, mode)
 
 
 def _embedding(config: Mapping[str, Any], what: str) -> EmbeddingSpec:
@@ -254,9 +315,16 @@ def _pair(value: Any) -> tuple[int, int]:
     return int(first), int(second)
 
 
+def _single(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    (only,) = value
+    return int(only)
+
+
 def _max_norm(constraint: Mapping[str, Any] | None, what: str, input_axes: int) -> float | None:
-    """A MaxNorm over every axis of the kernel but the last (Dense ``axis=0``, Conv2D
-    ``axis=[0, 1, 2]``), or None."""
+    """A MaxNorm over every axis of the kernel but the last (Dense ``axis=0``, Conv1D
+    ``axis=[0, 1]``, Conv2D ``axis=[0, 1, 2]``), or None."""
     if constraint is None:
         return None
     name = constraint.get("class_name")
@@ -286,6 +354,19 @@ def output_shape(spec: Spec, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 2:
             raise ValueError(f"a recurrent layer takes (steps, features), not {shape}")
         return (shape[0], spec.units) if spec.return_sequences else (spec.units,)
+    if isinstance(spec, GlobalPoolSpec):
+        if len(shape) != spec.rank + 1:
+            wanted = "(steps, channels)" if spec.rank == 1 else "(height, width, channels)"
+            raise ValueError(f"a {spec.rank}D global pooling takes {wanted}, not {shape}")
+        return (*[1] * spec.rank, shape[-1]) if spec.keepdims else (shape[-1],)
+    if isinstance(spec, Conv1DSpec | Pool1DSpec):
+        if len(shape) != 2:
+            raise ValueError(f"a 1D convolution or pooling takes (steps, channels), not {shape}")
+        if isinstance(spec, Pool1DSpec):
+            return (_side(shape[0], spec.pool_size, spec.strides, spec.padding), shape[1])
+        span = spec.dilation * (spec.kernel_size - 1) + 1
+        padding = "same" if spec.padding == "causal" else spec.padding  # ceil(steps / strides)
+        return (_side(shape[0], span, spec.strides, padding), spec.filters)
     if len(shape) != 3:
         raise ValueError(f"a 2D convolution or pooling takes (height, width, channels), not "
                          f"{shape}")
@@ -308,6 +389,9 @@ def weight_shapes(spec: Spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], 
     if isinstance(spec, ConvSpec):
         kernel = (*spec.kernel_size, shape[-1], spec.filters)
         return (kernel,) + (((spec.filters,),) if spec.use_bias else ())
+    if isinstance(spec, Conv1DSpec):
+        return (((spec.kernel_size, shape[-1], spec.filters),)
+                + (((spec.filters,),) if spec.use_bias else ()))
     if isinstance(spec, RecurrentSpec):
         width = gates(spec) * spec.units
         bias = (2, width) if isinstance(spec, GRUSpec) and spec.reset_after else (width,)
@@ -329,4 +413,6 @@ def row_floats(spec: Spec, shape: tuple[int, ...]) -> int:
         return shape[0] * gates(spec) * max(spec.units, shape[-1])
     if isinstance(spec, BidirectionalSpec):
         return 2 * row_floats(spec.layer, shape)
+    if isinstance(spec, Conv1DSpec):  # the patches: each output step's kernel x channels
+        return max(size, size * spec.kernel_size * shape[-1] // spec.filters)
     return size

@@ -192,9 +192,9 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
             if pending[kind]:
                 raise refuse(f"layer {layer.name!r}",
                              f"two {'spatial ' if kind else ''}dropouts in a row")
-            if layer.spatial and len(shape) != 3:
-                raise refuse(f"layer {layer.name!r}", "SpatialDropout2D needs (height, width, "
-                             f"channels) inputs, not {shape}")
+            if layer.spatial and len(shape) not in (2, 3):  # Keras checks which rank is whose
+                raise refuse(f"layer {layer.name!r}", "a spatial dropout needs (steps, channels) "
+                             f"or (height, width, channels) inputs, not {shape}")
             pending[kind] = layer.rate
             continue
         pending[2:] = layer.inner_rates
@@ -203,6 +203,9 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
         shape = _checked_shape(layer, shape)
     if any(pending):
         raise refuse("a Dropout after the output layer", "the output must be a Dense layer")
+    if len(shape) != 1:
+        raise refuse(f"an output of shape {shape} per row", "the model must end in one vector "
+                     "per row: put a Flatten or a global pooling before its last Dense")
     check_loss(chain.loss, chain.from_logits, chain.last_activation)
     check_metric(metric, chain.loss, chain.outputs)
     structure = Structure(

@@ -11,12 +11,15 @@ from sweep._keras import import_keras
 from sweep.engines._chain import ComputeLayer, DropoutLayer, read_chain
 from sweep.engines._chain_layers import (
     BidirectionalSpec,
+    Conv1DSpec,
     ConvSpec,
     DenseSpec,
     EmbeddingSpec,
     FlattenSpec,
+    GlobalPoolSpec,
     GRUSpec,
     LSTMSpec,
+    Pool1DSpec,
     PoolSpec,
     SimpleRNNSpec,
 )
@@ -111,6 +114,46 @@ def test_the_digits_cnn_and_the_sequence_lstm_are_chains() -> None:
     assert first.inner_rates == (0.25, 0.25) and last.spec == DenseSpec(1, "sigmoid", True)
 
 
+def test_conv1d_its_poolings_and_spatial_dropout_1d_are_a_chain() -> None:
+    from ..references.models import pool2d_layers_model, signal_cnn_model
+
+    chain = read_chain(signal_cnn_model(Cell(0.3, "both", 2.0, 0)))
+    assert chain.input_shape == (8, 8)
+    assert [getattr(layer, "spec", None) for layer in chain.layers] == [
+        Conv1DSpec(8, 3, 1, "causal", 2, "relu", True), None, Pool1DSpec(2, 2, "valid", "max"),
+        None, Conv1DSpec(8, 3, 1, "same", 1, "relu", True),
+        Pool1DSpec(2, 2, "valid", "average"), GlobalPoolSpec("average", 1, False),
+        DenseSpec(10, "softmax", True)]
+    spatial, plain = (layer for layer in chain.layers if isinstance(layer, DropoutLayer))
+    assert (spatial.spatial, plain.spatial) == (True, False)
+    assert [layer.max_norm for layer in chain.computing] == [2.0, None, 2.0, None, None, None]
+    images = read_chain(pool2d_layers_model(Cell(0.0, "none", None, 0)))
+    assert [layer.spec for layer in images.computing][1:4] == [
+        PoolSpec((3, 3), (2, 2), "same", "average"), PoolSpec((2, 1), (1, 1), "valid", "average"),
+        GlobalPoolSpec("average", 2, True)]
+
+
+def test_an_output_with_more_than_one_vector_per_row_is_refused(keras: Any) -> None:
+    """A last Dense on a global pooling that keeps its axis gives (1, 10) per row."""
+    from sweep.engines._chain_members import build_member
+    from sweep.tasks import Task
+
+    from ..references.models import digits_rows
+
+    def build(cell: Cell) -> Any:
+        layers = keras.layers
+        model = keras.Sequential([keras.Input((8, 8)), layers.Conv1D(4, 3),
+                                  layers.GlobalAveragePooling1D(keepdims=True),
+                                  layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    task = Task(name="kept-axis", placements=("after",), load_data=digits_rows, build_model=build)
+    with pytest.raises(NotStackableError, match=r"an output of shape \(1, 10\) per row: the "
+                       "model must end in one vector per row"):
+        build_member(task, Cell(0.0, "none", None, 0))
+
+
 def test_an_embedding_and_grus_are_a_chain() -> None:
     from ..references.models import TOKEN_STEPS, text_gru_model
 
@@ -178,8 +221,16 @@ def _unmerged(keras: Any) -> Any:
      "kernel constraint 'MaxNorm' is not MaxNorm over the input axes (axis=[0, 1, 2])"),
     (lambda k: _images(k, k.layers.Conv2D(4, 3, dilation_rate=2)),
      "dilation_rate and groups are not supported"),
-    (lambda k: _images(k, k.layers.AveragePooling2D(2)),
-     "layer 1 'average_pooling2d' (AveragePooling2D): only Dense"),
+    (lambda k: _images(k, k.layers.UpSampling2D(2)),
+     "layer 1 'up_sampling2d' (UpSampling2D): only Dense"),
+    (lambda k: _steps(k, k.layers.Conv1D(3, 2, groups=3), k.layers.Flatten()),
+     "(Conv1D): groups=3 is not supported (only groups=1)"),
+    (lambda k: _steps(k, k.layers.Conv1D(4, 2, kernel_constraint=k.constraints.MaxNorm(2)),
+                      k.layers.Flatten()),
+     "kernel constraint 'MaxNorm' is not MaxNorm over the input axes (axis=[0, 1])"),
+    (lambda k: _steps(k, k.layers.Conv1D(4, 2, data_format="channels_first"),
+                      k.layers.Flatten()),
+     "(Conv1D): channels_first is not supported"),
     (lambda k: _steps(k, k.layers.LSTM(4, go_backwards=True)), "go_backwards=True is not"),
     (lambda k: _steps(k, k.layers.LSTM(4, recurrent_activation="hard_sigmoid")),
      "recurrent activation 'hard_sigmoid' is not one of"),
@@ -210,8 +261,9 @@ def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
 @pytest.mark.parametrize(("build", "fragment"), [
     (lambda k: _sequential(k, k.layers.Reshape((6, 1)), k.layers.Flatten()),
      "cannot stack layer 1 'reshape' (Reshape): only Dense, Dropout, Conv2D, SpatialDropout2D, "
-     "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding, SimpleRNN layers are "
-     "stacked"),
+     "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding, SimpleRNN, Conv1D, "
+     "SpatialDropout1D, MaxPooling1D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, "
+     "GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D layers are stacked"),
     (lambda k: _sequential(k, k.layers.Dense(4, activation="selu")),
      "activation 'selu' is not one of relu, tanh, sigmoid, softmax, linear, gelu, elu"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_regularizer="l2")),

@@ -26,6 +26,7 @@ from sweep.engines import CellResult, TrainSettings, train_all
 from sweep.engines._chain_forward import keep_multipliers
 from sweep.engines._chain_layers import (
     BidirectionalSpec,
+    Conv1DSpec,
     ConvSpec,
     GRUSpec,
     LSTMSpec,
@@ -47,10 +48,14 @@ LOSS_TOLERANCE = 1e-4
 
 
 @pytest.mark.parametrize("name", ["digits-cnn", "sequence-lstm", "text-gru",
-                                  "text-bidirectional", "text-simple-rnn"])
+                                  "text-bidirectional", "text-simple-rnn", "signal-cnn",
+                                  "digits-avgpool"])
 def test_without_dropout_a_member_follows_model_fit_epoch_by_epoch(name: str) -> None:
     """Against ``model.fit(shuffle=False)``'s stored curves; the CNN's third cell has a MaxNorm
-    that binds on every filter; the bidirectional model has a cell per merge mode."""
+    that binds on every filter, as does the 1D CNN's (``axis=[0, 1]``); the bidirectional model
+    has a cell per merge mode; the 1D CNN has causal (dilated) and ``same`` Conv1D, 1D max and
+    average pooling and a global average; the 2D one ``same`` average pooling with partial
+    windows and a global max."""
     task = task_named(name)
     data = task.load_data()
     stored = load(f"{name}-trajectories")
@@ -105,6 +110,16 @@ def test_spatial_dropout_drops_whole_feature_maps_per_member() -> None:
         assert abs((keep[k] == 0).mean() - rate) < 0.05
     plain = _keeps(conv, 0, (4, 4, 32), [0.5] * 3, [False] * 3)
     assert plain.shape == (3, 64, 4, 4, 32)  # one value per element
+
+
+def test_spatial_dropout_1d_drops_whole_channels_over_the_steps() -> None:
+    conv = Conv1DSpec(8, 3, 1, "same", 1, "relu", True)
+    keep = _keeps(conv, 1, (8, 32), [0.5, 0.25, 0.0], [False] * 3)
+    assert keep.shape == (3, 64, 1, 32)  # one value per member, row and channel
+    for k, rate in enumerate((0.5, 0.25, 0.0)):
+        assert set(np.unique(keep[k])) <= {0.0, np.float32(1 / (1 - rate))}
+        assert abs((keep[k] == 0).mean() - rate) < 0.05
+    assert _keeps(conv, 0, (8, 32), [0.5] * 3, [False] * 3).shape == (3, 64, 8, 32)
 
 
 def test_an_lstms_input_masks_are_per_gate_only_with_recurrent_dropout() -> None:
@@ -184,13 +199,17 @@ def test_a_simple_rnns_masks_are_applied_where_keras_applies_them(merge: str | N
 
 @pytest.mark.parametrize(("name", "placement"), [
     ("text-gru", "none"), *[("text-bidirectional", merge) for merge in MERGE_MODES],
-    *[("text-simple-rnn", merge) for merge in MERGE_MODES]])
+    *[("text-simple-rnn", merge) for merge in MERGE_MODES],
+    ("conv1d-layers", "none"), ("pool2d-layers", "none"), ("signal-cnn", "none"),
+    ("digits-avgpool", "none")])
 def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -> None:
     """The stacked forward pass (dropout off) of a member's weights against the Keras model
     holding the same weights, layer by layer: Embedding, both GRU ``reset_after`` settings,
     each Bidirectional merge mode with its gate order (z, r, h) and reversed direction, and a
     SimpleRNN (relu, whole sequence) under a Bidirectional SimpleRNN (tanh, last output) in
-    each merge mode."""
+    each merge mode; Conv1D with each padding (causal on the left), a stride and dilations, the
+    1D and 2D max and average poolings (``same`` averages over partial windows) and the global
+    poolings."""
     import tensorflow as tf
 
     from sweep._keras import import_keras
@@ -212,6 +231,31 @@ def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -
         theirs = import_keras().Model(model.inputs, layer.output)(x, training=False)
         np.testing.assert_allclose(np.asarray(ours)[0], np.asarray(theirs), rtol=1e-5,
                                    atol=1e-6, err_msg=f"layer {i} {layer.name}")
+
+
+@pytest.mark.parametrize("steps", [12, 13])
+def test_max_pooling_over_tiling_windows_is_tfs_max_pool_and_its_gradient(steps: int) -> None:
+    """MaxPooling1D whose windows tile the steps, computed over reshaped windows: the values
+    and the gradient of ``tf.nn.max_pool`` (to each window's first maximum where values tie;
+    a ``valid`` pool's dropped last step gets none)."""
+    import tensorflow as tf
+
+    from sweep.engines._chain_forward import _layer
+    from sweep.engines._chain_layers import Pool1DSpec
+
+    rng = np.random.default_rng(5)
+    x = tf.constant(np.maximum(np.round(rng.normal(size=(2, 3, steps, 4)) * 2) / 2, 0),
+                    tf.float32)  # many ties, at zero and above
+    spec = Pool1DSpec(2, 2, "valid", "max")
+    weights = tf.constant(rng.normal(size=(steps // 2, 4)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = _layer(spec, (), x, None, None)[1]
+        theirs = tf.reshape(tf.nn.max_pool(tf.reshape(x, (6, steps, 4)), 2, 2, "VALID"),
+                            (2, 3, steps // 2, 4))
+        loss_ours, loss_theirs = (tf.reduce_sum(h * weights) for h in (ours, theirs))
+    assert np.array_equal(ours, theirs)
+    assert np.array_equal(tape.gradient(loss_ours, x), tape.gradient(loss_theirs, x))
 
 
 @pytest.mark.parametrize("sequences", [False, True])
@@ -267,7 +311,8 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
     pytest.param(name, placement, marks=pytest.mark.xdist_group(f"population-{name}"))
     for name, placement in [
         ("digits-cnn", "pooling"), ("digits-cnn", "spatial"), ("digits-cnn", "both"),
-        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational")]
+        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational"),
+        ("signal-cnn", "spatial"), ("signal-cnn", "pooling"), ("signal-cnn", "both")]
 ])  # each name's population trains once (cached) on one xdist process
 def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: str) -> None:
     """120 population seeds against 40 stored ``model.fit`` seeds at rate 0.5: the final test

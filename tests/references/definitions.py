@@ -21,7 +21,7 @@ from sweep.grid import BASELINE_PLACEMENT, Cell
 from sweep.tasks import Task
 from sweep.values import MAX_SEED
 
-from .models import MERGE_MODES, task_named
+from .models import MERGE_MODES, SIGNAL_PLACEMENTS, task_named
 
 DISTRIBUTION_SEEDS = 40
 POPULATION_SEEDS = 3 * DISTRIBUTION_SEEDS
@@ -67,9 +67,10 @@ CHAIN_DROPOUT = {"multiclass": (0.3, "hidden", None), "regression": (0.2, "hidde
 CHAIN_TRAJECTORY_EPOCHS = 8
 STACKED_TRAJECTORY_EPOCHS = 4
 STACKED_RATE = 0.5
-STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20}
+STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20, "signal-cnn": 15}
 STACKED_PLACEMENTS = {"digits-cnn": ("pooling", "spatial", "both"),
-                      "sequence-lstm": ("input", "output", "variational")}
+                      "sequence-lstm": ("input", "output", "variational"),
+                      "signal-cnn": SIGNAL_PLACEMENTS}
 
 
 def _all() -> dict[str, Definition]:
@@ -87,6 +88,8 @@ def _all() -> dict[str, Definition]:
     for name, cells in (("digits-cnn", (_baseline(0), _baseline(1), _baseline(2, 0.5))),
                         ("sequence-lstm", (_baseline(0), _baseline(1))),
                         ("same-padding", (_baseline(0),)),
+                        ("signal-cnn", (_baseline(0), _baseline(1), _baseline(2, 0.5))),
+                        ("digits-avgpool", (_baseline(0), _baseline(1))),
                         ("text-gru", (_baseline(0), _baseline(1))),
                         ("text-simple-rnn", (_baseline(0), _baseline(1))),
                         ("text-bidirectional", tuple(Cell(0.0, merge, None, seed) for seed, merge

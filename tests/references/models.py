@@ -20,6 +20,19 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
   -> Bidirectional(SimpleRNN(5, tanh)) -> Dense(1, sigmoid), Adam; dropout on the embedding,
   inside both recurrences (``dropout`` and ``recurrent_dropout``, each direction its own), or
   after them; a merge mode as the placement merges the Bidirectional that way (no dropout).
+- ``signal-cnn``: the digits CNN's images as sequences of 8 steps (the image rows) of 8
+  channels (the columns), Conv1D(8, 3, causal, dilation 2) -> [SpatialDropout1D] ->
+  MaxPooling1D(2) -> [Dropout] -> Conv1D(8, 3, same) -> AveragePooling1D(2) ->
+  GlobalAveragePooling1D -> Dense(10, softmax), Adam; a MaxNorm over each filter
+  (``axis=[0, 1]``) where the cell has one; dropout by placement (``spatial``, ``pooling`` or
+  ``both``).
+- ``digits-avgpool``: the digits CNN's images through Conv2D(8, 3) -> AveragePooling2D(3,
+  strides 2, ``same``: partial windows) -> Conv2D(8, 2, ``same``) -> GlobalMaxPooling2D ->
+  Dense(10, softmax).
+- ``conv1d-layers`` and ``pool2d-layers`` (forward tests only, no reference; the first on the
+  images read row after row as 64-step signals of one channel): every Conv1D
+  padding mode, a stride, dilations, 1D max and average pooling with partial ``same`` windows,
+  2D average pooling, the global poolings with and without ``keepdims``.
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -207,6 +220,101 @@ def text_simple_rnn_model(cell: Cell) -> Any:
     return model
 
 
+SIGNAL_STEPS = 64
+
+
+def _digits_as(shape: tuple[int, int]) -> Dataset:
+    data = get_task("digits-cnn").load_data()
+    return Dataset(data.train_x.reshape(-1, *shape), data.train_y,
+                   data.test_x.reshape(-1, *shape), data.test_y)
+
+
+def digits_rows() -> Dataset:
+    """The digits CNN's split, each 8x8 image a sequence of its 8 rows (8 channels each)."""
+    return _digits_as((8, 8))
+
+
+def digits_signal() -> Dataset:
+    """The digits CNN's split, each 8x8 image read row after row as a 64-step signal."""
+    return _digits_as((SIGNAL_STEPS, 1))
+
+
+SIGNAL_PLACEMENTS = ("spatial", "pooling", "both")
+
+
+def signal_cnn_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    constraint = (None if cell.max_norm is None
+                  else keras.constraints.MaxNorm(cell.max_norm, axis=[0, 1]))
+    model = keras.Sequential([
+        keras.Input((8, 8)),
+        layers.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="relu",
+                      kernel_constraint=constraint)])
+    if cell.rate and cell.placement in ("spatial", "both"):
+        model.add(layers.SpatialDropout1D(cell.rate))
+    model.add(layers.MaxPooling1D(2))
+    if cell.rate and cell.placement in ("pooling", "both"):
+        model.add(layers.Dropout(cell.rate))
+    model.add(layers.Conv1D(8, 3, padding="same", activation="relu",
+                            kernel_constraint=constraint))
+    model.add(layers.AveragePooling1D(2))
+    model.add(layers.GlobalAveragePooling1D())
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def digits_avgpool_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)), layers.Conv2D(8, 3, activation="relu"),
+        layers.AveragePooling2D(3, strides=2, padding="same"),
+        layers.Conv2D(8, 2, padding="same", activation="tanh"),
+        layers.GlobalMaxPooling2D(), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def conv1d_layers_model(cell: Cell) -> Any:
+    """Forward test only: Conv1D's paddings, a stride and dilations; 1D pooling with partial
+    ``same`` windows; GlobalMaxPooling1D keeping its axis."""
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((SIGNAL_STEPS, 1)),
+        layers.Conv1D(6, 4, padding="causal", dilation_rate=2, activation="tanh"),  # 64
+        layers.Conv1D(5, 3, strides=2, activation="relu"),  # valid: 31
+        layers.Conv1D(4, 4, padding="same", dilation_rate=3, use_bias=False),  # pads 4 + 5
+        layers.MaxPooling1D(2),  # windows tiling the steps: 15, the last step dropped
+        layers.AveragePooling1D(3, strides=2, padding="same"),  # 8, a partial window each end
+        layers.MaxPooling1D(3, strides=2, padding="same"),  # 4, a partial window at the end
+        layers.Conv1D(4, 2, strides=3, padding="same", activation="elu"),  # 2
+        layers.AveragePooling1D(2, strides=1, padding="same"),  # 2, a partial window at the end
+        layers.GlobalMaxPooling1D(keepdims=True), layers.Flatten(),
+        layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def pool2d_layers_model(cell: Cell) -> Any:
+    """Forward test only: 2D average pooling, ``same`` with partial windows and ``valid``; the
+    2D global poolings with and without ``keepdims``."""
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((8, 8, 1)), layers.Conv2D(4, 3, padding="same", activation="tanh"),
+        layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x4, padded after
+        layers.AveragePooling2D((2, 1), strides=1),  # valid: 3x4
+        layers.GlobalAveragePooling2D(keepdims=True), layers.Flatten(),
+        layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -239,6 +347,15 @@ def task_named(name: str) -> Task:
         return Task(name="text-simple-rnn", placements=("embedding", "recurrent", "output"),
                     load_data=tokens, build_model=text_simple_rnn_model, epochs=CHAIN_EPOCHS,
                     batch_size=BATCH)
+    if name in ("signal-cnn", "conv1d-layers"):
+        build = signal_cnn_model if name == "signal-cnn" else conv1d_layers_model
+        return Task(name=name, placements=SIGNAL_PLACEMENTS,
+                    load_data=digits_rows if name == "signal-cnn" else digits_signal,
+                    build_model=build, epochs=CHAIN_EPOCHS, batch_size=BATCH,
+                    supports_max_norm=True)
+    if name in ("digits-avgpool", "pool2d-layers"):
+        build = digits_avgpool_model if name == "digits-avgpool" else pool2d_layers_model
+        return replace(get_task("digits-cnn"), name=name, build_model=build)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
