@@ -3,7 +3,8 @@
 Each computing layer is read as a hashable spec (what members of one population share) plus
 what may differ per member: a MaxNorm limit, and an LSTM's or GRU's own ``dropout`` and
 ``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
-computing layer (plain ``Dropout`` or ``SpatialDropout2D``) is per member too.
+computing layer (plain ``Dropout``, ``SpatialDropout2D``, ``GaussianDropout``, ``AlphaDropout``,
+or a ``GaussianNoise``'s stddev) is per member too; a noise shape is shared (the structure's).
 
 Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 
@@ -15,7 +16,10 @@ Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 - activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
   ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1, 2]`` for Conv2D:
   each unit's or filter's whole incoming weights);
-- ``Dropout`` without ``noise_shape`` and ``SpatialDropout2D`` (one mask per feature map).
+- ``Dropout`` (with or without a ``noise_shape``: a mask per element of the noise shape,
+  broadcast over the rest) and ``SpatialDropout2D`` (one mask per feature map);
+- ``GaussianDropout``, ``GaussianNoise`` (its ``stddev`` is the member's value) and
+  ``AlphaDropout`` (with or without a ``noise_shape``): :mod:`._chain_noise`.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from typing import Any
 from ..exceptions import NotStackableError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
-KINDS = ("plain", "spatial", "input", "recurrent")
+KINDS = ("plain", "spatial", "input", "recurrent", "gaussian", "noise", "alpha")
 """A member's dropout before/inside a computing layer: ``Dropout`` before it,
-``SpatialDropout2D`` before it, an LSTM's or GRU's ``dropout`` and its ``recurrent_dropout``."""
+``SpatialDropout2D`` before it, an LSTM's or GRU's ``dropout`` and its ``recurrent_dropout``,
+``GaussianDropout``, ``GaussianNoise`` and ``AlphaDropout`` before it."""
+NOISE_LAYERS = {"GaussianDropout": "gaussian", "GaussianNoise": "noise", "AlphaDropout": "alpha"}
 LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM",
-          "GRU", "Bidirectional", "Embedding")
+          "GRU", "Bidirectional", "Embedding", *NOISE_LAYERS)
 RECURRENT = ("LSTM", "GRU")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -115,8 +121,15 @@ class ComputeLayer:
 @dataclass(frozen=True)
 class DropoutLayer:
     name: str
-    rate: float
+    rate: float  # a GaussianNoise's stddev
     spatial: bool = False
+    noise: str | None = None  # "gaussian", "noise" or "alpha" (NOISE_LAYERS)
+    noise_shape: tuple[int | None, ...] | None = None  # Keras' (batch entry first)
+
+    @property
+    def kind(self) -> int:
+        """Its index in :data:`KINDS`."""
+        return KINDS.index(self.noise) if self.noise else int(self.spatial)
 
 
 def refuse(what: str, why: str) -> NotStackableError:
@@ -129,12 +142,15 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
     what = f"layer {index} {layer.name!r} ({kind})"
     if kind not in LAYERS:
         raise refuse(what, f"only {', '.join(LAYERS)} layers are stacked")
+    if kind in NOISE_LAYERS:
+        return _noise(kind, layer.name, config, what)
     if kind in ("Dropout", "SpatialDropout2D"):
-        if config.get("noise_shape") is not None:
+        if kind == "SpatialDropout2D" and config.get("noise_shape") is not None:
             raise refuse(what, "a noise_shape is not supported")
         if kind == "SpatialDropout2D" and config.get("data_format") == "channels_first":
             raise refuse(what, "channels_first is not supported")
-        return DropoutLayer(layer.name, float(config["rate"]), kind == "SpatialDropout2D")
+        return DropoutLayer(layer.name, float(config["rate"]), kind == "SpatialDropout2D",
+                            noise_shape=_noise_shape(config, what))
     if config.get("data_format", "channels_last") != "channels_last":
         raise refuse(what, "channels_first is not supported")
     if kind == "Flatten":
@@ -163,6 +179,26 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
                         bool(config["use_bias"]))
         return ComputeLayer(layer.name, spec, _max_norm(config.get("kernel_constraint"), what, 3))
     return _recurrent(kind, layer.name, config, what, activation)
+
+
+def _noise(kind: str, name: str, config: Mapping[str, Any], what: str) -> DropoutLayer:
+    """GaussianDropout(rate), GaussianNoise(stddev), AlphaDropout(rate[, noise_shape])."""
+    value = float(config["stddev" if kind == "GaussianNoise" else "rate"])
+    if kind != "GaussianNoise" and value >= 1:  # Keras divides by 1 - rate: it cannot train
+        raise refuse(what, f"rate {value} is not below 1")
+    return DropoutLayer(name, value, noise=NOISE_LAYERS[kind],
+                        noise_shape=_noise_shape(config, what))
+
+
+def _noise_shape(config: Mapping[str, Any], what: str) -> tuple[int | None, ...] | None:
+    shape = config.get("noise_shape")
+    if shape is None:
+        return None
+    entries = tuple(shape)
+    if not all(n is None or (isinstance(n, int) and n > 0) for n in entries):
+        raise refuse(what, f"noise_shape {shape!r} has entries that are neither None nor "
+                     "positive integers")
+    return entries
 
 
 def _embedding(config: Mapping[str, Any], what: str) -> EmbeddingSpec:

@@ -16,6 +16,13 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
 - ``text-bidirectional``: the same tokens, Embedding(40, 6) -> Bidirectional(GRU(5), whole
   sequence) -> Bidirectional(LSTM(4)) -> Dense(1, sigmoid), both merged by the cell's placement
   (concat, sum, mul or ave).
+- ``noise-mlp``: the multi-class digits model with the dropout family beyond Dropout, one
+  layer per cell's placement: ``GaussianNoise(rate)`` (the rate as its stddev) on the inputs,
+  ``GaussianDropout(rate)`` after the relu layer, or ``AlphaDropout(rate)`` after the tanh one.
+- ``text-noise-shape``: the tokens, Embedding(40, 8) -> Dropout(rate, noise_shape) -> GRU(4) ->
+  Dense(1, sigmoid), Adam(0.01); the noise shape drops whole words (``(None, 20, 1)``,
+  placement ``words``) or whole embedding features for every step (``(None, 1, 8)``, placement
+  ``features``).
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -183,6 +190,42 @@ def text_bidirectional_model(cell: Cell) -> Any:
     return model
 
 
+def noise_mlp_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    rate, where = cell.rate, cell.placement
+    model = keras.Sequential([keras.Input((64,))])
+    if rate and where == "noise":
+        model.add(layers.GaussianNoise(rate))
+    model.add(layers.Dense(32, activation="relu"))
+    if rate and where == "gaussian":
+        model.add(layers.GaussianDropout(rate))
+    model.add(layers.Dense(32, activation="tanh"))
+    if rate and where == "alpha":
+        model.add(layers.AlphaDropout(rate))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(0.003),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+NOISE_SHAPES = {"words": (None, TOKEN_STEPS, 1), "features": (None, 1, 8)}
+
+
+def text_noise_shape_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((TOKEN_STEPS,), dtype="int32"),
+                              layers.Embedding(TOKENS, 8)])
+    if cell.rate and cell.placement in NOISE_SHAPES:
+        model.add(layers.Dropout(cell.rate, noise_shape=NOISE_SHAPES[cell.placement]))
+    model.add(layers.GRU(4))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -211,6 +254,12 @@ def task_named(name: str) -> Task:
     if name == "text-bidirectional":
         return Task(name="text-bidirectional", placements=MERGE_MODES, load_data=tokens,
                     build_model=text_bidirectional_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
+    if name == "noise-mlp":
+        return Task(name="noise-mlp", placements=("gaussian", "noise", "alpha"), load_data=digits,
+                    build_model=noise_mlp_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
+    if name == "text-noise-shape":
+        return Task(name="text-noise-shape", placements=tuple(NOISE_SHAPES), load_data=tokens,
+                    build_model=text_noise_shape_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
