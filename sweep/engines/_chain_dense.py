@@ -8,7 +8,9 @@ gradients (each member's own, of its mean loss), but written as a few element-wi
 batched matmuls, XLA fuses the forward pass, the backward pass and the dropout masks into a few
 loops over the (K, rows, units) activations. The tutorial's MLP (2-500-1, one full batch) is
 such a chain, whatever its task is called; which chains qualify is decided by :func:`applies`
-on their structure alone.
+on their structure alone, and only where every mask is a plain ``Dropout``'s, element by
+element (:func:`plain_masks`: no GaussianDropout, GaussianNoise or AlphaDropout, whose noise is
+not a multiplier that is 0 or the member's scale, and no noise shape).
 
 Per layer i, with ``a_i`` its (dropped) input, ``z_i = a_i W_i + b_i`` and the next input
 ``a_{i+1} = act(z_i) * keep_{i+1}``:
@@ -58,6 +60,15 @@ def applies(specs: Sequence[Spec], loss: str, input_shape: tuple[int, ...]) -> b
         return last.activation == "sigmoid"
     return loss in ("categorical_crossentropy", "sparse_categorical_crossentropy") and (
         last.activation == "softmax")
+
+
+def plain_masks(dropout: Sequence[Sequence[bool]],
+                noise_shapes: Sequence[Sequence[object]] = ()) -> bool:
+    """Whether a program's masks are all plain dropout (kind 0, one value per element), the
+    only ones :func:`gradients` takes: ``dropout`` per layer, per kind (``Shape.dropout``)."""
+    if any(any(flags[1:]) for flags in dropout):
+        return False
+    return not any(n is not None for layer in noise_shapes for n in layer)
 
 
 def members_per_population(specs: Sequence[Spec], loss: str, input_shape: tuple[int, ...],

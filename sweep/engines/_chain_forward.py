@@ -28,7 +28,12 @@ Masks (Keras' inverted dropout: keep where uniform >= rate, scale 1 / (1 - rate)
 :mod:`._population_rng`'s hash, keyed on member, step, layer and kind: ``Dropout`` has one value
 per element, ``SpatialDropout1D`` and ``SpatialDropout2D`` one per (row, channel), held over
 the steps or pixels, a recurrent layer's masks one per (row, gate, feature) held for every time
-step of the sequence, as Keras' ``DropoutRNNCell`` caches them (a SimpleRNN has one gate).
+step of the sequence, as Keras' ``DropoutRNNCell`` caches them (a SimpleRNN has one gate). A
+``Dropout`` with a ``noise_shape`` has one value per element of its noise shape, broadcast over
+the rest. GaussianDropout, GaussianNoise and AlphaDropout (kinds 4-6): :mod:`._chain_noise`.
+Before a layer the kinds apply in :data:`._chain_layers.KINDS`' order; a member has at most one
+of the new kinds there, and no other (:mod:`._chain_members`), so only one of them changes its
+values.
 """
 
 from __future__ import annotations
@@ -55,21 +60,29 @@ from ._chain_layers import (
     gates,
 )
 from ._chain_math import activate
+from ._chain_noise import NOISE_KINDS, NoiseShape, apply, mask_rows, noise, streams
 from ._chain_recurrent import bidirectional, embedding, recurrent
 from ._population_rng import dropout_counters, dropout_uniform
 
-KIND_OFFSETS = (0, 0x4000000, 0x8000000, 0xC000000)
+KIND_OFFSETS = (0, 0x4000000, 0x8000000, 0xC000000, 0x2000000, 0x6000000, 0xA000000)
 """Counter offsets of each dropout kind within a layer's slot (plain, spatial, input,
-recurrent); layer i's slot starts at i x :data:`SLOT_OFFSET`."""
+recurrent, gaussian, noise, alpha: :data:`._chain_layers.KINDS`), 2^25 apart; layer i's slot
+starts at i x :data:`SLOT_OFFSET`."""
 SLOT_OFFSET = 0x10000000
 
 Keeps = tuple[tuple[Any, ...], ...]
 """Per computing layer, per kind: a multiplier tensor or None."""
 
 
-def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One row's mask shape for dropout kind ``kind`` before/inside a layer taking ``shape``."""
-    if kind == 0:
+def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...],
+               noise_shape: NoiseShape | None = None) -> tuple[int, ...]:
+    """One row's mask shape for dropout kind ``kind`` before/inside a layer taking ``shape``
+    (a ``noise_shape``'s own dims if it has one)."""
+    if noise_shape is not None:  # resolved: only its batch entry may be None
+        dims = tuple(n for n in noise_shape[1:] if n is not None)
+        assert len(dims) == len(noise_shape) - 1
+        return dims
+    if kind == 0 or kind in NOISE_KINDS:
         return shape
     if kind == 1:  # one value per channel, held over the steps (1D) or pixels (2D)
         return (*[1] * (len(shape) - 1), shape[-1])
@@ -79,26 +92,34 @@ def mask_shape(spec: Spec, kind: int, shape: tuple[int, ...]) -> tuple[int, ...]
     return (2, *dims) if isinstance(spec, BidirectionalSpec) else dims  # a mask per direction
 
 
-def mask_counters(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int) -> Any:
+def mask_counters(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int,
+                  noise_shape: NoiseShape | None = None) -> Any:
     """The hashed element counters of one mask (the same every step: a program computes them
-    once, outside its loops)."""
-    size = math.prod(mask_shape(spec, kind, shape))
-    return dropout_counters(rows, size, layer * SLOT_OFFSET + KIND_OFFSETS[kind])
+    once, outside its loops); two per element for the kinds that draw normals."""
+    size = math.prod(mask_shape(spec, kind, shape, noise_shape)) * streams(kind)
+    return dropout_counters(mask_rows(rows, noise_shape), size,
+                            layer * SLOT_OFFSET + KIND_OFFSETS[kind])
 
 
 def keep_multipliers(spec: Spec, kind: int, layer: int, shape: tuple[int, ...], rows: int,
                      step_key: Any, rate: Any, scale: Any, per_gate: Any,
-                     counters: Any = None) -> Any:
+                     counters: Any = None, noise_shape: NoiseShape | None = None) -> Any:
     """(K, rows, *mask) multipliers: ``scale`` where a member keeps a value, else 0.
     ``rate``/``scale`` are (K, 1, 1); ``per_gate`` (K, 1, 1, 1) says which members draw one
     input mask per gate (their recurrence has recurrent dropout) rather than one for all gates;
-    ``counters``: :func:`mask_counters`, computed here if not given."""
+    ``counters``: :func:`mask_counters`, computed here if not given; ``noise_shape``: a
+    resolved noise shape (rows 1 where its batch entry is 1). The kinds of
+    :mod:`._chain_noise` give what :func:`._chain_noise.noise` gives (``scale``: their
+    :func:`._chain_noise.member_constants`)."""
     import tensorflow as tf
 
-    dims = mask_shape(spec, kind, shape)
+    dims = mask_shape(spec, kind, shape, noise_shape)
     if counters is None:
-        counters = mask_counters(spec, kind, layer, shape, rows)
+        counters = mask_counters(spec, kind, layer, shape, rows, noise_shape)
     uniform = dropout_uniform(counters, step_key)
+    rows = mask_rows(rows, noise_shape)
+    if kind in NOISE_KINDS:
+        return noise(kind, uniform, rows, dims, rate, scale)
     keep = tf.where(uniform >= rate, scale, 0.0)
     keep = tf.reshape(keep, (-1, rows, *dims))
     if kind == 2:  # gate 0's mask for every gate (of each direction)
@@ -117,10 +138,13 @@ def forward(specs: Sequence[Spec], counts: Sequence[int], weights: Sequence[Any]
     position = sum(counts[:first])
     for i in range(first, len(specs)):
         spec = specs[i]
-        keep = keeps[i] if keeps is not None else (None, None, None, None)
+        keep = keeps[i] if keeps is not None else (None,) * 4
         for multiplier in keep[:2]:
             if multiplier is not None:
                 h = h * multiplier
+        for kind in NOISE_KINDS:
+            if kind < len(keep) and keep[kind] is not None:
+                h = apply(kind, h, keep[kind])
         own = weights[position : position + counts[i]]
         position += counts[i]
         z, h = _layer(spec, own, h, keep[2], keep[3])

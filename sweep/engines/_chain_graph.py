@@ -15,7 +15,9 @@ TensorFlow backend (``docs/keras-semantics.md`` gives the Keras sources and why)
   without a constraint keep their kernel untouched (a mask, not ``c = inf``, which would still
   rescale);
 - inverted dropout: keep where ``uniform >= rate``, kept values times ``float32(1 / (1 - rate))``,
-  a fresh mask per step, member, row and unit; rate 0 multiplies by exactly 1;
+  a fresh mask per step, member, row and unit (or per element of a ``noise_shape``, broadcast);
+  rate 0 multiplies by exactly 1; GaussianDropout, GaussianNoise and AlphaDropout as Keras
+  computes them (:mod:`._chain_noise`), a value of 0 leaving the input exactly as it is;
 - ``fit``'s batches: each epoch reshuffles the training rows (one shuffle stream per member, from
   its seed's key; a full shuffle as Keras' array adapter does), then takes ``batch_size`` rows
   per step with a last partial batch; the optimizer's step counter counts batches; one batch per
@@ -45,6 +47,7 @@ from . import _chain_dense as dense
 from ._chain_evaluate import compiled_evaluation, evaluated, losses, row_figures
 from ._chain_forward import Keeps, keep_multipliers, mask_counters
 from ._chain_layers import KINDS, EmbeddingSpec
+from ._chain_noise import NOISE_KINDS, member_constants
 from ._chain_recurrent import embedding
 from ._chain_shape import ChainPopulation, Shape
 from ._population_rng import dropout_counters, dropout_step_key, dropout_uniform
@@ -72,7 +75,9 @@ class ChainTraining:
         self._settings = (
             tuple(tuple(tf.constant(r.astype(np.float32).reshape(column)) for r in layer)
                   for layer in population.rates),
-            tuple(tuple(tf.constant(dropout_scale(r).reshape(column)) for r in layer)
+            tuple(tuple(tf.constant(member_constants(kind, r) if kind in NOISE_KINDS
+                                    else dropout_scale(r).reshape(column))
+                        for kind, r in enumerate(layer))
                   for layer in population.rates),
             tuple(tf.constant(c.astype(np.float32).reshape(shape.members, 1, 1))
                   for c in population.max_norms),
@@ -178,15 +183,15 @@ def _compiled_program(shape: Shape) -> Any:
             for i, spec in enumerate(shape.specs):
                 for kind in range(len(KINDS)):
                     if shape.dropout[i][kind]:
-                        counters[rows, i, kind] = mask_counters(spec, kind, i,
-                                                                shape.in_shapes[i], rows)
+                        counters[rows, i, kind] = mask_counters(
+                            spec, kind, i, shape.in_shapes[i], rows, shape.noise_shape(i, kind))
 
     def keeps_of(rows: int, step_key: Any, rates: Any, scales: Any) -> Keeps:
         per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
         return tuple(
             tuple(keep_multipliers(spec, kind, i, shape.in_shapes[i], rows, step_key,
                                    rates[i][kind], scales[i][kind], per_gate[i],
-                                   counters[rows, i, kind])
+                                   counters[rows, i, kind], shape.noise_shape(i, kind))
                   if shape.dropout[i][kind] else None for kind in range(len(KINDS)))
             for i, spec in enumerate(shape.specs))
 

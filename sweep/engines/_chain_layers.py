@@ -3,7 +3,9 @@
 Each computing layer is read as a hashable spec (what members of one population share) plus
 what may differ per member: a MaxNorm limit, and an LSTM's, GRU's or SimpleRNN's own ``dropout``
 and ``recurrent_dropout`` rates. Dropout layers are read apart: a member's rate before each
-computing layer (plain ``Dropout`` or ``SpatialDropout1D/2D``) is per member too.
+computing layer (plain ``Dropout``, ``SpatialDropout1D/2D``, ``GaussianDropout``,
+``AlphaDropout``, or a ``GaussianNoise``'s stddev) is per member too; a noise shape is shared
+(the structure's).
 
 Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 
@@ -20,8 +22,11 @@ Supported, with Keras' own semantics (``docs/keras-semantics.md``):
 - activations :data:`ACTIVATIONS`, bias on or off, no regularizers, no bias constraint;
   ``MaxNorm`` over a kernel's input axes (``axis=0`` for Dense, ``axis=[0, 1]`` for Conv1D,
   ``axis=[0, 1, 2]`` for Conv2D: each unit's or filter's whole incoming weights);
-- ``Dropout`` without ``noise_shape``, ``SpatialDropout1D`` and ``SpatialDropout2D`` (one mask
-  per feature map, held over its steps or pixels).
+- ``Dropout`` (with or without a ``noise_shape``: a mask per element of the noise shape,
+  broadcast over the rest), ``SpatialDropout1D`` and ``SpatialDropout2D`` (one mask per feature
+  map, held over its steps or pixels);
+- ``GaussianDropout``, ``GaussianNoise`` (its ``stddev`` is the member's value) and
+  ``AlphaDropout`` (with or without a ``noise_shape``): :mod:`._chain_noise`.
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ from typing import Any
 from ..exceptions import NotStackableError
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "linear", "gelu", "elu")
-KINDS = ("plain", "spatial", "input", "recurrent")
+KINDS = ("plain", "spatial", "input", "recurrent", "gaussian", "noise", "alpha")
 """A member's dropout before/inside a computing layer: ``Dropout`` before it,
-``SpatialDropout1D/2D`` before it, a recurrent layer's ``dropout`` and its ``recurrent_dropout``."""
+``SpatialDropout1D/2D`` before it, a recurrent layer's ``dropout`` and its ``recurrent_dropout``,
+``GaussianDropout``, ``GaussianNoise`` and ``AlphaDropout`` before it."""
+NOISE_LAYERS = {"GaussianDropout": "gaussian", "GaussianNoise": "noise", "AlphaDropout": "alpha"}
 LAYERS = ("Dense", "Dropout", "Conv2D", "SpatialDropout2D", "MaxPooling2D", "Flatten", "LSTM",
           "GRU", "Bidirectional", "Embedding", "SimpleRNN", "Conv1D", "SpatialDropout1D",
           "MaxPooling1D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
-          "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D")
+          "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", *NOISE_LAYERS)
 SPATIAL_DROPOUTS = ("SpatialDropout1D", "SpatialDropout2D")
 POOLING = {"MaxPooling1D": ("max", 1), "MaxPooling2D": ("max", 2),
            "AveragePooling1D": ("average", 1), "AveragePooling2D": ("average", 2)}
@@ -173,8 +180,15 @@ class ComputeLayer:
 @dataclass(frozen=True)
 class DropoutLayer:
     name: str
-    rate: float
+    rate: float  # a GaussianNoise's stddev
     spatial: bool = False
+    noise: str | None = None  # "gaussian", "noise" or "alpha" (NOISE_LAYERS)
+    noise_shape: tuple[int | None, ...] | None = None  # Keras' (batch entry first)
+
+    @property
+    def kind(self) -> int:
+        """Its index in :data:`KINDS`."""
+        return KINDS.index(self.noise) if self.noise else int(self.spatial)
 
 
 def refuse(what: str, why: str) -> NotStackableError:
@@ -187,12 +201,15 @@ def read_layer(layer: Any, index: int) -> ComputeLayer | DropoutLayer:
     what = f"layer {index} {layer.name!r} ({kind})"
     if kind not in LAYERS:
         raise refuse(what, f"only {', '.join(LAYERS)} layers are stacked")
+    if kind in NOISE_LAYERS:
+        return _noise(kind, layer.name, config, what)
     if kind in ("Dropout", *SPATIAL_DROPOUTS):
-        if config.get("noise_shape") is not None:
+        if kind in SPATIAL_DROPOUTS and config.get("noise_shape") is not None:
             raise refuse(what, "a noise_shape is not supported")
         if kind == "SpatialDropout2D" and config.get("data_format") == "channels_first":
             raise refuse(what, "channels_first is not supported")
-        return DropoutLayer(layer.name, float(config["rate"]), kind in SPATIAL_DROPOUTS)
+        return DropoutLayer(layer.name, float(config["rate"]), kind in SPATIAL_DROPOUTS,
+                            noise_shape=_noise_shape(config, what))
     if config.get("data_format", "channels_last") != "channels_last":
         raise refuse(what, "channels_first is not supported")
     if kind == "Flatten":
@@ -243,6 +260,26 @@ def _pooling(kind: str, config: Mapping[str, Any], what: str) -> PoolSpec | Pool
     if rank == 1:
         return Pool1DSpec(_single(config["pool_size"]), _single(strides), padding, mode)
     return PoolSpec(_pair(config["pool_size"]), _pair(strides), padding, mode)
+
+
+def _noise(kind: str, name: str, config: Mapping[str, Any], what: str) -> DropoutLayer:
+    """GaussianDropout(rate), GaussianNoise(stddev), AlphaDropout(rate[, noise_shape])."""
+    value = float(config["stddev" if kind == "GaussianNoise" else "rate"])
+    if kind != "GaussianNoise" and value >= 1:  # Keras divides by 1 - rate: it cannot train
+        raise refuse(what, f"rate {value} is not below 1")
+    return DropoutLayer(name, value, noise=NOISE_LAYERS[kind],
+                        noise_shape=_noise_shape(config, what))
+
+
+def _noise_shape(config: Mapping[str, Any], what: str) -> tuple[int | None, ...] | None:
+    shape = config.get("noise_shape")
+    if shape is None:
+        return None
+    entries = tuple(shape)
+    if not all(n is None or (isinstance(n, int) and n > 0) for n in entries):
+        raise refuse(what, f"noise_shape {shape!r} has entries that are neither None nor "
+                     "positive integers")
+    return entries
 
 
 def _embedding(config: Mapping[str, Any], what: str) -> EmbeddingSpec:

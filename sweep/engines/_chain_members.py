@@ -33,6 +33,7 @@ from ..tasks import Task
 from ._chain import Chain, ComputeLayer, DropoutLayer, read_chain
 from ._chain_layers import KINDS, DenseSpec, Spec, output_shape, refuse
 from ._chain_math import Rule, check_loss, check_metric, optimizer_rule
+from ._chain_noise import NOISE_KINDS, NoiseShape
 from ._chain_shape import ChainPopulation, Shape
 from ._population_rng import member_key
 
@@ -51,6 +52,8 @@ class Structure:
     specs: tuple[Spec, ...]
     rule: Rule
     loss: str
+    noise_shapes: tuple[tuple[NoiseShape | None, ...], ...] = ()
+    """Per computing layer, per kind (KINDS): a resolved noise shape or None; () for none."""
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,18 @@ def _same(a: Member, b: Member) -> bool:
 
 def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float, ...], ...]]:
     rates: list[tuple[float, ...]] = []
+    noise_shapes: list[tuple[NoiseShape | None, ...]] = []
     pending = [0.0] * len(KINDS)
+    pending_shapes: list[NoiseShape | None] = [None] * len(KINDS)
+    placed: list[int] = []  # the kinds of the dropout layers since the last computing layer
     shape = chain.input_shape
     for layer in chain.layers:
         if isinstance(layer, DropoutLayer):
-            kind = 1 if layer.spatial else 0
+            kind = layer.kind
+            if placed and (kind in NOISE_KINDS or set(placed) & set(NOISE_KINDS)):
+                raise refuse(f"layer {layer.name!r}", "a GaussianDropout, GaussianNoise or "
+                             "AlphaDropout next to another dropout layer (their order would "
+                             "matter); keep one of them between two layers")
             if pending[kind]:
                 raise refuse(f"layer {layer.name!r}",
                              f"two {'spatial ' if kind else ''}dropouts in a row")
@@ -196,10 +206,15 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
                 raise refuse(f"layer {layer.name!r}", "a spatial dropout needs (steps, channels) "
                              f"or (height, width, channels) inputs, not {shape}")
             pending[kind] = layer.rate
+            pending_shapes[kind] = _resolved(layer, shape)
+            placed.append(kind)
             continue
-        pending[2:] = layer.inner_rates
+        pending[2:4] = layer.inner_rates
         rates.append(tuple(pending))
+        noise_shapes.append(tuple(pending_shapes))
         pending = [0.0] * len(KINDS)
+        pending_shapes = [None] * len(KINDS)
+        placed = []
         shape = _checked_shape(layer, shape)
     if any(pending):
         raise refuse("a Dropout after the output layer", "the output must be a Dense layer")
@@ -213,8 +228,35 @@ def _structure(chain: Chain, metric: str) -> tuple[Structure, tuple[tuple[float,
         specs=tuple(layer.spec for layer in chain.computing),
         rule=optimizer_rule(chain.optimizer.name, chain.optimizer.config),
         loss=chain.loss,
+        noise_shapes=tuple(noise_shapes) if any(n for layer in noise_shapes for n in layer)
+        else (),
     )
     return structure, tuple(rates)
+
+
+def _resolved(layer: DropoutLayer, shape: tuple[int, ...]) -> NoiseShape | None:
+    """Keras' noise shape for inputs of one row's ``shape``: ``None`` entries filled from the
+    input, each dim the input's or 1, the batch entry None (a mask per row) or 1 (one for the
+    batch); None where it is the input's own shape (the layer's default mask)."""
+    noise_shape = layer.noise_shape
+    if noise_shape is None:
+        return None
+    what = f"layer {layer.name!r}"
+    if len(noise_shape) != len(shape) + 1:
+        raise refuse(what, f"its noise_shape {noise_shape} has {len(noise_shape)} entries, its "
+                     f"inputs (rows, {', '.join(map(str, shape))}) {len(shape) + 1}")
+    if noise_shape[0] not in (None, 1):
+        raise refuse(what, f"its noise_shape's batch entry {noise_shape[0]} is not None or 1 "
+                     "(a fixed batch size breaks on the last partial batch)")
+    dims = []
+    for entry, size in zip(noise_shape[1:], shape, strict=True):
+        if entry not in (None, 1, size):
+            raise refuse(what, f"its noise_shape {noise_shape} does not broadcast over inputs "
+                         f"of shape (rows, {', '.join(map(str, shape))})")
+        dims.append(size if entry is None else int(entry))
+    if noise_shape[0] is None and tuple(dims) == shape:
+        return None
+    return (noise_shape[0], *dims)
 
 
 def _checked_shape(layer: ComputeLayer, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -241,6 +283,7 @@ def population_shape(members: Sequence[Member], size: int, metric: str, rows: in
         dropout=tuple(tuple(any(m.rates[i][kind] > 0 for m in members)
                             for kind in range(len(KINDS))) for i in layers),
         constrained=tuple(any(m.max_norms[i] is not None for m in members) for i in layers),
+        noise_shapes=structure.noise_shapes,
         rule=structure.rule, loss=structure.loss, metric=metric, rows=rows,
         batch_size=batch_size, shuffle=shuffle,
         sparse_labels=structure.loss == "sparse_categorical_crossentropy"

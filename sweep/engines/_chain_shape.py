@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._chain_dense import applies
+from ._chain_dense import applies, plain_masks
 from ._chain_layers import Spec, output_shape, row_floats, weight_shapes
 from ._chain_math import Rule
+from ._chain_noise import NoiseShape
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,21 @@ class Shape:
     batch_size: int
     shuffle: bool
     sparse_labels: bool
+    noise_shapes: tuple[tuple[NoiseShape | None, ...], ...] = ()
+    """Per layer, per kind: a resolved noise shape (:mod:`._chain_noise`) or None; () none."""
 
     @property
     def layers(self) -> int:
         return len(self.specs)
 
+    def noise_shape(self, layer: int, kind: int) -> NoiseShape | None:
+        return self.noise_shapes[layer][kind] if self.noise_shapes else None
+
     @functools.cached_property
     def dense(self) -> bool:
         """Whether the program takes :mod:`._chain_dense`'s hand-derived gradients."""
-        return applies(self.specs, self.loss, self.input_shape)
+        return applies(self.specs, self.loss, self.input_shape) and plain_masks(
+            self.dropout, self.noise_shapes)
 
     @functools.cached_property
     def in_shapes(self) -> tuple[tuple[int, ...], ...]:

@@ -263,15 +263,16 @@ def test_what_cannot_be_stacked_among_images_and_sequences_is_named(
      "cannot stack layer 1 'reshape' (Reshape): only Dense, Dropout, Conv2D, SpatialDropout2D, "
      "MaxPooling2D, Flatten, LSTM, GRU, Bidirectional, Embedding, SimpleRNN, Conv1D, "
      "SpatialDropout1D, MaxPooling1D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, "
-     "GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D layers are stacked"),
+     "GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, GaussianDropout, "
+     "GaussianNoise, AlphaDropout layers are stacked"),
     (lambda k: _sequential(k, k.layers.Dense(4, activation="selu")),
      "activation 'selu' is not one of relu, tanh, sigmoid, softmax, linear, gelu, elu"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_regularizer="l2")),
      "its kernel_regularizer is not supported"),
     (lambda k: _sequential(k, k.layers.Dense(4, kernel_constraint=k.constraints.NonNeg())),
      "kernel constraint 'NonNeg' is not MaxNorm over the input axes (axis=0)"),
-    (lambda k: _sequential(k, k.layers.Dropout(0.2, noise_shape=(None, 1))),
-     "a noise_shape is not supported"),
+    (lambda k: _sequential(k, k.layers.GaussianDropout(1.0)),
+     "layer 1 'gaussian_dropout' (GaussianDropout): rate 1.0 is not below 1"),
     (lambda k: _sequential(k, optimizer=k.optimizers.Adam(amsgrad=True)),
      "optimizer 'adam': amsgrad is not supported"),
     (lambda k: _sequential(k, optimizer=k.optimizers.Adam(clipnorm=1.0)),

@@ -71,6 +71,12 @@ STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20, "signal-cnn": 15}
 STACKED_PLACEMENTS = {"digits-cnn": ("pooling", "spatial", "both"),
                       "sequence-lstm": ("input", "output", "variational"),
                       "signal-cnn": SIGNAL_PLACEMENTS}
+NOISE_DROPOUT = {"noise-mlp": [(0.3, "gaussian", None), (0.5, "noise", None),
+                              (0.2, "alpha", None)],
+                 "text-noise-shape": [(0.3, "words", None)]}
+"""The dropout family beyond Dropout: a rate (GaussianNoise: a stddev) per placement; the
+GaussianDropout rate is not 0.5, where rate / (1 - rate) is 1 and its square root no different."""
+NOISE_EPOCHS = 15
 
 
 def _all() -> dict[str, Definition]:
@@ -100,6 +106,8 @@ def _all() -> dict[str, Definition]:
         found.append(Definition(f"{name}-dropout", name,
                                 _seeds([(STACKED_RATE, p, None) for p in placements]),
                                 STACKED_EPOCHS[name]))
+    for name, groups in NOISE_DROPOUT.items():
+        found.append(Definition(f"{name}-dropout", name, _seeds(groups), NOISE_EPOCHS))
     return {definition.name: definition for definition in found}
 
 

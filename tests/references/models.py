@@ -33,6 +33,13 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
   images read row after row as 64-step signals of one channel): every Conv1D
   padding mode, a stride, dilations, 1D max and average pooling with partial ``same`` windows,
   2D average pooling, the global poolings with and without ``keepdims``.
+- ``noise-mlp``: the multi-class digits model with the dropout family beyond Dropout, one
+  layer per cell's placement: ``GaussianNoise(rate)`` (the rate as its stddev) on the inputs,
+  ``GaussianDropout(rate)`` after the relu layer, or ``AlphaDropout(rate)`` after the tanh one.
+- ``text-noise-shape``: the tokens, Embedding(40, 8) -> Dropout(rate, noise_shape) -> GRU(4) ->
+  Dense(1, sigmoid), Adam(0.01); the noise shape drops whole words (``(None, 20, 1)``,
+  placement ``words``) or whole embedding features for every step (``(None, 1, 8)``, placement
+  ``features``).
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -266,6 +273,25 @@ def signal_cnn_model(cell: Cell) -> Any:
     return model
 
 
+def noise_mlp_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    rate, where = cell.rate, cell.placement
+    model = keras.Sequential([keras.Input((64,))])
+    if rate and where == "noise":
+        model.add(layers.GaussianNoise(rate))
+    model.add(layers.Dense(32, activation="relu"))
+    if rate and where == "gaussian":
+        model.add(layers.GaussianDropout(rate))
+    model.add(layers.Dense(32, activation="tanh"))
+    if rate and where == "alpha":
+        model.add(layers.AlphaDropout(rate))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(0.003),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def digits_avgpool_model(cell: Cell) -> Any:
     keras = import_keras()
     layers = keras.layers
@@ -315,6 +341,23 @@ def pool2d_layers_model(cell: Cell) -> Any:
     return model
 
 
+NOISE_SHAPES = {"words": (None, TOKEN_STEPS, 1), "features": (None, 1, 8)}
+
+
+def text_noise_shape_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((TOKEN_STEPS,), dtype="int32"),
+                              layers.Embedding(TOKENS, 8)])
+    if cell.rate and cell.placement in NOISE_SHAPES:
+        model.add(layers.Dropout(cell.rate, noise_shape=NOISE_SHAPES[cell.placement]))
+    model.add(layers.GRU(4))
+    model.add(layers.Dense(1, activation="sigmoid"))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -356,6 +399,12 @@ def task_named(name: str) -> Task:
     if name in ("digits-avgpool", "pool2d-layers"):
         build = digits_avgpool_model if name == "digits-avgpool" else pool2d_layers_model
         return replace(get_task("digits-cnn"), name=name, build_model=build)
+    if name == "noise-mlp":
+        return Task(name="noise-mlp", placements=("gaussian", "noise", "alpha"), load_data=digits,
+                    build_model=noise_mlp_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
+    if name == "text-noise-shape":
+        return Task(name="text-noise-shape", placements=tuple(NOISE_SHAPES), load_data=tokens,
+                    build_model=text_noise_shape_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
