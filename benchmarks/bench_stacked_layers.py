@@ -56,20 +56,24 @@ def _bench(key: str, args: argparse.Namespace) -> dict[str, float]:
     settings = TrainSettings(args.epochs or EPOCHS[key], config.resolved_batch_size)
     engine = PopulationEngine()
     claim = cells[: args.cells]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     train_all(engine, task, claim, TrainSettings(1, settings.batch_size))
     warm_up = time.perf_counter() - began
-    began = time.perf_counter()
+    warm_up_cpu = time.process_time() - cpu
+    began, cpu = time.perf_counter(), time.process_time()
     train_all(engine, task, claim, settings)
     population = (time.perf_counter() - began) / len(claim)
+    population_cpu = (time.process_time() - cpu) / len(claim)
     keras = KerasFitEngine()
     spread = cells[len(cells) // 7 :: max(1, len(cells) // args.keras_cells)][: args.keras_cells]
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for cell in spread:
         keras.train_one(task, cell, settings)
     fit = (time.perf_counter() - began) / len(spread)
+    fit_cpu = (time.process_time() - cpu) / len(spread)
     return {"population": population, "fit": fit, "warm_up": warm_up, "cells": len(claim),
-            "keras_cells": len(spread)}
+            "keras_cells": len(spread), "population_cpu": population_cpu, "fit_cpu": fit_cpu,
+            "warm_up_cpu": warm_up_cpu}
 
 
 def _convolutions() -> None:
@@ -142,6 +146,10 @@ def main() -> None:
               f"({result['keras_cells']:.0f} cells) | population {result['population']:6.3f} "
               f"s/cell ({result['cells']:.0f} cells) | {ratio:5.1f}x ({verdict} {TARGET:.0f}x) | "
               f"warm-up {result['warm_up']:.1f} s", flush=True)
+        print(f"    CPU time (all threads): model.fit {result['fit_cpu']:6.2f} s/cell | "
+              f"population {result['population_cpu']:6.3f} s/cell | "
+              f"{result['fit_cpu'] / result['population_cpu']:5.1f}x | "
+              f"warm-up {result['warm_up_cpu']:.1f} s", flush=True)
     if args.convolutions:
         print("one stacked convolution layer, 32 members x 32 rows:")
         _convolutions()

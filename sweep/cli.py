@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the same command again resumes. " + PRECEDENCE))
     _study_args(run)
     run.add_argument("--task", help=(
-        "circles (default), digits-cnn, sequence-lstm, tabular (with --data and --target), your "
-        "own: a .py file that defines TASK, or package.module:attribute"))
+        "circles (default), digits-cnn, sequence-lstm, text-gru, tabular (with --data and "
+        "--target), your own: a .py file that defines TASK, or package.module:attribute"))
     run.add_argument("--data", help="--task tabular: the table, a CSV (or .npz, .parquet) file")
     run.add_argument("--target", help="--task tabular: the column to predict")
     run.add_argument("--hidden-units", dest="hidden_units",

@@ -83,6 +83,10 @@ def test_shipped_sweeps_are_valid() -> None:
         config = build_config(read_config_file(studies / f"{name}.toml"))
         assert (len(config.cells()), config.resolved_engine, config.resolved_epochs) == (
             280, "population", 60)
+    text = build_config(read_config_file(studies / "text-gru.toml"))  # = --task text-gru's grid
+    assert text.cells() == build_config({"task": "text-gru"}).cells()
+    assert (len(text.cells()), text.resolved_engine, text.resolved_epochs) == (
+        280, "population", 15)
 
 
 def test_a_config_built_in_python_is_parsed_and_checked() -> None:

@@ -10,6 +10,7 @@ from .circles import CIRCLES
 from .digits_cnn import DIGITS_CNN
 from .loading import fingerprint, is_reference, load_task
 from .sequence_lstm import SEQUENCE_LSTM
+from .text_gru import TEXT_GRU
 
 __all__ = [
     "Dataset", "Task", "TaskFacts", "check_first_cell", "described_task", "fingerprint",
@@ -36,3 +37,4 @@ def get_task(reference: str) -> Task:
 register_task(CIRCLES)
 register_task(DIGITS_CNN)
 register_task(SEQUENCE_LSTM)
+register_task(TEXT_GRU)
