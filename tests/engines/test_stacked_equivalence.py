@@ -267,7 +267,9 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
     pytest.param(name, placement, marks=pytest.mark.xdist_group(f"population-{name}"))
     for name, placement in [
         ("digits-cnn", "pooling"), ("digits-cnn", "spatial"), ("digits-cnn", "both"),
-        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational")]
+        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational"),
+        ("text-simple-rnn", "embedding"), ("text-simple-rnn", "recurrent"),
+        ("text-simple-rnn", "output")]
 ])  # each name's population trains once (cached) on one xdist process
 def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: str) -> None:
     """120 population seeds against 40 stored ``model.fit`` seeds at rate 0.5: the final test
