@@ -312,7 +312,9 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
     for name, placement in [
         ("digits-cnn", "pooling"), ("digits-cnn", "spatial"), ("digits-cnn", "both"),
         ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational"),
-        ("signal-cnn", "spatial"), ("signal-cnn", "pooling"), ("signal-cnn", "both")]
+        ("signal-cnn", "spatial"), ("signal-cnn", "pooling"), ("signal-cnn", "both"),
+        ("text-simple-rnn", "embedding"), ("text-simple-rnn", "recurrent"),
+        ("text-simple-rnn", "output")]
 ])  # each name's population trains once (cached) on one xdist process
 def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: str) -> None:
     """120 population seeds against 40 stored ``model.fit`` seeds at rate 0.5: the final test
