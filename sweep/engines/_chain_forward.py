@@ -15,11 +15,7 @@ weights (a leading K on every weight), so every layer is a batched computation:
   and then runs ``valid``.
 - MaxPooling1D/2D, AveragePooling1D/2D: Keras' own ops (``tf.nn.max_pool``, ``tf.nn.avg_pool``)
   with the members folded into the batch; a ``same`` average divides by the window's real,
-  unpadded elements, as TensorFlow's does. A MaxPooling1D whose windows tile the steps
-  (strides = pool size, nothing padded) is a max over reshaped windows instead, its gradient
-  to each window's first maximum as ``MaxPoolGrad`` sends it: XLA's CPU backend ran
-  ``max_pool``'s gradient (a select-and-scatter) about 9x slower (64 members x 32 rows x 128
-  steps x 16 channels: 362 ms against 39 ms forward and backward, on a loaded machine).
+  unpadded elements, as TensorFlow's does.
 - GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D: ``reduce_mean``/``reduce_max`` over the
   steps or pixels (Keras' ``ops.mean``/``ops.max``), ``keepdims`` either way.
 - LSTM, GRU, SimpleRNN, Bidirectional and Embedding: :mod:`._chain_recurrent`.
@@ -169,9 +165,6 @@ def _layer(spec: Spec, weights: Sequence[Any], h: Any, input_keep: Any, recurren
     if isinstance(spec, Conv1DSpec):
         z = _convolution_1d(spec, h, weights)
         return z, activate(spec.activation, z)
-    if isinstance(spec, Pool1DSpec) and spec.mode == "max" and _tiles(spec, h.shape[2]):
-        out = _max_over_tiles(h, spec.pool_size)
-        return out, out
     if isinstance(spec, PoolSpec | Pool1DSpec):
         pool = tf.nn.max_pool if spec.mode == "max" else tf.nn.avg_pool
         k, rows, *one = h.shape
@@ -213,34 +206,6 @@ def _convolution(spec: ConvSpec, h: Any, weights: Sequence[Any]) -> Any:
     if spec.use_bias:
         z = z + weights[1][:, None, None, None, :]
     return z
-
-
-def _tiles(spec: Pool1DSpec, steps: int) -> bool:
-    """Whether the pooling windows tile the steps: no overlap, no padding."""
-    return spec.strides == spec.pool_size and (spec.padding == "valid"
-                                               or steps % spec.pool_size == 0)
-
-
-def _max_over_tiles(h: Any, size: int) -> Any:
-    """``max_pool`` over windows that tile the steps (a ``valid`` pool drops the steps after
-    the last whole window), each window's gradient to its first maximum, as TF's
-    ``MaxPoolGrad`` and XLA's select-and-scatter send it."""
-    import tensorflow as tf
-
-    k, rows, steps, channels = h.shape
-    out = steps // size
-    windows = tf.reshape(h[:, :, : out * size], (k, rows, out, size, channels))
-
-    @tf.custom_gradient
-    def pooled(windows: Any) -> Any:
-        def gradient(upstream: Any) -> Any:
-            first = tf.one_hot(tf.argmax(windows, axis=3, output_type=tf.int32), size, axis=3,
-                               dtype=upstream.dtype)
-            return first * upstream[:, :, :, None, :]
-
-        return tf.reduce_max(windows, axis=3), gradient
-
-    return pooled(windows)
 
 
 def _convolution_1d(spec: Conv1DSpec, h: Any, weights: Sequence[Any]) -> Any:

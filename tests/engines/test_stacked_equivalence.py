@@ -233,31 +233,6 @@ def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -
                                    atol=1e-6, err_msg=f"layer {i} {layer.name}")
 
 
-@pytest.mark.parametrize("steps", [12, 13])
-def test_max_pooling_over_tiling_windows_is_tfs_max_pool_and_its_gradient(steps: int) -> None:
-    """MaxPooling1D whose windows tile the steps, computed over reshaped windows: the values
-    and the gradient of ``tf.nn.max_pool`` (to each window's first maximum where values tie;
-    a ``valid`` pool's dropped last step gets none)."""
-    import tensorflow as tf
-
-    from sweep.engines._chain_forward import _layer
-    from sweep.engines._chain_layers import Pool1DSpec
-
-    rng = np.random.default_rng(5)
-    x = tf.constant(np.maximum(np.round(rng.normal(size=(2, 3, steps, 4)) * 2) / 2, 0),
-                    tf.float32)  # many ties, at zero and above
-    spec = Pool1DSpec(2, 2, "valid", "max")
-    weights = tf.constant(rng.normal(size=(steps // 2, 4)), tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        ours = _layer(spec, (), x, None, None)[1]
-        theirs = tf.reshape(tf.nn.max_pool(tf.reshape(x, (6, steps, 4)), 2, 2, "VALID"),
-                            (2, 3, steps // 2, 4))
-        loss_ours, loss_theirs = (tf.reduce_sum(h * weights) for h in (ours, theirs))
-    assert np.array_equal(ours, theirs)
-    assert np.array_equal(tape.gradient(loss_ours, x), tape.gradient(loss_theirs, x))
-
-
 @pytest.mark.parametrize("sequences", [False, True])
 def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
         monkeypatch: pytest.MonkeyPatch, sequences: bool) -> None:
