@@ -25,9 +25,9 @@ from ._chain_layers import (
     DenseSpec,
     DropoutLayer,
     EmbeddingSpec,
-    read_layer,
     refuse,
 )
+from ._chain_read import read_layer
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
