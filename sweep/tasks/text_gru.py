@@ -140,6 +140,8 @@ TEXT_GRU = Task(
     engines=("population", "keras"),
     load_data=load_data,
     build_model=build_model,
+    # CPU seconds per member-epoch measured on a loaded 2-core machine (0.058-0.071)
+    epoch_seconds={"population": 0.065},
     placement_words={"embedding": "on the embedding",
                      "recurrent": "inside the GRUs (dropout and recurrent_dropout)",
                      "after": "after the GRUs and the dense layer"},
