@@ -1,6 +1,7 @@
 """The population engine on the digits CNN, the sequence LSTM and an Embedding -> GRU -> GRU text
 model (``tests/references/models.py``: both ``reset_after`` settings), and Bidirectional GRU and
-LSTM layers in every merge mode, against ``model.fit``.
+LSTM layers in every merge mode, against ``model.fit``; with dropout, the text model at each
+placement (on the embedding, inside both GRUs, after them).
 
 Without dropout and with the batch order matched (``shuffle=False`` on both sides) a member follows
 ``model.fit`` epoch by epoch up to float32 rounding: the convolutions, pooling, flatten, the LSTM's
@@ -201,7 +202,8 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
     pytest.param(name, placement, marks=pytest.mark.xdist_group(f"population-{name}"))
     for name, placement in [
         ("digits-cnn", "pooling"), ("digits-cnn", "spatial"), ("digits-cnn", "both"),
-        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational")]
+        ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational"),
+        ("text-gru", "embedding"), ("text-gru", "recurrent"), ("text-gru", "output")]
 ])  # each name's population trains once (cached) on one xdist process
 def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: str) -> None:
     """120 population seeds against 40 stored ``model.fit`` seeds at rate 0.5: the final test

@@ -67,9 +67,10 @@ CHAIN_DROPOUT = {"multiclass": (0.3, "hidden", None), "regression": (0.2, "hidde
 CHAIN_TRAJECTORY_EPOCHS = 8
 STACKED_TRAJECTORY_EPOCHS = 4
 STACKED_RATE = 0.5
-STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20}
+STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20, "text-gru": 15}
 STACKED_PLACEMENTS = {"digits-cnn": ("pooling", "spatial", "both"),
-                      "sequence-lstm": ("input", "output", "variational")}
+                      "sequence-lstm": ("input", "output", "variational"),
+                      "text-gru": ("embedding", "recurrent", "output")}
 
 
 def _all() -> dict[str, Definition]:

@@ -16,6 +16,13 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
 - ``text-bidirectional``: the same tokens, Embedding(40, 6) -> Bidirectional(GRU(5), whole
   sequence) -> Bidirectional(LSTM(4)) -> Dense(1, sigmoid), both merged by the cell's placement
   (concat, sum, mul or ave).
+- ``text-bigru``: the same tokens, Embedding(40, 6) -> Bidirectional(GRU(5, ``dropout`` and
+  ``recurrent_dropout``)) -> Dense(1, sigmoid): each direction its own masks.
+
+``text-gru`` here is the small test model above, not the built-in ``text-gru`` task (the
+tutorial reader's model, ``sweep/tasks/text_gru.py``): :func:`task_named` looks up its own names
+first, and the stored references name the test model (a reference's hash covers its task's
+name). The built-in task is ``get_task("text-gru")``.
 
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
@@ -183,6 +190,17 @@ def text_bidirectional_model(cell: Cell) -> Any:
     return model
 
 
+def text_bigru_model(cell: Cell) -> Any:
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((TOKEN_STEPS,), dtype="int32"), layers.Embedding(TOKENS, 6),
+        layers.Bidirectional(layers.GRU(5, dropout=cell.rate, recurrent_dropout=cell.rate)),
+        layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def chain_task(name: str, load: Callable[[], Dataset], build: Callable[[Cell], Any],
                placement: str, metric: str = "accuracy") -> Task:
     return Task(name=name, placements=(placement,), load_data=load, build_model=build,
@@ -199,8 +217,9 @@ CHAIN_TASKS = {
 
 
 def task_named(name: str) -> Task:
-    """A task by name: the chain tasks above, ``same-padding``, or a built-in task. A
-    module-level function, so ``functools.partial(task_named, name)`` pickles for the fitting
+    """A task by name: the chain tasks above, the text models, ``same-padding``, or a built-in
+    task (a test model's name first: ``text-gru`` is the small one here). A module-level
+    function, so ``functools.partial(task_named, name)`` pickles for the fitting
     processes."""
     if name in CHAIN_TASKS:
         return CHAIN_TASKS[name]
@@ -211,6 +230,9 @@ def task_named(name: str) -> Task:
     if name == "text-bidirectional":
         return Task(name="text-bidirectional", placements=MERGE_MODES, load_data=tokens,
                     build_model=text_bidirectional_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
+    if name == "text-bigru":
+        return Task(name="text-bigru", placements=("recurrent",), load_data=tokens,
+                    build_model=text_bigru_model, epochs=CHAIN_EPOCHS, batch_size=BATCH)
     if name == "same-padding":
         return replace(get_task("digits-cnn"), name="same-padding",
                        build_model=strided_same_padding_cnn)
