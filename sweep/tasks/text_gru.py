@@ -4,20 +4,19 @@ after them.
 
 Data, generated locally with NumPy (``np.random.default_rng(DATA_SEED)``, DATA_SEED = 20161121;
 nothing is downloaded): 800 "sentences" of ``LENGTH`` = 20 token ids from a vocabulary of
-``VOCABULARY`` = 200. Filler words are ids 10-199, drawn uniformly. Ids 1-3 are negators
-("not"), 4-6 positive words, 7-9 negative words. Half the sentences get a stray negator at a
-random place. Two thirds get one sentiment word (positive or negative, even odds) at a random
-place after the first, and half of those a negator right before it (else a filler word). The
-label::
+``VOCABULARY`` = 200. Filler words are ids 7-199, drawn uniformly; ids 1-3 are positive words,
+4-6 negative words. Two thirds of the sentences get one positive and one negative word at two
+random places ("good ... but bad"); the later of the two decides. The label::
 
     2 (neutral)   no sentiment word
-    0 (positive)  a positive word not negated, or a negative word negated
-    1 (negative)  a negative word not negated, or a positive word negated
+    0 (positive)  the positive word comes after the negative one
+    1 (negative)  the negative word comes after the positive one
 
 then one label in ten is replaced by a random class (so at most about 93 % is attainable, and
-there is noise to memorise). A bag of words cannot tell "not good" from "good ... not": a
-logistic regression on word counts reaches 0.49 test accuracy (0.975 on its training rows); the
-order of two neighbouring words decides. The first 400 sentences train, the next 400 test.
+there is noise to memorise). A bag of words sees both words in every sentiment sentence and
+cannot tell which came last: a logistic regression on word counts reaches 0.58 test accuracy
+(0.97 on its training rows); a recurrence can remember the last sentiment word it read. The
+first 400 sentences train, the next 400 test.
 
 Model (the reader's ``Embedding(200, 32) -> 2 x Bidirectional(GRU(25)) -> Dense(100)`` at a
 third of its widths, and sentences of 20 words rather than 30, so that the default grid trains
@@ -56,11 +55,10 @@ LENGTH = 20
 CLASSES = 3
 N_TRAIN = 400
 N_TEST = 400
-NEGATORS = np.arange(1, 4)
-POSITIVE = np.arange(4, 7)
-NEGATIVE = np.arange(7, 10)
-FILLER = 10
-"""Filler words are ids 10-199; id 0 is not used (the usual padding id)."""
+POSITIVE = np.arange(1, 4)
+NEGATIVE = np.arange(4, 7)
+FILLER = 7
+"""Filler words are ids 7-199; id 0 is not used (the usual padding id)."""
 NOISE = 0.1
 EMBEDDING = 16
 UNITS = 12
@@ -74,22 +72,12 @@ def generate(n: int, seed: int = DATA_SEED) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.integers(FILLER, VOCABULARY, size=(n, LENGTH))
     y = np.full(n, 2)
-    stray = rng.random(n) < 0.5
-    stray_at = rng.integers(0, LENGTH, n)
-    stray_word = rng.choice(NEGATORS, n)
-    x[stray, stray_at[stray]] = stray_word[stray]
-    sentiment = rng.random(n) < 2 / 3
-    at = rng.integers(1, LENGTH, n)
-    positive = rng.random(n) < 0.5
-    negated = rng.random(n) < 0.5
-    word = np.where(positive, rng.choice(POSITIVE, n), rng.choice(NEGATIVE, n))
-    rows = np.flatnonzero(sentiment)
-    x[rows, at[rows]] = word[rows]
-    before = x[rows, at[rows] - 1]
-    filler = rng.integers(FILLER, VOCABULARY, n)[rows]
-    x[rows, at[rows] - 1] = np.where(negated[rows], rng.choice(NEGATORS, n)[rows],
-                                     np.where(np.isin(before, NEGATORS), filler, before))
-    y[rows] = np.where(positive[rows] != negated[rows], 0, 1)
+    rows = np.flatnonzero(rng.random(n) < 2 / 3)
+    places = np.argsort(rng.random((n, LENGTH)), axis=1)[:, :2]  # two distinct places
+    good, bad = places[:, 0], places[:, 1]
+    x[rows, good[rows]] = rng.choice(POSITIVE, n)[rows]
+    x[rows, bad[rows]] = rng.choice(NEGATIVE, n)[rows]
+    y[rows] = np.where(good[rows] > bad[rows], 0, 1)  # the later word decides
     flip = rng.random(n) < NOISE
     y = np.where(flip, rng.integers(0, CLASSES, n), y)
     return x.astype(np.int32), y.astype(np.int32)
@@ -152,6 +140,8 @@ TEXT_GRU = Task(
     engines=("population", "keras"),
     load_data=load_data,
     build_model=build_model,
+    # CPU seconds per member-epoch measured on a loaded 2-core machine (0.058-0.071)
+    epoch_seconds={"population": 0.065},
     placement_words={"embedding": "on the embedding",
                      "recurrent": "inside the GRUs (dropout and recurrent_dropout)",
                      "after": "after the GRUs and the dense layer"},

@@ -1,7 +1,8 @@
 """The population engine on the digits CNN, the sequence LSTM and an Embedding -> GRU -> GRU text
 model (``tests/references/models.py``: both ``reset_after`` settings), Bidirectional GRU and
 LSTM layers in every merge mode, and an Embedding -> SimpleRNN -> Bidirectional(SimpleRNN) text
-model, against ``model.fit``.
+model, against ``model.fit``; with dropout, the GRU text model at each placement (on the
+embedding, inside both GRUs, after them).
 
 Without dropout and with the batch order matched (``shuffle=False`` on both sides) a member follows
 ``model.fit`` epoch by epoch up to float32 rounding: the convolutions, pooling, flatten, the LSTM's
@@ -289,7 +290,8 @@ def _population_results(name: str) -> dict[str, list[CellResult]]:
         ("sequence-lstm", "input"), ("sequence-lstm", "output"), ("sequence-lstm", "variational"),
         ("signal-cnn", "spatial"), ("signal-cnn", "pooling"), ("signal-cnn", "both"),
         ("text-simple-rnn", "embedding"), ("text-simple-rnn", "recurrent"),
-        ("text-simple-rnn", "output")]
+        ("text-simple-rnn", "output"),
+        ("text-gru", "embedding"), ("text-gru", "recurrent"), ("text-gru", "output")]
 ])  # each name's population trains once (cached) on one xdist process
 def test_with_dropout_the_engines_agree_in_distribution(name: str, placement: str) -> None:
     """120 population seeds against 40 stored ``model.fit`` seeds at rate 0.5: the final test

@@ -67,11 +67,13 @@ CHAIN_DROPOUT = {"multiclass": (0.3, "hidden", None), "regression": (0.2, "hidde
 CHAIN_TRAJECTORY_EPOCHS = 8
 STACKED_TRAJECTORY_EPOCHS = 4
 STACKED_RATE = 0.5
-STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20, "signal-cnn": 15, "text-simple-rnn": 12}
+STACKED_EPOCHS = {"digits-cnn": 15, "sequence-lstm": 20, "signal-cnn": 15, "text-simple-rnn": 12,
+                  "text-gru": 15}
 STACKED_PLACEMENTS = {"digits-cnn": ("pooling", "spatial", "both"),
                       "sequence-lstm": ("input", "output", "variational"),
                       "signal-cnn": SIGNAL_PLACEMENTS,
-                      "text-simple-rnn": ("embedding", "recurrent", "output")}
+                      "text-simple-rnn": ("embedding", "recurrent", "output"),
+                      "text-gru": ("embedding", "recurrent", "output")}
 NOISE_DROPOUT = {"noise-mlp": [(0.3, "gaussian", None), (0.5, "noise", None),
                               (0.2, "alpha", None)],
                  "text-noise-shape": [(0.3, "words", None)]}

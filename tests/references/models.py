@@ -41,6 +41,11 @@ data that ships with scikit-learn, each with mini-batches and a last partial bat
   placement ``words``) or whole embedding features for every step (``(None, 1, 8)``, placement
   ``features``).
 
+``text-gru`` here is the small test model above, not the built-in ``text-gru`` task (the
+tutorial reader's model, ``sweep/tasks/text_gru.py``): :func:`task_named` looks up its own names
+first, and the stored references name the test model (a reference's hash covers its task's
+name). The built-in task is ``get_task("text-gru")``.
+
 They live here, not in a test module, because the stored ``model.fit`` references
 (:mod:`tests.references`) hash and refit them.
 """
@@ -374,8 +379,9 @@ CHAIN_TASKS = {
 
 
 def task_named(name: str) -> Task:
-    """A task by name: the chain tasks above, ``same-padding``, or a built-in task. A
-    module-level function, so ``functools.partial(task_named, name)`` pickles for the fitting
+    """A task by name: the chain tasks above, the text models, ``same-padding``, or a built-in
+    task (a test model's name first: ``text-gru`` is the small one here). A module-level
+    function, so ``functools.partial(task_named, name)`` pickles for the fitting
     processes."""
     if name in CHAIN_TASKS:
         return CHAIN_TASKS[name]

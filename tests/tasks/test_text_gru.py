@@ -33,14 +33,13 @@ def _rule(x: np.ndarray) -> np.ndarray:
     """The documented label before the noise, read off the tokens one sentence at a time."""
     labels = []
     for row in x:
-        at = np.flatnonzero(row < text_gru.FILLER)
-        words = [t for t in at if row[t] not in text_gru.NEGATORS]
-        if not words:
+        good = np.flatnonzero(np.isin(row, text_gru.POSITIVE))
+        bad = np.flatnonzero(np.isin(row, text_gru.NEGATIVE))
+        if len(good) == len(bad) == 0:
             labels.append(2)
             continue
-        (t,) = words  # one sentiment word, never first
-        negated = row[t - 1] in text_gru.NEGATORS
-        labels.append(0 if (row[t] in text_gru.POSITIVE) != negated else 1)
+        (g,), (b,) = good, bad  # one of each
+        labels.append(0 if g > b else 1)
     return np.array(labels)
 
 
@@ -54,13 +53,9 @@ def test_corpus_labels_vocabulary_and_split() -> None:
         agree = (_rule(x) == y).mean()
         assert 0.88 < agree < 0.96  # one label in ten redrawn at random (a third unchanged)
         assert all(0.25 < (y == c).mean() < 0.42 for c in range(3))
-    # order decides: as many negated as plain sentiment words, and stray negators elsewhere
-    x = data.train_x
-    sentiment = (x >= text_gru.POSITIVE[0]) & (x < text_gru.FILLER)
-    rows, at = np.nonzero(sentiment)
-    negated = np.isin(x[rows, at - 1], text_gru.NEGATORS)
-    assert 0.4 < negated.mean() < 0.6
-    assert np.isin(x, text_gru.NEGATORS).sum() > negated.sum() + 100
+    # order decides: as often positive-then-negative as the other way round
+    y = _rule(data.train_x)
+    assert 0.4 < (y == 0).sum() / (y < 2).sum() < 0.6
 
 
 def test_generator_is_deterministic() -> None:
