@@ -85,7 +85,7 @@ def generate(n: int, seed: int = DATA_SEED) -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def load_data() -> Dataset:
-    """The first 600 generated sentences train, the next 400 test."""
+    """The first 400 generated sentences train, the next 400 test."""
     x, y = generate(N_TRAIN + N_TEST)
     return Dataset(x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:])
 
