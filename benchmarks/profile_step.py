@@ -54,6 +54,7 @@ def main() -> None:
     from sweep.engines import _chain_dense as dense
     from sweep.engines._chain_evaluate import evaluated
     from sweep.engines._chain_forward import keep_multipliers
+    from sweep.engines._chain_layers import KINDS
     from sweep.engines._chain_graph import ChainTraining
     from sweep.engines._chain_members import MemberBuilder, population_shape, stack
     from sweep.engines._population_rng import dropout_step_key
@@ -83,7 +84,7 @@ def main() -> None:
             seconds.append(time.perf_counter() - began)
         return statistics.median(seconds) / work
 
-    no_masks = replace(full, dropout=tuple((False,) * 4 for _ in full.specs))
+    no_masks = replace(full, dropout=tuple((False,) * len(KINDS) for _ in full.specs))
     neither = replace(no_masks, constrained=(False,) * len(full.specs))
     results = {"whole step (masks, MaxNorm)": program_time(full),
                "without masks": program_time(no_masks),

@@ -13,6 +13,9 @@ figure, printed as "about". On the keras engine it is::
 
     KERAS_START_SECONDS + cells x (cell_seconds + epochs x epoch_seconds) / parallel workers
 
+and on the population engine its compile once, then the same sum over the workers, each a
+process of one intra-op thread (``sweep/_keras.py``) on a core of its own.
+
 A ``model.fit`` epoch costs far more than its batches: every epoch also runs the validation
 pass, the callbacks and Keras' epoch bookkeeping (about :data:`KERAS_EPOCH_SECONDS` here, even
 for the tutorial's one batch), and every cell builds and compiles its model, traces its train
@@ -146,9 +149,8 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
             per_epoch, per_cell = POPULATION_STEP_SECONDS * steps, POPULATION_CELL_SECONDS
         else:
             per_epoch = STEP_SECONDS * steps + KERAS_EPOCH_SECONDS
-    parallel = workers if engine == "keras" else 1
     seconds = once + (cells + confirm_cells) * (epochs * per_epoch + per_cell) / max(
-        1, min(parallel, cores()))
+        1, min(workers, cores()))
     return WorkEstimate(cells, epochs, engine, workers, seconds,
                         worker_memory(engine, epochs, min(cells_per_claim, cells)), confirm_cells)
 

@@ -78,3 +78,16 @@ def test_a_population_estimate_counts_its_compile_once_for_every_task() -> None:
     assert estimate(build_config(None, {**{"engine": "population", "rates": "0:0.9:0.1",
                                           "seeds": "2", "max_norms": "none,2"},
                                        "epochs": "60"}), 256, 1).seconds > seconds
+
+
+def test_population_workers_share_the_training_but_not_the_compile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker is a process of one intra-op thread: two on two cores halve the training
+    time of a population sweep (its compile is paid by each at once); a third core-less worker
+    adds nothing."""
+    monkeypatch.setattr(budget, "cores", lambda: 2)
+    config = build_config(None, {"task": "text-gru"})
+    one, two, three = (estimate(config, 64, workers).seconds for workers in (1, 2, 3))
+    once = budget.POPULATION_COMPILE_SECONDS
+    assert two - once == pytest.approx((one - once) / 2)
+    assert three == pytest.approx(two)
