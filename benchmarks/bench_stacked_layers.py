@@ -1,5 +1,5 @@
-"""Speed on the CNN, the LSTM and a text GRU: the population engine against ``model.fit``, same
-cells, one run.
+"""Speed on the CNN, the LSTM, recurrent text models and the noise layers: the population engine
+against ``model.fit``, same cells, one run.
 
 (d) ``digits-cnn``: Conv2D(32, 3) x2 -> [SpatialDropout2D] -> MaxPooling2D -> [Dropout] ->
     Dense(10), 200 training images, batch 32 (7 steps per epoch), test on 500 after each epoch;
@@ -11,7 +11,13 @@ cells, one run.
 (s) a 1D CNN as a user's task file (``signal_task.py``): Conv1D(16, 5, causal, dilation 2)
     -> [SpatialDropout1D] -> MaxPooling1D -> Conv1D(16, 3, same) -> AveragePooling1D ->
     [Dropout] -> GlobalAveragePooling1D -> Dense(3), 600 signals of 128 steps, batch 32, 20
-    epochs.
+    epochs;
+(r) SimpleRNN layers as a user's task file (``rnn_task.py``): Embedding(200, 32) ->
+    Bidirectional(SimpleRNN(32), variational dropout) -> SimpleRNN(32) -> Dense(3), the
+    text-gru corpus (400 sentences of 20 tokens, batch 32), 10 epochs;
+(n) the dropout family beyond Dropout as a user's task file (``noise_task.py``): digits 64 ->
+    [GaussianNoise] -> Dense(128, relu) -> [GaussianDropout] -> Dense(128, tanh) ->
+    [AlphaDropout] -> Dense(10), 1,000 training rows, batch 32, 20 epochs.
 
 Cells come from each task's default grid (rates 0-0.9, its three placements, seeds). The
 population side trains a claim of ``--cells`` cells (populations of 64) after a warm-up that
@@ -26,7 +32,7 @@ the engine uses, patches concatenated from shifted slices, and a grouped convolu
 (``feature_group_count`` = members, what ``vmap`` lowers to).
 
     python benchmarks/bench_stacked_layers.py [--epochs N] [--cells N] [--keras-cells N]
-                                              [--only d,e,t,s] [--convolutions]
+                                              [--only d,e,t,s,r,n] [--convolutions]
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ from typing import Any
 TARGET = 10.0
 TASKS = {"d": "digits-cnn", "e": "sequence-lstm",
          "t": os.path.join(os.path.dirname(os.path.abspath(__file__)), "reader_text_task.py"),
-         "s": os.path.join(os.path.dirname(os.path.abspath(__file__)), "signal_task.py")}
-EPOCHS = {"d": 60, "e": 60, "t": 6, "s": 20}
+         "s": os.path.join(os.path.dirname(os.path.abspath(__file__)), "signal_task.py"),
+         "r": os.path.join(os.path.dirname(os.path.abspath(__file__)), "rnn_task.py"),
+         "n": os.path.join(os.path.dirname(os.path.abspath(__file__)), "noise_task.py")}
+EPOCHS = {"d": 60, "e": 60, "t": 6, "s": 20, "r": 10, "n": 20}
 
 
 def _bench(key: str, args: argparse.Namespace) -> dict[str, float]:
@@ -127,10 +135,10 @@ def _convolutions() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per cell (default: d and e 60, t 6, s 20)")
+                        help="epochs per cell (default: d and e 60, t 6, s 20, r 10, n 20)")
     parser.add_argument("--cells", type=int, default=128, help="population cells (128)")
     parser.add_argument("--keras-cells", type=int, default=3, help="model.fit cells (3)")
-    parser.add_argument("--only", default="d,e,t,s", help="which tasks (d,e,t,s)")
+    parser.add_argument("--only", default="d,e,t,s,r,n", help="which tasks (d,e,t,s,r,n)")
     parser.add_argument("--convolutions", action="store_true",
                         help="also time three ways to stack a convolution")
     args = parser.parse_args()

@@ -54,8 +54,8 @@ def main() -> None:
     from sweep.engines import _chain_dense as dense
     from sweep.engines._chain_evaluate import evaluated
     from sweep.engines._chain_forward import keep_multipliers
-    from sweep.engines._chain_layers import KINDS
     from sweep.engines._chain_graph import ChainTraining
+    from sweep.engines._chain_layers import KINDS
     from sweep.engines._chain_members import MemberBuilder, population_shape, stack
     from sweep.engines._population_rng import dropout_step_key
     from sweep.grid import Cell
