@@ -1,0 +1,114 @@
+"""How well a classifier's predicted probabilities are calibrated: the figures a cell records
+under standard inference and under MC dropout (the mean of T stochastic passes' probabilities).
+
+Conventions (each also what the documentation states):
+
+- A sigmoid output (rows, 1) is read as two classes, ``(1 - p, p)``; a softmax output as it is.
+  Labels are class indices (for a sigmoid output, 0 or 1).
+- ``nll``: the mean over rows of ``-log p(true class)``, each probability clipped to
+  ``[1e-7, 1 - 1e-7]`` as Keras' cross-entropy clips it. Under MC dropout ``p`` is the mean of
+  the passes' probabilities (Gal's MC NLL: the log of the mean, not the mean of the logs).
+- ``brier``: the mean over rows of the squared distance between the probability vector and the
+  one-hot label (a sum over the classes).
+- ``ece``: top-label expected calibration error over :data:`ECE_BINS` equal-width confidence bins
+  ``(i/15, (i+1)/15]``, the confidence being the largest probability and a row correct when its
+  class is the true one (ties to the lowest index, as ``argmax``): the sum over bins of the bin's
+  share of rows times ``|accuracy - mean confidence|`` (torchmetrics' ``CalibrationError`` with
+  ``n_bins=15``, Ovadia et al. 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ECE_BINS = 15
+CLIP = 1e-7
+"""Keras' ``backend.epsilon()``: probabilities are clipped to ``[CLIP, 1 - CLIP]`` for the NLL."""
+
+
+def class_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """(..., rows, classes) probabilities from a model's outputs: a sigmoid's last axis of one
+    becomes two classes ``(1 - p, p)``; more than one is taken as a softmax's."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.shape[-1] == 1:
+        return np.concatenate([1.0 - outputs, outputs], axis=-1)
+    return outputs
+
+
+def _labels(labels: np.ndarray, rows: int) -> np.ndarray:
+    out = np.asarray(labels).reshape(-1).astype(np.int64)
+    if out.shape[0] != rows:
+        raise ValueError(f"{out.shape[0]} labels for {rows} rows of probabilities")
+    return out
+
+
+def nll(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true class, (rows, classes) probabilities."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    true = p[np.arange(p.shape[0]), _labels(labels, p.shape[0])]
+    return float(-np.mean(np.log(np.clip(true, CLIP, 1.0 - CLIP))))
+
+
+def brier(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Multi-class Brier score: mean over rows of ``sum_k (p_k - [k = y])^2``."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    one_hot = np.eye(p.shape[1])[_labels(labels, p.shape[0])]
+    return float(np.mean(np.sum((p - one_hot) ** 2, axis=1)))
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Per confidence bin ``(i/bins, (i+1)/bins]``: its rows, their mean confidence and their
+    accuracy (0 where a bin is empty)."""
+
+    counts: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def ece(self) -> float:
+        share = self.counts / max(1, int(self.counts.sum()))
+        return float(np.sum(share * np.abs(self.accuracy - self.confidence)))
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray,
+                bins: int = ECE_BINS) -> Reliability:
+    """The reliability diagram's bins of (rows, classes) probabilities."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == _labels(labels, p.shape[0])).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(np.float64)
+    filled = np.maximum(counts, 1.0)
+    return Reliability(counts.astype(np.int64),
+                       np.bincount(index, confidence, minlength=bins) / filled,
+                       np.bincount(index, correct, minlength=bins) / filled)
+
+
+def ece(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error over ``bins`` equal-width confidence bins."""
+    return reliability(probabilities, labels, bins).ece
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    p = np.asarray(probabilities)
+    return float(np.mean(p.argmax(axis=1) == _labels(labels, p.shape[0])))
+
+
+def mc_probabilities(passes: np.ndarray) -> np.ndarray:
+    """(rows, classes): the mean over the first axis of T passes' (T, rows, classes)
+    probabilities; passes that are all the same (a model without dropout) give that pass
+    exactly (a floating-point mean of equal values need not be the value)."""
+    passes = np.asarray(passes, dtype=np.float64)
+    if np.all(passes == passes[:1]):
+        return passes[0].copy()
+    return passes.mean(axis=0)
+
+
+def figures(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """accuracy, nll, brier and ece of (rows, classes) probabilities."""
+    return {"accuracy": accuracy(probabilities, labels), "nll": nll(probabilities, labels),
+            "brier": brier(probabilities, labels), "ece": ece(probabilities, labels)}
