@@ -112,3 +112,38 @@ def figures(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """accuracy, nll, brier and ece of (rows, classes) probabilities."""
     return {"accuracy": accuracy(probabilities, labels), "nll": nll(probabilities, labels),
             "brier": brier(probabilities, labels), "ece": ece(probabilities, labels)}
+
+
+CLASSIFIER_LOSSES = frozenset({"binary_crossentropy", "categorical_crossentropy",
+                               "sparse_categorical_crossentropy"})
+PROBABILITY_OUTPUTS = frozenset({"sigmoid", "softmax"})
+
+
+def is_classifier(loss: str, activation: str | None, from_logits: bool = False) -> bool:
+    """Whether a model's outputs are class probabilities these figures apply to: a
+    cross-entropy loss after a sigmoid or softmax output (not from logits)."""
+    return loss in CLASSIFIER_LOSSES and activation in PROBABILITY_OUTPUTS and not from_logits
+
+
+def class_labels(labels: np.ndarray, classes: int) -> np.ndarray:
+    """Class indices of a task's labels: one-hot rows of ``classes`` (> 1) columns by their
+    argmax, anything else (a sigmoid's 0/1 labels, sparse indices) as whole numbers."""
+    labels = np.asarray(labels)
+    if classes > 1 and labels.ndim >= 2 and labels.shape[-1] == classes:
+        return labels.reshape(-1, classes).argmax(axis=1)
+    return labels.reshape(-1).astype(np.int64)
+
+
+def cell_figures(outputs: np.ndarray, mc_outputs: np.ndarray | None,
+                 labels: np.ndarray) -> dict[str, float]:
+    """What a classification cell records on its compared split: :func:`figures` of the
+    model's ``outputs`` (rows, outputs) under standard inference, and, when ``mc_outputs`` (the
+    mean of the MC passes' outputs, :func:`mc_probabilities`) is given, the same figures
+    prefixed ``mc_``."""
+    standard = class_probabilities(outputs)
+    classes = class_labels(labels, standard.shape[1])
+    found = figures(standard, classes)
+    if mc_outputs is not None:
+        mc = figures(class_probabilities(mc_outputs), classes)
+        found.update({f"mc_{name}": value for name, value in mc.items()})
+    return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -55,6 +55,15 @@ class CellResult:
     metric: str = "accuracy"
     validation_metric: float | None = None
     validation_loss: float | None = None
+    calibration: dict[str, float] = field(default_factory=dict)
+    """A classifier's calibration figures on the compared split (:func:`sweep.calibration.
+    cell_figures`): ``accuracy``, ``nll``, ``brier``, ``ece`` under standard inference and,
+    with MC passes, ``mc_accuracy`` ... of their mean; empty for any other task."""
+
+    @property
+    def compared_on(self) -> str:
+        """The split :attr:`value` is measured on: ``validation`` or ``test``."""
+        return "test" if self.validation_metric is None else "validation"
 
     @property
     def value(self) -> float:
@@ -88,8 +97,12 @@ def exact_metric(metric: str, value: float, labels: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """``mc_passes``: the stochastic passes (dropout on) whose mean gives a classifier's MC
+    dropout figures; 0 records none."""
+
     epochs: int
     batch_size: int
+    mc_passes: int = 0
 
 
 class TrainControl(Protocol):

@@ -47,6 +47,7 @@ from . import _chain_dense as dense
 from ._chain_evaluate import compiled_evaluation, evaluated, losses, row_figures
 from ._chain_forward import Keeps, keep_multipliers, mask_counters
 from ._chain_layers import KINDS, EmbeddingSpec
+from ._chain_mc import compiled_mc
 from ._chain_noise import NOISE_KINDS, member_constants
 from ._chain_recurrent import embedding
 from ._chain_shape import ChainPopulation, Shape
@@ -124,6 +125,14 @@ class ChainTraining:
         loss, metric = self._evaluate(self.weights, _tensor(x, self._shape, False),
                                       _tensor(y, self._shape, True))
         return np.asarray(loss), np.asarray(metric)
+
+    def mc_outputs(self, x: np.ndarray, passes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's (K, rows, outputs) outputs on ``x`` with dropout off, and the mean of
+        ``passes`` passes with it on (:mod:`._chain_mc`)."""
+        rates, scales, *_, keys = self._settings[:5]
+        standard, mc = compiled_mc(self._shape, passes)(
+            self.weights, _tensor(x, self._shape, False), rates, scales, keys)
+        return np.asarray(standard), np.asarray(mc)
 
 
 def dropout_scale(rate: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..calibration import cell_figures
 from ..exceptions import EngineError, SweepError
 from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
@@ -22,7 +23,9 @@ from ._base import CellResult, Curves, TrainControl, TrainSettings, exact_metric
 from ._chain_dense import members_per_population
 from ._chain_graph import CHUNK_EPOCHS, ChainTraining
 from ._chain_layers import EmbeddingSpec
+from ._chain_mc import probability_outputs
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
+from ._chain_shape import Shape
 
 MEMBERS = 64
 """Members per population of a chain without a size of its own (:mod:`._chain_dense` has one
@@ -199,6 +202,7 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
     test = training.evaluate(data.test_x, data.test_y)
     validation = (None if data.validation_x is None or data.validation_y is None
                   else training.evaluate(data.validation_x, data.validation_y))
+    calibration = _calibration(training, shape, data, settings.mc_passes, len(members))
     share = (time.perf_counter() - began) / len(members)
     results = []
     for k, member in enumerate(members):
@@ -211,5 +215,18 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
             validation_metric=None if validation is None or data.validation_y is None
             else exact_metric(task.metric, validation[1][k], data.validation_y),
             validation_loss=None if validation is None else float(validation[0][k]),
+            calibration=calibration[k],
         ))
     return results
+
+
+def _calibration(training: ChainTraining, shape: Shape, data: Dataset, passes: int,
+                 members: int) -> list[dict[str, float]]:
+    """Each real member's :func:`sweep.calibration.cell_figures` on the compared split (MC
+    dropout's from ``passes`` passes, none when 0); empty dicts unless the members output
+    class probabilities."""
+    if not probability_outputs(shape):
+        return [{} for _ in range(members)]
+    x, y = data.compared
+    standard, mc = training.mc_outputs(x, passes)
+    return [cell_figures(standard[k], mc[k] if passes else None, y) for k in range(members)]

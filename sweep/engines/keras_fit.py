@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
+from ..calibration import cell_figures, is_classifier, mc_probabilities
 from ..exceptions import TaskError
 from ..grid import Cell
 from ..tasks import Task
@@ -88,6 +89,7 @@ class KerasFitEngine:
         test = _evaluate(model, data.test_x, data.test_y, metric)
         validation = (None if data.validation_x is None
                       else _evaluate(model, data.validation_x, data.validation_y, metric))
+        calibration = calibration_figures(model, *data.compared, settings.mc_passes)
         return CellResult(
             cell=cell,
             train_metric=train[1],
@@ -100,6 +102,7 @@ class KerasFitEngine:
             metric=metric,
             validation_metric=None if validation is None else validation[1],
             validation_loss=None if validation is None else validation[0],
+            calibration=calibration,
         )
 
 
@@ -129,6 +132,30 @@ def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
         if not np.isfinite(number):
             raise FloatingPointError(f"the evaluated {name} is {number}")
     return loss, value
+
+
+def is_probability_model(model: Any) -> bool:
+    """A cross-entropy loss after a sigmoid or softmax output layer (not from logits)."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else str(getattr(loss, "name", ""))
+    activation = model.layers[-1].get_config().get("activation") if model.layers else None
+    return is_classifier(name, activation, bool(getattr(loss, "from_logits", False)))
+
+
+def calibration_figures(model: Any, x: Any, y: Any, passes: int) -> dict[str, float]:
+    """A classifier's :func:`sweep.calibration.cell_figures` on ``x``, ``y``: its outputs
+    with dropout off (``model(x, training=False)``) and the mean of ``passes`` calls
+    ``model(x, training=True)`` (Keras' own dropout generator, continuing the cell's seeded
+    stream); empty for any other model. Both calls take the same path, so a model without
+    dropout gives identical passes and identical figures."""
+    if not is_probability_model(model):
+        return {}
+    outputs = np.asarray(model(x, training=False))
+    mc = None
+    if passes:
+        mc = mc_probabilities(np.stack([np.asarray(model(x, training=True))
+                                        for _ in range(passes)]))
+    return cell_figures(outputs, mc, y)
 
 
 def _stop_callback(keras: Any, control: TrainControl, epochs: int) -> Any:

@@ -1,0 +1,97 @@
+"""MC dropout for K stacked members: every member's outputs on shared rows with dropout off,
+and the mean of T stochastic passes with every dropout layer on, in one compiled program.
+
+Each pass draws its masks as training does (:func:`._chain_forward.keep_multipliers`, the
+engine's counter hash, per member, row, layer and kind) on the step key of pass ``t`` under the
+member key XORed with :data:`MC_SALT`: a stream of its own, apart from every training step's
+and every shuffle's (:data:`._chain_graph._SHUFFLE_SALT`). The passes' outputs are summed in
+float32 and divided by T; a member whose passes were all equal to the first (no dropout) gets
+that pass exactly, as :func:`sweep.calibration.mc_probabilities` gives it. The figures are
+computed from these outputs in NumPy (:func:`sweep.calibration.cell_figures`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from ._chain_forward import Keeps, forward, keep_multipliers, mask_counters
+from ._chain_layers import KINDS
+from ._chain_shape import Shape
+from ._population_rng import dropout_step_key
+
+MC_SALT = np.uint32(0x2C1B3C6D)
+"""XORed into the member keys of the MC passes (training steps use the keys as they are, the
+shuffles XOR ``0x5BD1E995``)."""
+
+
+def probability_outputs(shape: Shape) -> bool:
+    """Whether the members' outputs are class probabilities: a cross-entropy after a sigmoid
+    or softmax output (a linear output from logits is not)."""
+    from ..calibration import is_classifier
+
+    return is_classifier(shape.loss, getattr(shape.specs[-1], "activation", None))
+
+
+def keeps_of(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
+             counters: dict[tuple[int, int], Any]) -> Keeps:
+    """Every layer's and kind's multipliers for ``rows`` rows on ``step_key`` (None where no
+    member drops); ``counters``: :func:`._chain_forward.mask_counters` per (layer, kind)."""
+    import tensorflow as tf
+
+    per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
+    return tuple(
+        tuple(keep_multipliers(spec, kind, i, shape.in_shapes[i], rows, step_key,
+                               rates[i][kind], scales[i][kind], per_gate[i], counters[i, kind],
+                               shape.noise_shape(i, kind))
+              if shape.dropout[i][kind] else None for kind in range(len(KINDS)))
+        for i, spec in enumerate(shape.specs))
+
+
+def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rates: Any,
+               scales: Any, keys: Any) -> tuple[Any, Any]:
+    """(K, rows, outputs) outputs with dropout off and the mean of ``passes`` passes with it
+    on, for rows ``x`` shared by the members."""
+    import tensorflow as tf
+
+    rows = int(x.shape[0])
+    shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
+    standard = forward(shape.specs, shape.counts, weights, shared, None)[1]
+    if not passes:
+        return standard, standard
+    counters = {(i, kind): mask_counters(spec, kind, i, shape.in_shapes[i], rows,
+                                         shape.noise_shape(i, kind))
+                for i, spec in enumerate(shape.specs) for kind in range(len(KINDS))
+                if shape.dropout[i][kind]}
+    mc_keys = tf.bitwise.bitwise_xor(keys, tf.constant(MC_SALT, tf.uint32))
+
+    def one(t: Any) -> Any:
+        keeps = keeps_of(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters)
+        return forward(shape.specs, shape.counts, weights, shared, keeps)[1]
+
+    first = one(tf.constant(0))
+    axes = list(range(1, first.shape.rank))
+
+    def body(t: Any, total: Any, same: Any) -> tuple[Any, Any, Any]:
+        out = one(t)
+        return t + 1, total + out, same & tf.reduce_all(tf.equal(out, first), axis=axes)
+
+    _, total, same = tf.while_loop(
+        lambda t, *_: t < passes, body,
+        (tf.constant(1), first, tf.ones(shape.members, tf.bool)))
+    column = (shape.members, *[1] * (first.shape.rank - 1))
+    return standard, tf.where(tf.reshape(same, column), first, total / passes)
+
+
+@functools.cache
+def compiled_mc(shape: Shape, passes: int) -> Any:
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, reduce_retracing=False, autograph=False)
+    def program(weights: tuple[Any, ...], x: Any, rates: Any, scales: Any,
+                keys: Any) -> tuple[Any, Any]:
+        return mc_outputs(shape, passes, weights, x, rates, scales, keys)
+
+    return program
