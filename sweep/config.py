@@ -23,11 +23,12 @@ from .racing import RaceSettings
 from .tasks import Task, get_task
 from .tasks.tabular import OPTIONS as TABULAR_OPTIONS
 from .tasks.tabular import is_tabular, tabular_reference
-from .values import AUTO, PARSERS, check_study_name
+from .values import AUTO, DEFAULT_MC_PASSES, PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
-NOT_NONE = ("task", "rates", "seeds", "heartbeat_seconds", "workers", "allow_large")
+NOT_NONE = ("task", "rates", "seeds", "mc_passes", "heartbeat_seconds", "workers",
+            "allow_large")
 """Settings that have a value always: ``None`` is refused, not taken for the default (a
 ``heartbeat_seconds`` of None would switch off the recovery of a dead worker's cells)."""
 
@@ -47,7 +48,9 @@ class SweepConfig:
     (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with ties
     within ``margin``; those four are errors with a fixed list of seeds. ``confirm`` retrains
     the best dropout group and its no-dropout baseline on that many fresh seeds after the
-    sweep (0: none; ``None``: :func:`sweep.confirming.default_confirm`'s rule)."""
+    sweep (0: none; ``None``: :func:`sweep.confirming.default_confirm`'s rule). ``mc_passes``
+    is the number of stochastic passes (dropout on) whose mean gives a classifier's MC dropout
+    figures on the compared split (0: none)."""
 
     study: str | None = None
     storage: str | None = None
@@ -69,6 +72,7 @@ class SweepConfig:
     confirm: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
+    mc_passes: int = DEFAULT_MC_PASSES
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
     workers: int = 1

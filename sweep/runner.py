@@ -22,6 +22,7 @@ from .report.summary import SweepSummary
 from .rounds import race_settings, race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
+from .storage.schema import MC_PASSES_KEY
 from .tasks import check_first_cell, task_facts
 from .worker import Log, WorkOutcome, quiet, raise_if_stopped, work
 
@@ -51,7 +52,8 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     task_facts(task)
     if task.is_users:
         check_first_cell(task, config.cells()[0])
-    settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size)
+    settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size,
+                             config.mc_passes)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
     config = config.replace(engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
@@ -94,7 +96,7 @@ def open_for_run(config: SweepConfig) -> SweepStudy:
     facts = task_facts(task)
     settings = {**task.fixed_settings(config.resolved_epochs, config.resolved_batch_size,
                                       facts.compared_on), **facts.settings(),
-                **race_settings(config)}
+                **race_settings(config), MC_PASSES_KEY: config.mc_passes}
     return open_study(
         study_name=config.study_name, storage_url=config.storage_url, access="create", task=task,
         settings=settings, heartbeat_seconds=config.heartbeat_seconds,

@@ -195,6 +195,17 @@ def _epochs(value: Any) -> int:
         ", the most sweep trains (learning curves are kept per epoch); use fewer epochs"))
 
 
+DEFAULT_MC_PASSES = 50
+MAX_MC_PASSES = 10_000
+
+
+def parse_mc_passes(value: Any) -> int:
+    """MC dropout passes per classification cell: 0 (none) to :data:`MAX_MC_PASSES`."""
+    if parse.integer(value, "mc_passes") == 0:
+        return 0
+    return parse.bounded_int(value, "mc_passes", MAX_MC_PASSES, "--mc-passes 50")
+
+
 def _heartbeat(value: Any) -> float:
     seconds = parse.number(value, "heartbeat_seconds")
     low, high = HEARTBEAT_RANGE
@@ -255,6 +266,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "confirm": parse_confirm,
     "epochs": _epochs,
     "batch_size": lambda v: parse.bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
+    "mc_passes": parse_mc_passes,
     "cells_per_claim": lambda v: parse.bounded_int(
         v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
     "heartbeat_seconds": _heartbeat,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from .storage import (
     heartbeat,
     open_study,
 )
+from .storage.schema import MC_PASSES_KEY
 
 Log = Callable[[str], None]
 
@@ -102,13 +103,19 @@ def run_worker(
         sweep_study.check_writable()
         sweep_study.note_heartbeat(config.heartbeat_seconds)
         stored = sweep_study.settings
-        engine, _ = pick_engine(sweep_study.task, TrainSettings(
-            int(stored["epochs"]), int(stored["batch_size"])), config.engine, None)
+        engine, _ = pick_engine(sweep_study.task, train_settings(stored), config.engine, None)
         log(f"worker on study {sweep_study.name!r} with the {engine.name} engine")
         if progress is not None:
             return work(sweep_study, engine, config, None, stop=stop, progress=progress, log=log)
         with Progress(0, 0, enabled=show_progress) as bar:
             return work(sweep_study, engine, config, None, stop=stop, progress=bar, log=log)
+
+
+def train_settings(stored: dict[str, Any]) -> TrainSettings:
+    """The training settings of a study's fixed settings (no MC dropout passes in a study
+    from before they were recorded)."""
+    return TrainSettings(int(stored["epochs"]), int(stored["batch_size"]),
+                         int(stored.get(MC_PASSES_KEY, 0)))
 
 
 def _split_diverged(claims: list[Claim], results: list[CellResult]
@@ -158,7 +165,7 @@ def work(
     """
     task = sweep_study.task
     stored = sweep_study.settings
-    settings = TrainSettings(int(stored["epochs"]), int(stored["batch_size"]))
+    settings = train_settings(stored)
     log = progress.above(log)  # failures and a race's rounds: above the bar, never glued to it
     wanted = None if cells is None else set(cells)
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)

@@ -50,6 +50,12 @@ ENGINES_ATTR = "sweep_engines"
 CONFIRM_ATTR = "sweep_confirm"
 """Fresh seeds the study's confirmation retrains (the latest run's ``--confirm``; 0 or absent:
 none): any worker that finds the sweep done enqueues them."""
+MC_PASSES_KEY = "mc_passes"
+"""The fixed setting of a classifier's MC dropout passes per cell; studies from before sweep
+recorded MC dropout lack it and record none (0)."""
+CALIBRATION_FIGURES = ("accuracy", "nll", "brier", "ece")
+"""A classifier's figures on the compared split, stored as ``<split>_<figure>`` and, under MC
+dropout, ``<split>_mc_<figure>`` (:func:`sweep.calibration.cell_figures`)."""
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 MAX_NORM_HIGH = 1000.0
 FAIL_REASON_CHARS = 500
@@ -108,7 +114,9 @@ def worker_id(pid: int | None = None) -> str:
 
 def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     """A completed trial's user attrs: ``train_<metric>``, ``train_loss``, ``test_loss``,
-    ``fit_seconds``; with a validation split also ``test_<metric>`` and ``validation_loss``.
+    ``fit_seconds``; with a validation split also ``test_<metric>`` and ``validation_loss``;
+    a classifier's calibration figures on the compared split (:data:`CALIBRATION_FIGURES`:
+    ``test_nll``, ``test_mc_nll`` ..., or ``validation_*``).
     ``engine_id``: the position of the engine (and library
     versions) that trained it in the study's :data:`ENGINES_ATTR` list; stored only when not
     the first, so a study trained by one engine stores none per trial."""
@@ -121,6 +129,8 @@ def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     if result.validation_metric is not None:
         attrs[f"test_{result.metric}"] = result.test_metric
         attrs["validation_loss"] = result.validation_loss
+    attrs.update({f"{result.compared_on}_{name}": value
+                  for name, value in result.calibration.items()})
     if engine_id:
         attrs[ENGINE_ID_ATTR] = engine_id
     return attrs

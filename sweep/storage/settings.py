@@ -14,7 +14,7 @@ from ..exceptions import IncompatibleStudyError
 from ..objective import LEGACY, UNIT_KEY
 from . import _optuna
 from .opening import Access
-from .schema import FAIL_REASON_ATTR, SETTINGS_ATTR
+from .schema import FAIL_REASON_ATTR, MC_PASSES_KEY, SETTINGS_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -62,9 +62,10 @@ def changed_task(study: str, stored: dict[str, Any], wanted: dict[str, Any]) -> 
 def settings_diff(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """One entry per setting that differs. A study from before sweep stored the metric's unit
     (:data:`~sweep.objective.UNIT_KEY`) lacks it: that is no difference (its values stay
-    labelled without the unit)."""
+    labelled without the unit); nor is a study from before MC dropout's figures
+    (:data:`~sweep.storage.schema.MC_PASSES_KEY`), whose cells go on recording none."""
     stored = {**LEGACY, **stored}  # studies from before sweep stored an objective
-    keys = sorted((set(stored) | set(wanted)) - ({UNIT_KEY} - set(stored)))
+    keys = sorted((set(stored) | set(wanted)) - ({UNIT_KEY, MC_PASSES_KEY} - set(stored)))
     return [
         f"{k}: study has {stored.get(k)!r}, this run has {wanted.get(k)!r}"
         for k in keys
