@@ -1,0 +1,148 @@
+"""MC dropout and calibration figures of classification cells, on both engines: a model without
+dropout gives identical standard and MC figures; the figures are sweep.calibration's of the
+outputs the engine produced (recomputed here from a replayed model); dropout changes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sweep._keras import import_keras
+from sweep.calibration import class_probabilities, figures, mc_probabilities
+from sweep.engines import CellResult, TrainSettings, get_engine, train_all
+from sweep.engines._chain_forward import forward, mask_counters
+from sweep.engines._chain_graph import ChainTraining
+from sweep.engines._chain_layers import KINDS
+from sweep.engines._chain_mc import MC_SALT, keeps_of
+from sweep.engines._chain_members import MemberBuilder, population_shape, stack
+from sweep.engines._chain_train import most_members, padded_size
+from sweep.engines._population_rng import dropout_step_key
+from sweep.engines.keras_fit import calibration_figures
+from sweep.engines.population import PopulationEngine
+from sweep.grid import BASELINE_PLACEMENT, Cell
+from sweep.tasks import get_task
+
+from ..conftest import REPO
+
+TASK = get_task("circles")
+EPOCHS = 3
+PASSES = 8
+SETTINGS = TrainSettings(EPOCHS, 32, PASSES)
+CELLS = [Cell(0.0, BASELINE_PLACEMENT, None, 0), Cell(0.5, "both", None, 1)]
+NAMES = ("accuracy", "nll", "brier", "ece")
+
+
+def _standard(result: CellResult) -> list[float]:
+    return [result.calibration[name] for name in NAMES]
+
+
+def _mc(result: CellResult) -> list[float]:
+    return [result.calibration[f"mc_{name}"] for name in NAMES]
+
+
+def _labels() -> np.ndarray:
+    return np.asarray(TASK.load_data().compared[1]).reshape(-1).astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def keras_results() -> list[CellResult]:
+    return train_all(get_engine("keras"), TASK, CELLS, SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def population_results() -> list[CellResult]:
+    return train_all(PopulationEngine(), TASK, CELLS, SETTINGS)
+
+
+@pytest.mark.parametrize("engine", ["keras", "population"])
+def test_without_dropout_standard_and_mc_figures_are_identical(
+        engine: str, request: pytest.FixtureRequest) -> None:
+    baseline, dropped = request.getfixturevalue(f"{engine}_results")
+    assert set(baseline.calibration) == {*NAMES, *(f"mc_{n}" for n in NAMES)}
+    assert _mc(baseline) == _standard(baseline)  # exactly
+    assert _mc(dropped) != _standard(dropped)
+    for result in (baseline, dropped):  # the standard figures are the engine's evaluation's
+        assert result.calibration["accuracy"] == result.test_metric
+        assert result.calibration["nll"] == pytest.approx(result.test_loss, rel=1e-5)
+
+
+def test_no_passes_no_mc_figures() -> None:
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model = TASK.build_model(CELLS[1])
+    x, y = TASK.load_data().compared
+    assert set(calibration_figures(model, x, y, 0)) == set(NAMES)
+
+
+def test_keras_figures_are_calibrations_of_the_replayed_models_outputs(
+        keras_results: list[CellResult]) -> None:
+    """The cell replayed as the engine trains it (seed, build, fit), then its outputs with
+    dropout off and PASSES calls with it on, averaged by sweep.calibration."""
+    keras = import_keras()
+    data = TASK.load_data()
+    x, _ = data.compared
+    for cell, result in zip(CELLS, keras_results, strict=True):
+        keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(cell.seed)
+        model = TASK.build_model(cell)
+        model.fit(data.train_x, data.train_y, validation_data=data.compared, epochs=EPOCHS,
+                  batch_size=32, verbose=0)
+        model.evaluate(data.train_x, data.train_y, verbose=0)
+        model.evaluate(data.test_x, data.test_y, verbose=0)
+        standard = class_probabilities(np.asarray(model(x, training=False)))
+        passes = np.stack([np.asarray(model(x, training=True)) for _ in range(PASSES)])
+        mc = mc_probabilities(class_probabilities(passes))
+        assert _standard(result) == pytest.approx(list(figures(standard, _labels()).values()),
+                                                  abs=1e-6)
+        assert _mc(result) == pytest.approx(list(figures(mc, _labels()).values()), abs=1e-6)
+
+
+def _trained_population() -> tuple[Any, ChainTraining]:
+    data = TASK.load_data()
+    build = MemberBuilder(TASK)
+    members = [build(cell) for cell in CELLS]
+    rows = len(data.train_x)
+    size = padded_size(len(members), most_members(members[0], rows, 32))
+    shape = population_shape(members, size, TASK.metric, rows, 32, peers=members)
+    training = ChainTraining(shape, stack(members, size), (data.train_x, data.train_y),
+                             data.compared, EPOCHS)
+    training.train(EPOCHS)
+    return shape, training
+
+
+def test_population_figures_are_calibrations_of_the_members_passes(
+        population_results: list[CellResult]) -> None:
+    """The population replayed, then every pass run eagerly one by one (outside the compiled
+    program) with the engine's masks, averaged by sweep.calibration."""
+    import tensorflow as tf
+
+    shape, training = _trained_population()
+    x = tf.constant(np.asarray(TASK.load_data().compared[0]), tf.float32)
+    rates, scales, *_, keys = training._settings[:5]
+    shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
+    rows = int(x.shape[0])
+    counters = {(i, kind): mask_counters(spec, kind, i, shape.in_shapes[i], rows,
+                                         shape.noise_shape(i, kind))
+                for i, spec in enumerate(shape.specs) for kind in range(len(KINDS))
+                if shape.dropout[i][kind]}
+    mc_keys = tf.bitwise.bitwise_xor(keys, tf.constant(MC_SALT, tf.uint32))
+    standard = np.asarray(forward(shape.specs, shape.counts, training.weights, shared, None)[1])
+    passes = np.stack([np.asarray(forward(
+        shape.specs, shape.counts, training.weights, shared,
+        keeps_of(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters))[1])
+        for t in range(PASSES)])
+    for k, result in enumerate(population_results):
+        mc = mc_probabilities(class_probabilities(passes[:, k]))
+        assert _standard(result) == pytest.approx(
+            list(figures(class_probabilities(standard[k]), _labels()).values()), abs=1e-6)
+        assert _mc(result) == pytest.approx(list(figures(mc, _labels()).values()), abs=1e-6)
+    assert not np.array_equal(passes[0, 1], passes[1, 1])  # a fresh mask per pass
+
+
+def test_a_regression_task_records_no_calibration() -> None:
+    task = get_task(str(REPO / "examples" / "regression.py"))
+    cell = Cell(0.5, task.placements[0], None, 0)
+    for engine in (get_engine("keras"), PopulationEngine()):
+        assert train_all(engine, task, [cell], TrainSettings(2, 32, PASSES))[0].calibration == {}
