@@ -34,6 +34,8 @@ from ..conftest import TINY_EPOCHS, cell_key, sqlite_dump
 FLAGS = {"study": "demo", "rates": "0,0.4", "placements": "hidden", "max_norms": "none",
          "seeds": "2", "epochs": str(TINY_EPOCHS)}
 RECORDED_ATTRS = {"train_accuracy", "train_loss", "test_loss", "fit_seconds", "worker"}
+CALIBRATION_ATTRS = {f"test_{mc}{name}" for mc in ("", "mc_")
+                     for name in ("accuracy", "nll", "brier", "ece")}
 
 
 def _complete_counts(url: str, name: str) -> Counter[str]:
@@ -51,7 +53,15 @@ def test_run_records_every_cell_once_with_attrs_and_curves(workdir: Path) -> Non
     study = optuna.load_study(study_name="demo", storage=url)
     trial = study.trials[0]
     assert set(trial.params) == {"rate", "placement", "seed"}  # max_norm absent = none
-    assert set(trial.user_attrs) == RECORDED_ATTRS
+    assert set(trial.user_attrs) == RECORDED_ATTRS | CALIBRATION_ATTRS
+    for done in study.trials:  # a classifier's figures on the compared split, MC beside
+        assert done.user_attrs["test_accuracy"] == done.value
+        assert done.user_attrs["test_nll"] == pytest.approx(done.user_attrs["test_loss"], 1e-5)
+        if done.params["rate"] == 0:
+            assert all(done.user_attrs[f"test_mc_{name}"] == done.user_attrs[f"test_{name}"]
+                       for name in ("accuracy", "nll", "brier", "ece"))
+        else:
+            assert done.user_attrs["test_mc_nll"] != done.user_attrs["test_nll"]
     assert "fixed_params" not in trial.system_attrs
     assert study.user_attrs["sweep_engines"] == [
         {"engine": "population", **library_versions()}]
@@ -59,7 +69,8 @@ def test_run_records_every_cell_once_with_attrs_and_curves(workdir: Path) -> Non
     assert trial.intermediate_values and max(trial.intermediate_values) == TINY_EPOCHS
     assert study.user_attrs["sweep_settings"] == {
         "task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam",
-        "metric": "accuracy", "direction": "maximize", "compared_on": "test"}
+        "metric": "accuracy", "direction": "maximize", "compared_on": "test",
+        "mc_passes": 50}
     assert study.metric_names == ["test accuracy"]
     curves = load_curves(outcome.study.engine, [trial_id(trial)])
     epochs, trial_curves = curves[trial_id(trial)]
@@ -82,6 +93,26 @@ def test_extending_a_sweep_runs_only_new_cells(workdir: Path) -> None:
     assert outcome.completed_now == len(bigger.cells()) - 4 == 8
     counts = _complete_counts("sqlite:///studies/demo.db", "demo")
     assert len(counts) == 12 and set(counts.values()) == {1}
+
+
+def test_a_study_from_before_mc_passes_resumes_and_records_no_mc_figures(
+        workdir: Path) -> None:
+    run_sweep(build_config(None, {**FLAGS, "seeds": "1"}), show_progress=False)
+    url = "sqlite:///studies/demo.db"
+    study = optuna.load_study(study_name="demo", storage=url)
+    older = {k: v for k, v in study.user_attrs["sweep_settings"].items() if k != "mc_passes"}
+    study.set_user_attr("sweep_settings", older)  # as an older version of sweep wrote it
+    outcome = run_sweep(build_config(None, FLAGS), show_progress=False)
+    assert (outcome.already_complete, outcome.completed_now) == (2, 2)
+    study = optuna.load_study(study_name="demo", storage=url)
+    assert "mc_passes" not in study.user_attrs["sweep_settings"]
+    new = [t for t in study.trials if t.params["seed"] == 1]
+    assert all("test_nll" in t.user_attrs and "test_mc_nll" not in t.user_attrs for t in new)
+    # a study that records them keeps its passes fixed
+    other = {**FLAGS, "seeds": "1", "study": "other"}
+    run_sweep(build_config(None, other), show_progress=False)
+    with pytest.raises(IncompatibleStudyError, match="mc_passes: study has 50, this run has 5"):
+        run_sweep(build_config(None, {**other, "mc_passes": "5"}), show_progress=False)
 
 
 def test_other_fixed_settings_are_refused_without_writing(workdir: Path) -> None:
