@@ -27,8 +27,7 @@ from .values import AUTO, DEFAULT_MC_PASSES, PARSERS, check_study_name
 
 DEFAULT_RATES = tuple(normalize_rate(r / 10) for r in range(10))
 DEFAULT_SEEDS = tuple(range(10))
-NOT_NONE = ("task", "rates", "seeds", "mc_passes", "heartbeat_seconds", "workers",
-            "allow_large")
+NOT_NONE = ("task", "rates", "seeds", "mc_passes", "heartbeat_seconds", "workers", "allow_large")
 """Settings that have a value always: ``None`` is refused, not taken for the default (a
 ``heartbeat_seconds`` of None would switch off the recovery of a dead worker's cells)."""
 
@@ -48,9 +47,7 @@ class SweepConfig:
     (:mod:`sweep.racing`), bounded by ``first_seeds`` and ``max_seeds``, at ``alpha`` with ties
     within ``margin``; those four are errors with a fixed list of seeds. ``confirm`` retrains
     the best dropout group and its no-dropout baseline on that many fresh seeds after the
-    sweep (0: none; ``None``: :func:`sweep.confirming.default_confirm`'s rule). ``mc_passes``
-    is the number of stochastic passes (dropout on) whose mean gives a classifier's MC dropout
-    figures on the compared split (0: none)."""
+    sweep (0: none; ``None``: :func:`sweep.confirming.default_confirm`'s rule)."""
 
     study: str | None = None
     storage: str | None = None
@@ -72,7 +69,7 @@ class SweepConfig:
     confirm: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    mc_passes: int = DEFAULT_MC_PASSES
+    mc_passes: int = DEFAULT_MC_PASSES  # a classifier's MC dropout passes (0: none)
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
     workers: int = 1
@@ -286,8 +283,7 @@ def validate(config: SweepConfig) -> None:
         if task.engines and config.engine not in task.engines:
             raise ConfigError(
                 f"engine: {config.engine!r} cannot train task {task.name!r}; "
-                f"use one of: {', '.join(task.engines)}"
-            )
+                f"use one of: {', '.join(task.engines)}")
     for placement in config.placements:
         if placement not in task.placements:
             close = difflib.get_close_matches(placement, task.placements, n=1)

@@ -201,9 +201,11 @@ MAX_MC_PASSES = 10_000
 
 def parse_mc_passes(value: Any) -> int:
     """MC dropout passes per classification cell: 0 (none) to :data:`MAX_MC_PASSES`."""
-    if parse.integer(value, "mc_passes") == 0:
-        return 0
-    return parse.bounded_int(value, "mc_passes", MAX_MC_PASSES, "--mc-passes 50")
+    passes = parse.integer(value, "mc_passes")
+    if passes < 0:
+        raise ConfigError(f"mc_passes: {passes} must be >= 0 (0: no MC dropout figures; e.g. "
+                          "--mc-passes 50)")
+    return passes and parse.bounded_int(passes, "mc_passes", MAX_MC_PASSES, "--mc-passes 50")
 
 
 def _heartbeat(value: Any) -> float:

@@ -53,6 +53,9 @@ def test_precedence_defaults_then_file_then_flags(tmp_path: Path) -> None:
         ({"epochs": "ten"}, "not a whole number"),
         ({"task": "circle"}, "did you mean 'circles'"),
         ({"engine": "keras2"}, "unknown engine"),
+        ({"mc_passes": "-1"}, "mc_passes: -1 must be >= 0"),
+        ({"mc_passes": "10001"}, "mc_passes: 10,001 is more than 10,000"),
+        ({"mc_passes": "many"}, "mc_passes: 'many' is not a whole number"),
     ],
 )
 def test_invalid_settings_name_the_problem(flags: dict[str, str], message: str) -> None:
@@ -87,6 +90,11 @@ def test_shipped_sweeps_are_valid() -> None:
     assert text.cells() == build_config({"task": "text-gru"}).cells()
     assert (len(text.cells()), text.resolved_engine, text.resolved_epochs) == (
         280, "population", 15)
+
+
+def test_mc_passes_default_and_off() -> None:
+    assert build_config(None, {}).mc_passes == 50
+    assert build_config(None, {"mc_passes": "0"}).mc_passes == 0
 
 
 def test_a_config_built_in_python_is_parsed_and_checked() -> None:
