@@ -59,6 +59,8 @@ class CellResult:
     """A classifier's calibration figures on the compared split (:func:`sweep.calibration.
     cell_figures`): ``accuracy``, ``nll``, ``brier``, ``ece`` under standard inference and,
     with MC passes, ``mc_accuracy`` ... of their mean; empty for any other task."""
+    test_calibration: dict[str, float] = field(default_factory=dict)
+    """The same figures on test when the compared split is validation (else empty)."""
 
     @property
     def compared_on(self) -> str:

@@ -215,18 +215,26 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
             validation_metric=None if validation is None or data.validation_y is None
             else exact_metric(task.metric, validation[1][k], data.validation_y),
             validation_loss=None if validation is None else float(validation[0][k]),
-            calibration=calibration[k],
+            calibration=calibration[k][0],
+            test_calibration=calibration[k][1],
         ))
     return results
 
 
 def _calibration(training: ChainTraining, shape: Shape, data: Dataset, passes: int,
-                 members: int) -> list[dict[str, float]]:
-    """Each real member's :func:`sweep.calibration.cell_figures` on the compared split (MC
-    dropout's from ``passes`` passes, none when 0); empty dicts unless the members output
-    class probabilities."""
+                 members: int) -> list[tuple[dict[str, float], dict[str, float]]]:
+    """Each real member's :func:`sweep.calibration.cell_figures` on the compared split and,
+    when that is validation, on test (MC dropout's from ``passes`` passes, none when 0);
+    empty dicts unless the members output class probabilities."""
     if not probability_outputs(shape):
-        return [{} for _ in range(members)]
-    x, y = data.compared
-    standard, mc = training.mc_outputs(x, passes)
-    return [cell_figures(standard[k], mc[k] if passes else None, y) for k in range(members)]
+        return [({}, {}) for _ in range(members)]
+
+    def on(x: np.ndarray, y: np.ndarray) -> list[dict[str, float]]:
+        standard, mc = training.mc_outputs(x, passes)
+        return [cell_figures(standard[k], mc[k] if passes else None, y)
+                for k in range(members)]
+
+    compared = on(*data.compared)
+    tested = ([{} for _ in range(members)] if data.compared_on == "test"
+              else on(data.test_x, data.test_y))
+    return list(zip(compared, tested, strict=True))

@@ -90,6 +90,9 @@ class KerasFitEngine:
         validation = (None if data.validation_x is None
                       else _evaluate(model, data.validation_x, data.validation_y, metric))
         calibration = calibration_figures(model, *data.compared, settings.mc_passes)
+        test_calibration = ({} if validation is None else
+                            calibration_figures(model, data.test_x, data.test_y,
+                                                settings.mc_passes))
         return CellResult(
             cell=cell,
             train_metric=train[1],
@@ -103,6 +106,7 @@ class KerasFitEngine:
             validation_metric=None if validation is None else validation[1],
             validation_loss=None if validation is None else validation[0],
             calibration=calibration,
+            test_calibration=test_calibration,
         )
 
 

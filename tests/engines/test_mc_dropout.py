@@ -146,3 +146,35 @@ def test_a_regression_task_records_no_calibration() -> None:
     cell = Cell(0.5, task.placements[0], None, 0)
     for engine in (get_engine("keras"), PopulationEngine()):
         assert train_all(engine, task, [cell], TrainSettings(2, 32, PASSES))[0].calibration == {}
+
+
+def _validated() -> Any:
+    """circles with its first 35 test rows as a validation split."""
+    import dataclasses
+
+    from sweep.tasks import Dataset
+
+    data = TASK.load_data()
+    split = Dataset(data.train_x, data.train_y, data.test_x[35:], data.test_y[35:],
+                    data.test_x[:35], data.test_y[:35])
+    return dataclasses.replace(TASK, name="circles-validated", load_data=lambda: split)
+
+
+@pytest.mark.parametrize("engine", ["keras", "population"])
+def test_validated_tasks_record_the_figures_on_validation_and_on_test(engine: str) -> None:
+    """Compared on validation, a cell records the figures on validation and on test (and stores
+    them as validation_<figure> and test_<figure>)."""
+    from sweep.storage.schema import result_attrs
+
+    trainer = get_engine("keras") if engine == "keras" else PopulationEngine()
+    result = train_all(trainer, _validated(), [CELLS[1]], SETTINGS)[0]
+    everything = {*NAMES, *(f"mc_{n}" for n in NAMES)}
+    assert set(result.calibration) == set(result.test_calibration) == everything
+    assert result.calibration["accuracy"] == result.validation_metric
+    assert result.test_calibration["accuracy"] == result.test_metric
+    assert result.test_calibration["nll"] == pytest.approx(result.test_loss, rel=1e-5)
+    assert result.calibration != result.test_calibration
+    attrs = result_attrs(result)
+    for name in everything:
+        assert attrs[f"validation_{name}"] == result.calibration[name]
+        assert attrs[f"test_{name}"] == result.test_calibration[name]
