@@ -14,7 +14,9 @@ figure, printed as "about". On the keras engine it is::
     KERAS_START_SECONDS + cells x (cell_seconds + epochs x epoch_seconds) / parallel workers
 
 and on the population engine its compile once, then the same sum over the workers, each a
-process of one intra-op thread (``sweep/_keras.py``) on a core of its own.
+process of one intra-op thread (``sweep/_keras.py``) on a core of its own. A classifier's MC
+dropout passes add, per cell, ``passes x evaluated rows`` forward passes of a row
+(:func:`mc_seconds`).
 
 A ``model.fit`` epoch costs far more than its batches: every epoch also runs the validation
 pass, the callbacks and Keras' epoch bookkeeping (about :data:`KERAS_EPOCH_SECONDS` here, even
@@ -67,6 +69,9 @@ POPULATION_STEP_SECONDS = 6e-5
 of validation included (measured here, ``benchmarks/bench_dense.py``: 50-65 us for 64,64 MLPs
 at batch 32), and :data:`POPULATION_CELL_SECONDS` per cell for its initial weights."""
 POPULATION_CELL_SECONDS = 0.01
+KERAS_PASS_SECONDS = 0.005
+"""One eager ``model(x, training=True)`` call beyond its rows' arithmetic (measured here: 5 ms
+for the tutorial's MLP on its 70 test rows)."""
 POPULATION_COMPILE_SECONDS = 8.0
 """Once per run: tracing and compiling a population's program, and the Keras model built once
 per group (measured here: 6-9 s for the tabular MLPs)."""
@@ -149,10 +154,32 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
             per_epoch, per_cell = POPULATION_STEP_SECONDS * steps, POPULATION_CELL_SECONDS
         else:
             per_epoch = STEP_SECONDS * steps + KERAS_EPOCH_SECONDS
+    per_cell += mc_seconds(config, per_epoch)
     seconds = once + (cells + confirm_cells) * (epochs * per_epoch + per_cell) / max(
         1, min(workers, cores()))
     return WorkEstimate(cells, epochs, engine, workers, seconds,
                         worker_memory(engine, epochs, min(cells_per_claim, cells)), confirm_cells)
+
+
+def mc_seconds(config: SweepConfig, per_epoch: float) -> float:
+    """A cell's MC dropout passes: ``passes`` forward passes over the compared split (and test
+    beside validation); none where the task's metric is not a classifier's (accuracy, AUC
+    ...). On the population engine a row's forward pass is a third of its share of a training
+    epoch (forward and backward; measured for text-gru: 1.06 s per cell of 50 passes over 400
+    rows, estimated 1.08 s); on the keras engine each pass is an eager call,
+    :data:`KERAS_PASS_SECONDS` plus a third of :data:`STEP_SECONDS` per 32 rows (a planning
+    floor: eager recurrent layers cost far more, 0.36 s per text-gru pass here)."""
+    task = config.resolved_task
+    if not config.mc_passes or not task.objective().bounded:
+        return 0.0
+    facts = task_facts(task)
+    rows = int(facts.shapes["test_x"][0][0])
+    if facts.compared_on == "validation":
+        rows += int(facts.shapes["validation_x"][0][0])
+    train_rows = int(facts.shapes["train_x"][0][0])
+    if config.resolved_engine == "keras":
+        return config.mc_passes * (KERAS_PASS_SECONDS + rows * STEP_SECONDS / (3 * 32))
+    return config.mc_passes * rows * per_epoch / (3 * train_rows)
 
 
 def check_budget(work: WorkEstimate, allow_large: bool) -> None:
