@@ -20,6 +20,7 @@ Conventions (each also what the documentation states):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,6 +124,15 @@ def is_classifier(loss: str, activation: str | None, from_logits: bool = False) 
     """Whether a model's outputs are class probabilities these figures apply to: a
     cross-entropy loss after a sigmoid or softmax output (not from logits)."""
     return loss in CLASSIFIER_LOSSES and activation in PROBABILITY_OUTPUTS and not from_logits
+
+
+def is_probability_model(model: Any) -> bool:
+    """A compiled Keras model with a cross-entropy loss after a sigmoid or softmax output layer
+    (not from logits)."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else str(getattr(loss, "name", ""))
+    activation = model.layers[-1].get_config().get("activation") if model.layers else None
+    return is_classifier(name, activation, bool(getattr(loss, "from_logits", False)))
 
 
 def class_labels(labels: np.ndarray, classes: int) -> np.ndarray:

@@ -75,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         "at most a quarter to the sweep, else 0)"))
     run.add_argument("--epochs", help="training epochs per cell (default: the task's)")
     run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
-    run.add_argument("--mc-passes", dest="mc_passes", help=(
-        "classification tasks: stochastic passes with dropout on whose mean gives the MC "
-        "dropout figures (accuracy, NLL, Brier, ECE) stored with each cell (0: none; "
-        "default: 50)"))
+    run.add_argument("--mc-passes", dest="mc_passes", help="classifiers: passes with dropout on "
+                     "averaged for the MC dropout figures of each cell (0: none; default: 50)")
+    run.add_argument("--metric", help="rank by nll, brier, ece, mc_accuracy, mc_nll, mc_brier "
+                     "or mc_ece, a classifier's calibration (default: the task's metric)")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
@@ -155,7 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "study", "storage", "task", "data", "target", "hidden_units", "target_kind",
         "split_column", "engine", "rates", "placements", "max_norms", "seeds",
         "first_seeds", "max_seeds", "alpha", "margin", "confirm", "epochs", "batch_size",
-        "mc_passes", "cells_per_claim", "heartbeat_seconds", "workers", "allow_large"))
+        "mc_passes", "metric", "cells_per_claim", "heartbeat_seconds", "workers", "allow_large"))
     summary = run(config, progress=not args.no_progress, log=_stderr)
     print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
           f"now, {summary.already_complete} were complete, {summary.failed_now} failed")

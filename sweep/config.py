@@ -20,6 +20,7 @@ from .exceptions import ConfigError
 from .files import DIRECTORY, MISSING, REGULAR, what_is
 from .grid import Cell, Group, expand, grid_groups, normalize_rate
 from .racing import RaceSettings
+from .ranking import check_ranking
 from .tasks import Task, get_task
 from .tasks.tabular import OPTIONS as TABULAR_OPTIONS
 from .tasks.tabular import is_tabular, tabular_reference
@@ -70,6 +71,7 @@ class SweepConfig:
     epochs: int | None = None
     batch_size: int | None = None
     mc_passes: int = DEFAULT_MC_PASSES  # a classifier's MC dropout passes (0: none)
+    metric: str | None = None  # a calibration figure to rank by (sweep.ranking); None: the task's
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
     workers: int = 1
@@ -218,9 +220,8 @@ def _default_study(task: str, race: bool = False) -> str:
     try:
         return check_study_name(task + suffix)
     except ConfigError:
-        raise ConfigError(
-            f"study: the task's name {task!r} is not a valid study name; give --study NAME"
-        ) from None
+        raise ConfigError(f"study: the task's name {task!r} is not a valid study name; give "
+                          "--study NAME") from None
 
 
 def default_storage_url(study: str) -> str:
@@ -243,17 +244,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"config file {str(path)!r} is a directory; give a .toml file") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(
-            f"config file {str(path)!r} is not UTF-8 text (byte {e.start}); save it as UTF-8"
-        ) from e
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text (byte {e.start}); "
+                          "save it as UTF-8") from e
     except OSError as e:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {e.strerror}") from e
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(
-            f"config file {str(path)!r} is not valid TOML: {e}; fix the syntax"
-        ) from e
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {e}; fix the syntax"
+                          ) from e
     check_keys(data, f"config file {str(path)!r}")
     if "study" not in data:
         try:
@@ -294,6 +293,7 @@ def validate(config: SweepConfig) -> None:
             )
     if not task.supports_max_norm and any(n is not None for n in config.max_norms):
         raise ConfigError(f"max_norms: task {task.name!r} has no max-norm; use max_norms none")
+    check_ranking(task, config.metric, config.mc_passes)
     _validate_race(config)
 
 

@@ -28,6 +28,7 @@ MAXIMIZED = frozenset({
     "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision",
     "recall", "f1_score", "f1", "fbeta_score", "r2_score", "r2", "iou", "mean_iou",
+    "mc_accuracy",
 })
 MINIMIZED = frozenset({
     "loss", "mse", "mae", "rmse", "mape", "msle", "mean_squared_error", "mean_absolute_error",
@@ -35,11 +36,12 @@ MINIMIZED = frozenset({
     "mean_squared_logarithmic_error", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "hinge", "squared_hinge", "categorical_hinge",
     "kl_divergence", "kld", "poisson", "log_cosh", "logcosh", "huber",
+    "nll", "brier", "ece", "mc_nll", "mc_brier", "mc_ece",
 })
 BOUNDED = frozenset({
     "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision",
-    "recall", "f1_score", "f1", "fbeta_score", "iou", "mean_iou",
+    "recall", "f1_score", "f1", "fbeta_score", "iou", "mean_iou", "mc_accuracy", "ece", "mc_ece",
 })
 """Metrics that live in [0, 1]: a t-interval of a few seeds is shown clipped to it."""
 _METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

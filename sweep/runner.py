@@ -16,8 +16,10 @@ from .confirming import confirm_line, confirmation_cells, confirmation_summary, 
 from .engines import Engine, TrainSettings, get_engine, pick_engine
 from .grid import Cell, count_cells, is_confirmation
 from .launcher import work_in_processes
+from .objective import UNIT_KEY
 from .progress import Progress
 from .race_answer import RaceReport
+from .ranking import check_classifier, objective, ranks_by_figure
 from .report.summary import SweepSummary
 from .rounds import race_settings, race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
@@ -52,6 +54,8 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     task_facts(task)
     if task.is_users:
         check_first_cell(task, config.cells()[0])
+    if ranks_by_figure(task, config.metric):
+        check_classifier(task, config.metric, config.cells()[0])
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size,
                              config.mc_passes)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
@@ -97,6 +101,9 @@ def open_for_run(config: SweepConfig) -> SweepStudy:
     settings = {**task.fixed_settings(config.resolved_epochs, config.resolved_batch_size,
                                       facts.compared_on), **facts.settings(),
                 **race_settings(config), MC_PASSES_KEY: config.mc_passes}
+    if ranks_by_figure(task, config.metric):
+        settings.pop(UNIT_KEY, None)  # the task metric's unit is not the figure's
+        settings.update(objective(task, config.metric, facts.compared_on).settings())
     return open_study(
         study_name=config.study_name, storage_url=config.storage_url, access="create", task=task,
         settings=settings, heartbeat_seconds=config.heartbeat_seconds,

@@ -269,6 +269,7 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "epochs": _epochs,
     "batch_size": lambda v: parse.bounded_int(v, "batch_size", 2**31 - 1, "--batch-size 32"),
     "mc_passes": parse_mc_passes,
+    "metric": lambda v: parse.name(v, "metric"),
     "cells_per_claim": lambda v: parse.bounded_int(
         v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
     "heartbeat_seconds": _heartbeat,

@@ -23,8 +23,10 @@ from .confirming import confirm_line, confirmation_cells, confirmation_summary
 from .engines import CellResult, Engine, TrainSettings, pick_engine
 from .exceptions import SweepError, SweepInterrupted
 from .grid import Cell
+from .objective import Objective
 from .progress import Progress
 from .race_answer import RaceReport, race_report
+from .ranking import ranked
 from .reasons import error_reason
 from .report.summary import SweepSummary
 from .rounds import round_cells, round_line
@@ -166,6 +168,7 @@ def work(
     task = sweep_study.task
     stored = sweep_study.settings
     settings = train_settings(stored)
+    objective = Objective.from_settings(stored)
     log = progress.above(log)  # failures and a race's rounds: above the bar, never glued to it
     wanted = None if cells is None else set(cells)
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
@@ -184,7 +187,8 @@ def work(
         done_in_claim = 0
         try:
             with heartbeat(sweep_study, claims, config.heartbeat_seconds):
-                for batch in engine.train(task, [c.cell for c in claims], settings, control):
+                for trained in engine.train(task, [c.cell for c in claims], settings, control):
+                    batch = ranked(trained, objective)
                     finished, unfinished = unfinished[:len(batch)], unfinished[len(batch):]
                     kept, diverged = _split_diverged(finished, batch)
                     done_in_claim += sweep_study.record([c for c, _ in kept],

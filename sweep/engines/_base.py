@@ -61,6 +61,9 @@ class CellResult:
     with MC passes, ``mc_accuracy`` ... of their mean; empty for any other task."""
     test_calibration: dict[str, float] = field(default_factory=dict)
     """The same figures on test when the compared split is validation (else empty)."""
+    ranked_by: str = ""
+    """A calibration figure (``mc_nll`` ...) :attr:`value` is, in place of the task's metric
+    (:mod:`sweep.ranking`); "" for the task's metric."""
 
     @property
     def compared_on(self) -> str:
@@ -69,7 +72,10 @@ class CellResult:
 
     @property
     def value(self) -> float:
-        """The compared metric: on validation when the task has it, else on test."""
+        """The compared metric (or :attr:`ranked_by`'s figure): on validation when the task has
+        it, else on test."""
+        if self.ranked_by:
+            return self.calibration[self.ranked_by]
         return self.test_metric if self.validation_metric is None else self.validation_metric
 
 

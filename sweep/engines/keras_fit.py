@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
-from ..calibration import cell_figures, is_classifier, mc_probabilities
+from ..calibration import cell_figures, is_probability_model, mc_probabilities
 from ..exceptions import TaskError
 from ..grid import Cell
 from ..tasks import Task
@@ -136,14 +136,6 @@ def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
         if not np.isfinite(number):
             raise FloatingPointError(f"the evaluated {name} is {number}")
     return loss, value
-
-
-def is_probability_model(model: Any) -> bool:
-    """A cross-entropy loss after a sigmoid or softmax output layer (not from logits)."""
-    loss = model.loss
-    name = loss if isinstance(loss, str) else str(getattr(loss, "name", ""))
-    activation = model.layers[-1].get_config().get("activation") if model.layers else None
-    return is_classifier(name, activation, bool(getattr(loss, "from_logits", False)))
 
 
 def calibration_figures(model: Any, x: Any, y: Any, passes: int) -> dict[str, float]:

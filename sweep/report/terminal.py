@@ -59,7 +59,7 @@ def group_row(stats: GroupStats, objective: Objective,
     held = [fmt_number(stats.held_out.mean)] if objective.validated else []
     return [rate, placement, norm, str(stats.n),
             f"{stats.test.mean:.3f}", fmt_ci(stats.test, bounded=objective.bounded), *held,
-            f"{stats.train.mean:.3f}"]
+            fmt_number(stats.train.mean)]  # n/a: a calibration figure has none on train
 
 
 def best_line(stats: GroupStats | None, objective: Objective) -> str:
