@@ -157,3 +157,32 @@ def cell_figures(outputs: np.ndarray, mc_outputs: np.ndarray | None,
         mc = figures(class_probabilities(mc_outputs), classes)
         found.update({f"mc_{name}": value for name, value in mc.items()})
     return found
+
+
+def cell_bins(outputs: np.ndarray, mc_outputs: np.ndarray | None,
+              labels: np.ndarray) -> dict[str, list[list[float]]]:
+    """The reliability diagram's bins a classification cell records beside
+    :func:`cell_figures`: ``reliability`` (standard inference) and, with ``mc_outputs``,
+    ``mc_reliability``; per bin ``[rows, mean confidence, accuracy]`` (6 digits)."""
+    standard = class_probabilities(outputs)
+    classes = class_labels(labels, standard.shape[1])
+    found = {"reliability": _bins(reliability(standard, classes))}
+    if mc_outputs is not None:
+        found["mc_reliability"] = _bins(reliability(class_probabilities(mc_outputs), classes))
+    return found
+
+
+def _bins(found: Reliability) -> list[list[float]]:
+    return [[int(n), round(float(c), 6), round(float(a), 6)]
+            for n, c, a in zip(found.counts, found.confidence, found.accuracy, strict=True)]
+
+
+def pooled(bins: list[list[list[float]]]) -> Reliability:
+    """Cells' reliability bins (:func:`cell_bins`) as one diagram: rows summed, confidence
+    and accuracy averaged over all the cells' rows in each bin."""
+    array = np.asarray(bins, dtype=np.float64)  # (cells, bins, 3)
+    counts = array[..., 0].sum(axis=0)
+    filled = np.maximum(counts, 1.0)
+    return Reliability(counts.astype(np.int64),
+                       (array[..., 0] * array[..., 1]).sum(axis=0) / filled,
+                       (array[..., 0] * array[..., 2]).sum(axis=0) / filled)

@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", help="--task tabular: the column to predict")
     run.add_argument("--hidden-units", dest="hidden_units",
                      help="--task tabular: hidden layer widths (default: 64,64)")
-    run.add_argument("--target-kind", dest="target_kind", help=(
-        "--task tabular: classification or regression (default: decided from the target)"))
+    run.add_argument("--target-kind", dest="target_kind", help="--task tabular: classification "
+                     "or regression (default: decided from the target)")
     run.add_argument("--split-column", dest="split_column", help=(
         "--task tabular: a column of train/test labels to split by (default: a seeded "
         "stratified 70/30 split)"))
@@ -147,6 +147,7 @@ def _config_from_args(args: argparse.Namespace, flag_names: Sequence[str]) -> An
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run
     from .confirming import off_line, pick
+    from .report.calibration_text import calibration_sentence
     from .report.race import race_lines
     from .report.terminal import closing_table
     from .report.text import confirmation_sentence
@@ -159,7 +160,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = run(config, progress=not args.no_progress, log=_stderr)
     print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
           f"now, {summary.already_complete} were complete, {summary.failed_now} failed")
-    print(closing_table(summary.stats))
+    calibrated = calibration_sentence(summary.stats, summary.task)  # None: not a classifier
+    print("\n".join(filter(None, [closing_table(summary.stats), calibrated])))
     if summary.race is not None:
         print("\n".join(race_lines(summary.race, summary.task, summary.stats.objective)))
     confirmed = confirmation_sentence(summary.stats, summary.task)
@@ -188,9 +190,8 @@ def _stderr(line: str) -> None:
 
 
 def _write_report(study: str, storage: str, out: Path | None, summary: Summary) -> Path:
-    """The HTML report of ``summary`` (the study's, just computed); a study that cannot be
-    written here keeps only the HTML (a notice says its figures were not stored for
-    optuna-dashboard)."""
+    """The HTML report of ``summary`` (just computed); a study not writable here keeps only
+    the HTML (a notice says its figures were not stored for optuna-dashboard)."""
     from .api import write_and_publish
 
     written = write_and_publish(study, storage, out, summary)

@@ -61,6 +61,9 @@ class CellResult:
     with MC passes, ``mc_accuracy`` ... of their mean; empty for any other task."""
     test_calibration: dict[str, float] = field(default_factory=dict)
     """The same figures on test when the compared split is validation (else empty)."""
+    reliability: dict[str, list[list[float]]] = field(default_factory=dict)
+    """A classifier's reliability bins on the compared split (:func:`sweep.calibration.
+    cell_bins`): ``reliability`` and ``mc_reliability``; empty for any other task."""
     ranked_by: str = ""
     """A calibration figure (``mc_nll`` ...) :attr:`value` is, in place of the task's metric
     (:mod:`sweep.ranking`); "" for the task's metric."""

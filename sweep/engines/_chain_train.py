@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..calibration import cell_figures
+from ..calibration import cell_bins, cell_figures
 from ..exceptions import EngineError, SweepError
 from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
@@ -217,24 +217,29 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
             validation_loss=None if validation is None else float(validation[0][k]),
             calibration=calibration[k][0],
             test_calibration=calibration[k][1],
+            reliability=calibration[k][2],
         ))
     return results
 
 
+Calibrated = tuple[dict[str, float], dict[str, float], dict[str, list[list[float]]]]
+
+
 def _calibration(training: ChainTraining, shape: Shape, data: Dataset, passes: int,
-                 members: int) -> list[tuple[dict[str, float], dict[str, float]]]:
+                 members: int) -> list[Calibrated]:
     """Each real member's :func:`sweep.calibration.cell_figures` on the compared split and,
-    when that is validation, on test (MC dropout's from ``passes`` passes, none when 0);
-    empty dicts unless the members output class probabilities."""
+    when that is validation, on test (MC dropout's from ``passes`` passes, none when 0), and
+    its reliability bins on the compared split; empty dicts unless the members output class
+    probabilities."""
     if not probability_outputs(shape):
-        return [({}, {}) for _ in range(members)]
+        return [({}, {}, {}) for _ in range(members)]
 
-    def on(x: np.ndarray, y: np.ndarray) -> list[dict[str, float]]:
+    def on(x: np.ndarray, y: np.ndarray, bins: bool) -> list[tuple[dict[str, float], Any]]:
         standard, mc = training.mc_outputs(x, passes)
-        return [cell_figures(standard[k], mc[k] if passes else None, y)
-                for k in range(members)]
+        outputs = [(standard[k], mc[k] if passes else None) for k in range(members)]
+        return [(cell_figures(*out, y), cell_bins(*out, y) if bins else {}) for out in outputs]
 
-    compared = on(*data.compared)
-    tested = ([{} for _ in range(members)] if data.compared_on == "test"
-              else on(data.test_x, data.test_y))
-    return list(zip(compared, tested, strict=True))
+    compared = on(*data.compared, True)
+    tested = ([({}, {})] * members if data.compared_on == "test"
+              else on(data.test_x, data.test_y, False))
+    return [(c[0], t[0], c[1]) for c, t in zip(compared, tested, strict=True)]

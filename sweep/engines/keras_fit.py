@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
-from ..calibration import cell_figures, is_probability_model, mc_probabilities
+from ..calibration import cell_bins, cell_figures, is_probability_model, mc_probabilities
 from ..exceptions import TaskError
 from ..grid import Cell
 from ..tasks import Task
@@ -89,7 +89,9 @@ class KerasFitEngine:
         test = _evaluate(model, data.test_x, data.test_y, metric)
         validation = (None if data.validation_x is None
                       else _evaluate(model, data.validation_x, data.validation_y, metric))
-        calibration = calibration_figures(model, *data.compared, settings.mc_passes)
+        x, y = data.compared
+        compared = calibration_outputs(model, x, settings.mc_passes)
+        calibration = {} if compared is None else cell_figures(*compared, y)
         test_calibration = ({} if validation is None else
                             calibration_figures(model, data.test_x, data.test_y,
                                                 settings.mc_passes))
@@ -107,6 +109,7 @@ class KerasFitEngine:
             validation_loss=None if validation is None else validation[0],
             calibration=calibration,
             test_calibration=test_calibration,
+            reliability={} if compared is None else cell_bins(*compared, y),
         )
 
 
@@ -138,20 +141,27 @@ def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
     return loss, value
 
 
-def calibration_figures(model: Any, x: Any, y: Any, passes: int) -> dict[str, float]:
-    """A classifier's :func:`sweep.calibration.cell_figures` on ``x``, ``y``: its outputs
-    with dropout off (``model(x, training=False)``) and the mean of ``passes`` calls
-    ``model(x, training=True)`` (Keras' own dropout generator, continuing the cell's seeded
-    stream); empty for any other model. Both calls take the same path, so a model without
-    dropout gives identical passes and identical figures."""
+def calibration_outputs(model: Any, x: Any, passes: int
+                        ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """A classifier's outputs on ``x`` with dropout off (``model(x, training=False)``) and the
+    mean of ``passes`` calls ``model(x, training=True)`` (Keras' own dropout generator,
+    continuing the cell's seeded stream; None without passes); None for any other model. Both
+    calls take the same path, so a model without dropout gives identical passes."""
     if not is_probability_model(model):
-        return {}
+        return None
     outputs = np.asarray(model(x, training=False))
     mc = None
     if passes:
         mc = mc_probabilities(np.stack([np.asarray(model(x, training=True))
                                         for _ in range(passes)]))
-    return cell_figures(outputs, mc, y)
+    return outputs, mc
+
+
+def calibration_figures(model: Any, x: Any, y: Any, passes: int) -> dict[str, float]:
+    """:func:`sweep.calibration.cell_figures` of :func:`calibration_outputs` (empty for a
+    model that is not a classifier)."""
+    found = calibration_outputs(model, x, passes)
+    return {} if found is None else cell_figures(*found, y)
 
 
 def _stop_callback(keras: Any, control: TrainControl, epochs: int) -> Any:

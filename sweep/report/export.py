@@ -20,6 +20,10 @@ t-interval of a few seeds can leave [0, 1] and the metric cannot. The difference
 not clipped. When the task names the metric's unit (a standardised regression target's MAE:
 training SDs of the target) the table form says it in a first line, ``unit: ...``; CSV and JSON
 keep their shape (the unit is in ``status --json``'s ``objective``, as ``metric_unit``).
+
+A classification study records calibration figures: its table ends with each figure's mean and
+95% CI (``nll_mean`` ... ``mc_ece_ci_high``) and MC dropout's paired difference from standard
+inference (``mc_minus_nll_mean`` ...): :func:`figure_columns`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ExportFormatError
 from ..stats import clip_ci
+from .calibration_stats import STANDARD, recorded
+from .group_stats import GroupStats
 from .summary import SweepSummary
 from .terminal import table
 from .text import fmt_norm, fmt_p
@@ -70,11 +76,40 @@ class GroupTable:
 
 def columns(summary: SweepSummary) -> tuple[str, ...]:
     """:data:`COLUMNS`, with :data:`HELD_OUT_COLUMNS` after ``test_ci_high`` when the study is
-    compared on validation."""
-    if not summary.objective.validated:
-        return COLUMNS
-    at = COLUMNS.index("test_ci_high") + 1
-    return (*COLUMNS[:at], *HELD_OUT_COLUMNS, *COLUMNS[at:])
+    compared on validation, and :func:`figure_columns` at the end when it records them."""
+    found: tuple[str, ...] = COLUMNS
+    if summary.objective.validated:
+        at = COLUMNS.index("test_ci_high") + 1
+        found = (*COLUMNS[:at], *HELD_OUT_COLUMNS, *COLUMNS[at:])
+    return (*found, *figure_columns(summary))
+
+
+def figure_columns(summary: SweepSummary) -> tuple[str, ...]:
+    """A classification study's calibration figures on the compared split: ``<figure>_mean``,
+    ``_ci_low``, ``_ci_high`` for each recorded figure (``nll`` ... ``mc_ece``), then
+    ``mc_minus_<figure>_mean``, ``_ci_low``, ``_ci_high``: MC dropout minus standard inference,
+    paired within each seed's cell."""
+    names = _figures(summary)
+    differences = tuple(n for n in STANDARD if f"mc_{n}" in names)
+    return (*(f"{n}_{part}" for n in names for part in _PARTS),
+            *(f"mc_minus_{n}_{part}" for n in differences for part in _PARTS))
+
+
+_PARTS = ("mean", "ci_low", "ci_high")
+
+
+def _figures(summary: SweepSummary) -> tuple[str, ...]:
+    return recorded([g.figures for g in summary.groups])
+
+
+def _figure_values(summary: SweepSummary, g: GroupStats) -> tuple[Any, ...]:
+    names = _figures(summary)
+    values: list[Any] = []
+    for interval in [g.figures.get(n) for n in names] + [
+            g.mc_differences.get(n) for n in STANDARD if f"mc_{n}" in names]:
+        values += [math.nan] * 3 if interval is None else [interval.mean, interval.low,
+                                                           interval.high]
+    return tuple(values)
 
 
 def group_table(summary: SweepSummary) -> GroupTable:
@@ -92,7 +127,8 @@ def group_table(summary: SweepSummary) -> GroupTable:
         held = (held_out.mean, held_out.low, held_out.high) if validated else ()
         same = None if g.identical_to is None else g.identical_to.label
         rows.append((g.group.rate, g.group.placement, g.group.max_norm, g.n, test.mean,
-                     test.low, test.high, *held, g.train.mean, g.gap.mean, *versus, same))
+                     test.low, test.high, *held, g.train.mean, g.gap.mean, *versus, same,
+                     *_figure_values(summary, g)))
     return GroupTable(columns(summary), tuple(rows))
 
 
@@ -157,6 +193,8 @@ _CELL: dict[str, Callable[[Any], str]] = {
 def _cell(column: str, value: Any) -> str:
     if column == "max_norm":
         return fmt_norm(value)
+    if column.startswith("mc_minus_") and value is not None:
+        return _fixed(value, "+.3f")
     return "" if value is None else _CELL.get(column, _fixed)(value)
 
 

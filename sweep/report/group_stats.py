@@ -8,8 +8,10 @@ needs the other's module to name them (the summary imports the comparison, never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from ..calibration import Reliability
 from ..grid import Group
 from ..stats import ALPHA, NAN_INTERVAL, Interval
 
@@ -88,3 +90,9 @@ class GroupStats:
     vs_baseline: Comparison | None = None
     held_out: Interval = NAN_INTERVAL  # test metric, when the compared one is validation
     identical_to: Group | None = None  # the first group whose per-seed results are the same
+    figures: Mapping[str, Interval] = field(default_factory=dict)
+    """A classifier's calibration figures (:mod:`.calibration_stats`) on the compared split."""
+    mc_differences: Mapping[str, Interval] = field(default_factory=dict)
+    """Per standard figure: MC dropout minus standard inference, paired within each seed."""
+    reliability: Mapping[str, Reliability] = field(default_factory=dict)
+    """``reliability`` and ``mc_reliability``: the bins of all its seeds' cells pooled."""

@@ -23,6 +23,7 @@ from ..grid import Group
 from ..race_answer import RaceReport
 from ..storage import load_curves, safe_url
 from ._failures import failures_html
+from .calibration_text import calibration_sentence
 from .curve_stats import CurveStats, curve_stats
 from .race import race_headline, race_html
 from .summary import GroupStats, SweepSummary, baseline_group, summary_and_race
@@ -124,13 +125,16 @@ def load_report_data(sweep_study: SweepStudy, summary: SweepSummary | None = Non
 def build_panels(data: ReportData) -> list[Panel]:
     """The report's figures: (a) the compared metric (e.g. test accuracy) and (b) the train
     metric and the gap against the dropout rate, (c) the rate x max-norm heatmap, (d) mean
-    learning curves; in the study's metric and direction."""
+    learning curves; in the study's metric and direction; for a classifier's study with
+    calibration figures (e)-(g) of :mod:`.calibration_figures`."""
+    from .calibration_figures import calibration_panels
     from .figures import curves_figure, heatmap_figure
     from .rate_figures import rate_figure, train_gap_figure
 
     summary, task = data.summary, data.task
     return [rate_figure(summary, task), train_gap_figure(summary, task), heatmap_figure(summary),
-            curves_figure(data.curves, data.curve_labels, summary.objective)]
+            curves_figure(data.curves, data.curve_labels, summary.objective),
+            *calibration_panels(summary, task)]
 
 
 _CSS = """
@@ -168,6 +172,9 @@ def render_html(data: ReportData, panels: Sequence[Panel]) -> str:
             line = f"{confirmed} Selection stage (the race over the sweep's own seeds): {line}"
             if summary.confirmation is not None and summary.confirmation.complete:
                 kind = verdict_kind(summary)
+    calibrated = calibration_sentence(summary, task)
+    if calibrated is not None:
+        line = f"{line} {calibrated}"
     parts = [f"<h1>Dropout sweep <code>{esc(data.study)}</code></h1>",
              f'<p class="headline {kind}">{esc(line)}</p>',
              f'<p class="status">{esc(progress_text(summary))}</p>']

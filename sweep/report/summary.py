@@ -27,6 +27,7 @@ from ..race_answer import RaceReport, race_report
 from ..stats import mean_ci
 from ..storage import FAILED, PENDING, RUNNING, TrialRecord, cell_states, completed
 from ..storage.records import failure_reasons
+from .calibration_stats import figure_stats, group_reliability, mc_differences
 from .comparison import compare_with_baselines, confirmation_of, mark_identical
 from .group_stats import Confirmation, GroupStats
 
@@ -254,6 +255,9 @@ def _group_stats(group: Group, records: Sequence[TrialRecord],
         group, len(compared), mean_ci(compared), mean_ci(train),
         tuple(r.cell.seed for r in rows), tuple(compared), tuple(train), mean_ci(gaps),
         tuple(r.trial_id for r in rows), held_out=mean_ci(held_out),
+        figures=figure_stats(rows, objective.compared_on),
+        mc_differences=mc_differences(rows, objective.compared_on),
+        reliability=group_reliability(rows, objective.compared_on),
     )
 
 

@@ -116,7 +116,8 @@ def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     """A completed trial's user attrs: ``train_<metric>``, ``train_loss``, ``test_loss``,
     ``fit_seconds``; with a validation split also ``test_<metric>`` and ``validation_loss``;
     a classifier's calibration figures on the compared split (:data:`CALIBRATION_FIGURES`:
-    ``test_nll``, ``test_mc_nll`` ..., or ``validation_*`` and ``test_*``).
+    ``test_nll``, ``test_mc_nll`` ..., or ``validation_*`` and ``test_*``) and its reliability
+    bins on the compared split (``test_reliability``, ``test_mc_reliability``).
     ``engine_id``: the position of the engine (and library
     versions) that trained it in the study's :data:`ENGINES_ATTR` list; stored only when not
     the first, so a study trained by one engine stores none per trial."""
@@ -132,6 +133,8 @@ def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     attrs.update({f"{result.compared_on}_{name}": value
                   for name, value in result.calibration.items()})
     attrs.update({f"test_{name}": value for name, value in result.test_calibration.items()})
+    attrs.update({f"{result.compared_on}_{name}": bins
+                  for name, bins in result.reliability.items()})
     if engine_id:
         attrs[ENGINE_ID_ATTR] = engine_id
     return attrs

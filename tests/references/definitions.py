@@ -42,6 +42,9 @@ class Definition:
     validate: bool = False
     """Per-epoch validation on the test split: the stored fit has the four curves."""
     shuffle: bool = True
+    mc_passes: int = 0
+    """MC dropout passes after the fit: the stored fit has the Keras engine's calibration
+    figures on test (:func:`sweep.engines.keras_fit.calibration_figures`)."""
 
     @property
     def task_of(self) -> Callable[[], Task]:
@@ -49,9 +52,11 @@ class Definition:
         return functools.partial(task_named, self.task)
 
     def settings(self) -> dict[str, object]:
-        return {"task": self.task, "epochs": self.epochs, "batch_size": self.batch_size,
-                "validate": self.validate, "shuffle": self.shuffle,
-                "cells": [cell.key for cell in self.cells]}
+        settings: dict[str, object] = {
+            "task": self.task, "epochs": self.epochs, "batch_size": self.batch_size,
+            "validate": self.validate, "shuffle": self.shuffle,
+            "cells": [cell.key for cell in self.cells]}
+        return {**settings, "mc_passes": self.mc_passes} if self.mc_passes else settings
 
 
 def _baseline(seed: int, max_norm: float | None = None) -> Cell:
@@ -85,6 +90,12 @@ NOISE_DROPOUT = {"noise-mlp": [(0.3, "gaussian", None), (0.5, "noise", None),
 """The dropout family beyond Dropout: a rate (GaussianNoise: a stddev) per placement; the
 GaussianDropout rate is not 0.5, where rate / (1 - rate) is 1 and its square root no different."""
 NOISE_EPOCHS = 15
+MC_PASSES = 50
+MC_REFERENCES = {"circles-mc": ("circles", (0.5, "hidden", None), 200),
+                 "multiclass-mc": ("multiclass", (0.3, "hidden", None), 15)}
+"""MC dropout's figures in distribution (task, group, epochs): the Keras engine's 50 passes
+(``model(x, training=True)``, the default count) against the population program's, on the
+tutorial's model (two classes, a sigmoid) and on a ten-class softmax MLP."""
 
 
 def _all() -> dict[str, Definition]:
@@ -92,6 +103,8 @@ def _all() -> dict[str, Definition]:
         Definition("circles-baselines", "circles", CIRCLES_BASELINES, 200, validate=True),
         Definition("circles-short", "circles", CIRCLES_SHORT, 10, validate=True),
         Definition("circles-dropout", "circles", _seeds(CIRCLES_DROPOUT), 200),
+        *(Definition(name, task, _seeds([group]), epochs, mc_passes=MC_PASSES)
+          for name, (task, group, epochs) in MC_REFERENCES.items()),
     ]
     for name in ("multiclass", "regression", "sgd", "adamw-logits"):
         cells = (_baseline(0), _baseline(1)) + ((_baseline(2, 0.5),) if name == "sgd" else ())

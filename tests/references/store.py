@@ -40,6 +40,8 @@ class StoredFit:
     train_loss: float | None = None
     curves: np.ndarray | None = None
     """Shape (4, epochs): loss, metric, val_loss, val_metric (validation on the test split)."""
+    calibration: dict[str, float] | None = None
+    """With MC passes: the Keras engine's calibration figures on test (``mc_nll`` ...)."""
 
 
 def fit(task: Task, cell: Cell, definition: Definition) -> dict[str, Any]:
@@ -64,6 +66,11 @@ def fit(task: Task, cell: Cell, definition: Definition) -> dict[str, Any]:
         record["train_loss"] = float(train["loss"])
         record["curves"] = [[float(v) for v in history[key]]
                             for key in ("loss", metric, "val_loss", f"val_{metric}")]
+    if definition.mc_passes:
+        from sweep.engines.keras_fit import calibration_figures
+
+        record["calibration"] = calibration_figures(model, data.test_x, data.test_y,
+                                                    definition.mc_passes)
     return record
 
 
@@ -165,5 +172,6 @@ def load(name: str) -> dict[Cell, StoredFit]:
         curves = record.get("curves")
         fits[cell] = StoredFit(
             cell, record["test_loss"], record["test_metric"], record["last_train_loss"],
-            record.get("train_loss"), None if curves is None else np.array(curves, np.float32))
+            record.get("train_loss"), None if curves is None else np.array(curves, np.float32),
+            record.get("calibration"))
     return fits
