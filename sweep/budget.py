@@ -163,14 +163,14 @@ def estimate(config: SweepConfig, cells_per_claim: int, workers: int) -> WorkEst
 
 def mc_seconds(config: SweepConfig, per_epoch: float) -> float:
     """A cell's MC dropout passes: ``passes`` forward passes over the compared split (and test
-    beside validation); none where the task's metric is not a classifier's (accuracy, AUC
-    ...). On the population engine a row's forward pass is a third of its share of a training
-    epoch (forward and backward; measured for text-gru: 1.06 s per cell of 50 passes over 400
+    beside validation), for classification and regression tasks alike. On the population
+    engine a row's forward pass is a third of its share of a training epoch (forward and
+    backward; measured for text-gru: 1.06 s per cell of 50 passes over 400
     rows, estimated 1.08 s); on the keras engine each pass is an eager call,
     :data:`KERAS_PASS_SECONDS` plus a third of :data:`STEP_SECONDS` per 32 rows (a planning
     floor: eager recurrent layers cost far more, 0.36 s per text-gru pass here)."""
     task = config.resolved_task
-    if not config.mc_passes or not task.objective().bounded:
+    if not config.mc_passes:
         return 0.0
     facts = task_facts(task)
     rows = int(facts.shapes["test_x"][0][0])

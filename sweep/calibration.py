@@ -126,13 +126,18 @@ def is_classifier(loss: str, activation: str | None, from_logits: bool = False) 
     return loss in CLASSIFIER_LOSSES and activation in PROBABILITY_OUTPUTS and not from_logits
 
 
-def is_probability_model(model: Any) -> bool:
-    """A compiled Keras model with a cross-entropy loss after a sigmoid or softmax output layer
-    (not from logits)."""
+def model_kind(model: Any) -> str | None:
+    """A compiled Keras model's kind: ``classifier`` (a cross-entropy loss after a sigmoid or
+    softmax output layer, not from logits), ``regression`` (a regression loss after a linear
+    output, :func:`sweep.predictive.is_regression`), else None."""
+    from .predictive import is_regression
+
     loss = model.loss
     name = loss if isinstance(loss, str) else str(getattr(loss, "name", ""))
     activation = model.layers[-1].get_config().get("activation") if model.layers else None
-    return is_classifier(name, activation, bool(getattr(loss, "from_logits", False)))
+    if is_classifier(name, activation, bool(getattr(loss, "from_logits", False))):
+        return "classifier"
+    return "regression" if is_regression(name, activation) else None
 
 
 def class_labels(labels: np.ndarray, classes: int) -> np.ndarray:

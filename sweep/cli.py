@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
     run.add_argument("--mc-passes", dest="mc_passes", help="classifiers: passes with dropout on "
                      "averaged for the MC dropout figures of each cell (0: none; default: 50)")
-    run.add_argument("--metric", help="rank by nll, brier, ece, mc_accuracy, mc_nll, mc_brier "
-                     "or mc_ece, a classifier's calibration (default: the task's metric)")
+    run.add_argument("--metric", help="rank by a classifier's (mc_)nll, (mc_)brier, (mc_)ece, "
+                     "mc_accuracy or a regression's (mc_)gaussian_nll, mc_mse, mc_mae")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",

@@ -37,6 +37,7 @@ MINIMIZED = frozenset({
     "sparse_categorical_crossentropy", "hinge", "squared_hinge", "categorical_hinge",
     "kl_divergence", "kld", "poisson", "log_cosh", "logcosh", "huber",
     "nll", "brier", "ece", "mc_nll", "mc_brier", "mc_ece",
+    "gaussian_nll", "mc_mse", "mc_mae", "mc_gaussian_nll",
 })
 BOUNDED = frozenset({
     "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",

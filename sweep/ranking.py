@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .calibration import is_probability_model
+from .calibration import model_kind
 from .engines import CellResult
 from .exceptions import ConfigError
 from .grid import Cell
 from .objective import Objective, Split, default_direction
 from .tasks import Task
 
-RANKED_FIGURES = ("nll", "brier", "ece", "mc_accuracy", "mc_nll", "mc_brier", "mc_ece")
-"""The calibration figures a sweep can rank by, besides the task's own metric."""
+CLASSIFIER_FIGURES = ("nll", "brier", "ece", "mc_accuracy", "mc_nll", "mc_brier", "mc_ece")
+REGRESSION_FIGURES = ("gaussian_nll", "mc_mse", "mc_mae", "mc_gaussian_nll")
+RANKED_FIGURES = CLASSIFIER_FIGURES + REGRESSION_FIGURES
+"""The figures a sweep can rank by, besides the task's own metric: a classifier's calibration
+(:mod:`sweep.calibration`), a regression's predictive figures (:mod:`sweep.predictive`)."""
 
 
 def ranks_by_figure(task: Task, metric: str | None) -> bool:
@@ -43,22 +46,31 @@ def check_ranking(task: Task, metric: str | None, mc_passes: int) -> None:
             "--mc-passes 50 (or more), or rank by a standard figure such as nll")
 
 
-def check_classifier(task: Task, metric: str | None, cell: Cell) -> None:
-    """One line when a calibration figure is asked of a model whose outputs are not class
-    probabilities (``cell``'s model is built to see)."""
+def check_applies(task: Task, metric: str | None, cell: Cell) -> None:
+    """One line when a classifier's figure is asked of a model that is not a classifier, or a
+    regression's of one that is not a regression (``cell``'s model is built to see)."""
     from ._keras import import_keras
 
+    if not ranks_by_figure(task, metric):
+        return
     keras = import_keras()
     keras.utils.set_random_seed(cell.seed)
     try:
-        classifier = is_probability_model(task.build_model(cell))
+        kind = model_kind(task.build_model(cell))
     finally:
         keras.backend.clear_session(free_memory=False)
-    if not classifier:
-        raise ConfigError(
-            f"metric: {metric} applies to classifiers (a sigmoid or softmax output trained with "
-            f"a cross-entropy loss); task {task.name!r} is not one: rank it by its own "
-            f"{task.metric!r} (drop --metric)")
+    wanted = "classifier" if metric in CLASSIFIER_FIGURES else "regression"
+    if kind == wanted:
+        return
+    what = {"classifier": "classifiers (a sigmoid or softmax output trained with a "
+                          "cross-entropy loss)",
+            "regression": "regression models (a linear output trained with a regression "
+                          "loss such as mse)"}
+    other = {"classifier": f" or by one of {', '.join(CLASSIFIER_FIGURES)}",
+             "regression": f" or by one of {', '.join(REGRESSION_FIGURES)}", None: ""}
+    raise ConfigError(
+        f"metric: {metric} applies to {what[wanted]}; task {task.name!r} is not one: rank it "
+        f"by its own {task.metric!r} (drop --metric){other[kind]}")
 
 
 def objective(task: Task, metric: str | None, compared_on: Split) -> Objective:

@@ -19,7 +19,7 @@ from .launcher import work_in_processes
 from .objective import UNIT_KEY
 from .progress import Progress
 from .race_answer import RaceReport
-from .ranking import check_classifier, objective, ranks_by_figure
+from .ranking import check_applies, objective, ranks_by_figure
 from .report.summary import SweepSummary
 from .rounds import race_settings, race_state, round_cells, round_line
 from .stopping import StopRequest, stop_on_signals
@@ -54,8 +54,7 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     task_facts(task)
     if task.is_users:
         check_first_cell(task, config.cells()[0])
-    if ranks_by_figure(task, config.metric):
-        check_classifier(task, config.metric, config.cells()[0])
+    check_applies(task, config.metric, config.cells()[0])
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size,
                              config.mc_passes)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)

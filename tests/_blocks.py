@@ -21,6 +21,7 @@ TUTORIAL = "docs/tutorial/index.md"
 OWN_MODEL = "docs/how-to/own-model.md"
 TABULAR = "docs/how-to/tabular.md"
 RACING = "docs/how-to/racing.md"
+MC_DROPOUT = "docs/how-to/mc-dropout.md"
 WORKERS = "docs/how-to/workers-and-postgres.md"
 PYTHON_API = "docs/how-to/python-api.md"
 
@@ -41,6 +42,8 @@ RUN_BY: dict[tuple[str, str, str], str] = {
         "tests/tasks/test_tabular_task.py::test_the_readme_block_as_written",
     (RACING, "# Racing over seeds: `--seeds auto`", "bash"):
         "tests/test_race_run.py::race_block_lines",
+    (MC_DROPOUT, "## Ranking a sweep by calibration", "bash"):
+        "tests/test_ranking.py::test_the_documented_commands_as_written",
     (WORKERS, "## Several machines: PostgreSQL or MySQL", "bash"):
         "tests/storage/test_drivers.py::readme_postgres_block",
     (PYTHON_API, "## A sweep from a notebook", "python"):

@@ -5,6 +5,7 @@ short tutorial cells was estimated at a third of its time when only epochs were 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from sweep import budget
 from sweep.budget import estimate
 from sweep.config import build_config
-from sweep.tasks import get_task
+from sweep.tasks import get_task, task_facts
 
 
 def _seconds(seeds: int, epochs: int, **flags: str) -> float:
@@ -98,7 +99,7 @@ def test_mc_passes_add_a_forward_pass_per_evaluated_row_and_pass(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """text-gru's 50 passes over its 400 test rows cost 50 x 400 forward passes per cell, each a
     third of a training row's share of an epoch (measured here: 1.06 s per cell against 0.93 s
-    of training); a regression task's cells record no MC figures and cost nothing more."""
+    of training); a regression task's passes run over its validation and test rows."""
     monkeypatch.setattr(budget, "cores", lambda: 1)
     task = get_task("text-gru")
     with_mc, without = (estimate(build_config(None, {"task": "text-gru", "mc_passes": passes}),
@@ -107,5 +108,10 @@ def test_mc_passes_add_a_forward_pass_per_evaluated_row_and_pass(
     per_cell = 50 * 400 * task.epoch_seconds["population"] / (3 * 400)
     assert with_mc.seconds - without.seconds == pytest.approx(cells * per_cell)
     regression = str(Path(__file__).parent.parent / "examples" / "regression.py")
-    assert (estimate(build_config(None, {"task": regression, "mc_passes": "50"}), 64, 1).seconds
-            == estimate(build_config(None, {"task": regression, "mc_passes": "0"}), 64, 1).seconds)
+    with_mc, without = (estimate(build_config(None, {"task": regression, "mc_passes": passes}),
+                                 64, 1) for passes in ("50", "0"))
+    shapes = task_facts(get_task(regression)).shapes
+    rows = shapes["validation_x"][0][0] + shapes["test_x"][0][0]
+    per_cell = 50 * rows * budget.POPULATION_STEP_SECONDS * math.ceil(
+        shapes["train_x"][0][0] / 32) / (3 * shapes["train_x"][0][0])
+    assert with_mc.seconds - without.seconds == pytest.approx(with_mc.cells * per_cell)

@@ -6,6 +6,7 @@ classifier is one line, exit 2, nothing written."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import optuna
@@ -83,3 +84,26 @@ def test_a_study_keeps_its_objective(workdir: Path) -> None:
     assert_error_line(result, "metric: study has 'accuracy', this run has 'mc_nll'")
     assert sqlite3.connect(workdir / "studies" / "kept.db").execute(
         "select count(*) from trials").fetchone() == dump
+
+
+@pytest.mark.xdist_group("calibration-doc")
+def test_the_documented_commands_as_written(tmp_path: Path) -> None:
+    """docs/how-to/mc-dropout.md's block in a clone: the tutorial's model ranked by MC NLL
+    (4000 epochs, 50 passes), then its summary with every figure's mean and CI."""
+    import csv
+
+    from ._blocks import MC_DROPOUT, block_lines
+    from .test_readme import run_line
+
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix))
+    run, summary = block_lines(MC_DROPOUT, "## Ranking a sweep by calibration")
+    out = run_line(run, tmp_path)
+    assert "test mc_nll mean" in out and "(lower is better)" in out
+    assert "Calibration on test: most accurate" in out and "MC averaging" in out
+    run_line(summary, tmp_path)
+    rows = list(csv.DictReader((tmp_path / "dashboards" / "calibration.csv").open()))
+    assert len(rows) == 7 and all(int(row["n"]) == 10 for row in rows)
+    means = [float(row["test_mean"]) for row in rows]
+    assert means == sorted(means)  # ranked by MC NLL, lowest first
+    assert [float(row["mc_nll_mean"]) for row in rows] == means
+    assert all(row["mc_minus_nll_ci_high"] for row in rows)

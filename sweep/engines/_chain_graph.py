@@ -126,13 +126,15 @@ class ChainTraining:
                                       _tensor(y, self._shape, True))
         return np.asarray(loss), np.asarray(metric)
 
-    def mc_outputs(self, x: np.ndarray, passes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every member's (K, rows, outputs) outputs on ``x`` with dropout off, and the mean of
-        ``passes`` passes with it on (:mod:`._chain_mc`)."""
+    def mc_outputs(self, x: np.ndarray, passes: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every member's (K, rows, outputs) outputs on ``x`` with dropout off, and the mean
+        and variance of ``passes`` passes with it on (:mod:`._chain_mc`)."""
         rates, scales, *_, keys = self._settings[:5]
-        standard, mc = compiled_mc(self._shape, passes)(
+        found = compiled_mc(self._shape, passes)(
             self.weights, _tensor(x, self._shape, False), rates, scales, keys)
-        return np.asarray(standard), np.asarray(mc)
+        standard, mean, variance = (np.asarray(a) for a in found)
+        return standard, mean, variance
 
 
 def dropout_scale(rate: np.ndarray) -> np.ndarray:

@@ -4,9 +4,13 @@ and the mean of T stochastic passes with every dropout layer on, in one compiled
 Each pass draws its masks as training does (:func:`._chain_forward.keep_multipliers`, the
 engine's counter hash, per member, row, layer and kind) on the step key of pass ``t`` under the
 member key XORed with :data:`MC_SALT`: a stream of its own, apart from every training step's
-and every shuffle's (:data:`._chain_graph._SHUFFLE_SALT`). The passes' outputs are summed in
-float32 and divided by T; a member whose passes were all equal to the first (no dropout) gets
-that pass exactly, as :func:`sweep.calibration.mc_probabilities` gives it. The figures are
+and every shuffle's (:data:`._chain_graph._SHUFFLE_SALT`). The passes' outputs, less the first
+pass's, and their squares are summed in float32: the mean is the first pass plus the mean
+shift, the variance the mean squared shift less the squared mean shift (shifted sums: no
+cancellation when the passes are close). A member whose passes were all equal (no dropout) gets
+its dropout-off outputs exactly and a variance of 0 (a pass through multipliers of 1 can round
+differently from the dropout-off program once XLA fuses it), as
+:func:`sweep.calibration.mc_probabilities` gives a Keras model's identical passes. The figures are
 computed from these outputs in NumPy (:func:`sweep.calibration.cell_figures`).
 """
 
@@ -27,14 +31,6 @@ MC_SALT = np.uint32(0x2C1B3C6D)
 shuffles XOR ``0x5BD1E995``)."""
 
 
-def probability_outputs(shape: Shape) -> bool:
-    """Whether the members' outputs are class probabilities: a cross-entropy after a sigmoid
-    or softmax output (a linear output from logits is not)."""
-    from ..calibration import is_classifier
-
-    return is_classifier(shape.loss, getattr(shape.specs[-1], "activation", None))
-
-
 def keeps_of(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
              counters: dict[tuple[int, int], Any]) -> Keeps:
     """Every layer's and kind's multipliers for ``rows`` rows on ``step_key`` (None where no
@@ -51,16 +47,16 @@ def keeps_of(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
 
 
 def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rates: Any,
-               scales: Any, keys: Any) -> tuple[Any, Any]:
-    """(K, rows, outputs) outputs with dropout off and the mean of ``passes`` passes with it
-    on, for rows ``x`` shared by the members."""
+               scales: Any, keys: Any) -> tuple[Any, Any, Any]:
+    """(K, rows, outputs) outputs with dropout off, and the mean and the (population)
+    variance of ``passes`` passes with it on, for rows ``x`` shared by the members."""
     import tensorflow as tf
 
     rows = int(x.shape[0])
     shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
     standard = forward(shape.specs, shape.counts, weights, shared, None)[1]
     if not passes:
-        return standard, standard
+        return standard, standard, tf.zeros_like(standard)
     counters = {(i, kind): mask_counters(spec, kind, i, shape.in_shapes[i], rows,
                                          shape.noise_shape(i, kind))
                 for i, spec in enumerate(shape.specs) for kind in range(len(KINDS))
@@ -74,15 +70,20 @@ def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rate
     first = one(tf.constant(0))
     axes = list(range(1, first.shape.rank))
 
-    def body(t: Any, total: Any, same: Any) -> tuple[Any, Any, Any]:
-        out = one(t)
-        return t + 1, total + out, same & tf.reduce_all(tf.equal(out, first), axis=axes)
+    def body(t: Any, total: Any, squares: Any, same: Any) -> tuple[Any, Any, Any, Any]:
+        out = one(t) - first  # shifted by the first pass: no cancellation in the variance
+        return (t + 1, total + out, squares + out * out,
+                same & tf.reduce_all(tf.equal(out, 0.0), axis=axes))
 
-    _, total, same = tf.while_loop(
+    _, total, squares, same = tf.while_loop(
         lambda t, *_: t < passes, body,
-        (tf.constant(1), first, tf.ones(shape.members, tf.bool)))
-    column = (shape.members, *[1] * (first.shape.rank - 1))
-    return standard, tf.where(tf.reshape(same, column), first, total / passes)
+        (tf.constant(1), tf.zeros_like(first), tf.zeros_like(first),
+         tf.ones(shape.members, tf.bool)))
+    column = tf.reshape(same, (shape.members, *[1] * (first.shape.rank - 1)))
+    shift = total / passes
+    variance = tf.maximum(squares / passes - shift * shift, 0.0)
+    return (standard, tf.where(column, standard, first + shift),
+            tf.where(column, tf.zeros_like(first), variance))
 
 
 @functools.cache
@@ -91,7 +92,7 @@ def compiled_mc(shape: Shape, passes: int) -> Any:
 
     @tf.function(jit_compile=True, reduce_retracing=False, autograph=False)
     def program(weights: tuple[Any, ...], x: Any, rates: Any, scales: Any,
-                keys: Any) -> tuple[Any, Any]:
+                keys: Any) -> tuple[Any, Any, Any]:
         return mc_outputs(shape, passes, weights, x, rates, scales, keys)
 
     return program

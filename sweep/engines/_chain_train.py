@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from ..calibration import cell_bins, cell_figures
 from ..exceptions import EngineError, SweepError
 from ..grid import BASELINE_PLACEMENT, Cell
 from ..tasks import Dataset, Task
 from ..tasks.loading import user_error
 from ._base import CellResult, Curves, TrainControl, TrainSettings, exact_metric
 from ._chain_dense import members_per_population
+from ._chain_figures import member_figures
 from ._chain_graph import CHUNK_EPOCHS, ChainTraining
 from ._chain_layers import EmbeddingSpec
-from ._chain_mc import probability_outputs
 from ._chain_members import Member, MemberBuilder, build_member, population_shape, stack
-from ._chain_shape import Shape
 
 MEMBERS = 64
 """Members per population of a chain without a size of its own (:mod:`._chain_dense` has one
@@ -202,7 +200,7 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
     test = training.evaluate(data.test_x, data.test_y)
     validation = (None if data.validation_x is None or data.validation_y is None
                   else training.evaluate(data.validation_x, data.validation_y))
-    calibration = _calibration(training, shape, data, settings.mc_passes, len(members))
+    calibration = member_figures(training, shape, data, settings.mc_passes, len(members))
     share = (time.perf_counter() - began) / len(members)
     results = []
     for k, member in enumerate(members):
@@ -221,25 +219,3 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
         ))
     return results
 
-
-Calibrated = tuple[dict[str, float], dict[str, float], dict[str, list[list[float]]]]
-
-
-def _calibration(training: ChainTraining, shape: Shape, data: Dataset, passes: int,
-                 members: int) -> list[Calibrated]:
-    """Each real member's :func:`sweep.calibration.cell_figures` on the compared split and,
-    when that is validation, on test (MC dropout's from ``passes`` passes, none when 0), and
-    its reliability bins on the compared split; empty dicts unless the members output class
-    probabilities."""
-    if not probability_outputs(shape):
-        return [({}, {}, {}) for _ in range(members)]
-
-    def on(x: np.ndarray, y: np.ndarray, bins: bool) -> list[tuple[dict[str, float], Any]]:
-        standard, mc = training.mc_outputs(x, passes)
-        outputs = [(standard[k], mc[k] if passes else None) for k in range(members)]
-        return [(cell_figures(*out, y), cell_bins(*out, y) if bins else {}) for out in outputs]
-
-    compared = on(*data.compared, True)
-    tested = ([({}, {})] * members if data.compared_on == "test"
-              else on(data.test_x, data.test_y, False))
-    return [(c[0], t[0], c[1]) for c, t in zip(compared, tested, strict=True)]

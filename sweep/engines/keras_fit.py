@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from .._keras import import_keras
-from ..calibration import cell_bins, cell_figures, is_probability_model, mc_probabilities
+from ..calibration import cell_bins, cell_figures, mc_probabilities, model_kind
 from ..exceptions import TaskError
 from ..grid import Cell
-from ..tasks import Task
+from ..predictive import regression_figures, residual_variance
+from ..tasks import Dataset, Task
 from ._base import NO_CONTROL, CellResult, Curves, TrainControl, TrainSettings, exact_metric
 
 
@@ -89,12 +90,7 @@ class KerasFitEngine:
         test = _evaluate(model, data.test_x, data.test_y, metric)
         validation = (None if data.validation_x is None
                       else _evaluate(model, data.validation_x, data.validation_y, metric))
-        x, y = data.compared
-        compared = calibration_outputs(model, x, settings.mc_passes)
-        calibration = {} if compared is None else cell_figures(*compared, y)
-        test_calibration = ({} if validation is None else
-                            calibration_figures(model, data.test_x, data.test_y,
-                                                settings.mc_passes))
+        calibration, test_calibration, bins = model_figures(model, data, settings.mc_passes)
         return CellResult(
             cell=cell,
             train_metric=train[1],
@@ -109,7 +105,7 @@ class KerasFitEngine:
             validation_loss=None if validation is None else validation[0],
             calibration=calibration,
             test_calibration=test_calibration,
-            reliability={} if compared is None else cell_bins(*compared, y),
+            reliability=bins,
         )
 
 
@@ -141,27 +137,53 @@ def _evaluate(model: Any, x: Any, y: Any, metric: str) -> tuple[float, float]:
     return loss, value
 
 
-def calibration_outputs(model: Any, x: Any, passes: int
-                        ) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """A classifier's outputs on ``x`` with dropout off (``model(x, training=False)``) and the
-    mean of ``passes`` calls ``model(x, training=True)`` (Keras' own dropout generator,
-    continuing the cell's seeded stream; None without passes); None for any other model. Both
-    calls take the same path, so a model without dropout gives identical passes."""
-    if not is_probability_model(model):
-        return None
+Outputs = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def mc_passes(model: Any, x: Any, passes: int) -> Outputs:
+    """The model's outputs on ``x`` with dropout off (``model(x, training=False)``), and the
+    mean and variance of ``passes`` calls ``model(x, training=True)`` (Keras' own dropout
+    generator, continuing the cell's seeded stream; None without passes). Both calls take the
+    same path, so a model without dropout gives identical passes: its mean is the pass exactly
+    (:func:`sweep.calibration.mc_probabilities`) and its variance 0."""
     outputs = np.asarray(model(x, training=False))
-    mc = None
-    if passes:
-        mc = mc_probabilities(np.stack([np.asarray(model(x, training=True))
-                                        for _ in range(passes)]))
-    return outputs, mc
+    if not passes:
+        return outputs, None, None
+    stacked = np.stack([np.asarray(model(x, training=True)) for _ in range(passes)])
+    return outputs, mc_probabilities(stacked), stacked.astype(np.float64).var(axis=0)
 
 
 def calibration_figures(model: Any, x: Any, y: Any, passes: int) -> dict[str, float]:
-    """:func:`sweep.calibration.cell_figures` of :func:`calibration_outputs` (empty for a
+    """A classifier's :func:`sweep.calibration.cell_figures` on ``x``, ``y`` (empty for a
     model that is not a classifier)."""
-    found = calibration_outputs(model, x, passes)
-    return {} if found is None else cell_figures(*found, y)
+    if model_kind(model) != "classifier":
+        return {}
+    outputs, mean, _ = mc_passes(model, x, passes)
+    return cell_figures(outputs, mean, y)
+
+
+def model_figures(model: Any, data: Dataset, passes: int
+                  ) -> tuple[dict[str, float], dict[str, float], dict[str, list[list[float]]]]:
+    """The cell's figures on the compared split, on test beside validation, and its
+    reliability bins: a classifier's (:mod:`sweep.calibration`), a regression's
+    (:mod:`sweep.predictive`, the residual variance from the training rows), else none."""
+    kind = model_kind(model)
+    if kind is None:
+        return {}, {}, {}
+    residual = 0.0
+    if kind == "regression":
+        residual = residual_variance(np.asarray(model(data.train_x, training=False)),
+                                     data.train_y)
+
+    def on(x: Any, y: Any, bins: bool) -> tuple[dict[str, float], dict[str, Any]]:
+        outputs, mean, variance = mc_passes(model, x, passes)
+        if kind == "regression":
+            return regression_figures(outputs, mean, variance, y, residual), {}
+        return cell_figures(outputs, mean, y), cell_bins(outputs, mean, y) if bins else {}
+
+    compared, bins = on(*data.compared, True)
+    tested = on(data.test_x, data.test_y, False)[0] if data.compared_on == "validation" else {}
+    return compared, tested, bins
 
 
 def _stop_callback(keras: Any, control: TrainControl, epochs: int) -> Any:

@@ -27,7 +27,9 @@ MODES = (("", "standard", "solid"), ("mc_", "MC dropout", "dash"))
 
 
 def has_figures(summary: SweepSummary) -> bool:
-    return any(g.figures for g in summary.groups)
+    """A classifier's study with calibration figures (a regression's predictive figures are
+    in the summary and its export, not drawn)."""
+    return any("nll" in g.figures for g in summary.groups)
 
 
 def _shown_norm(summary: SweepSummary) -> float | None:

@@ -1,4 +1,4 @@
-"""A group's calibration figures over its seeds (classification studies that record them):
+"""A group's calibration figures over its seeds (classification and regression studies):
 each figure's mean and 95% t-interval, and the paired difference MC dropout minus standard
 inference per seed (both figures come from the same trained cell, so each seed is a pair).
 
@@ -15,9 +15,13 @@ from ..stats import Interval, mean_ci
 from ..storage import TrialRecord
 
 STANDARD = ("accuracy", "nll", "brier", "ece")
-FIGURES = (*STANDARD, *(f"mc_{name}" for name in STANDARD))
-"""Every figure, in the columns' order: standard inference's, then MC dropout's."""
-LOWER_IS_BETTER = frozenset({"nll", "brier", "ece"})
+PAIRS = (*STANDARD, "gaussian_nll")
+"""The figures recorded both ways: a classifier's four, a regression's Gaussian NLL."""
+FIGURES = (*STANDARD, *(f"mc_{name}" for name in STANDARD),
+           "gaussian_nll", "mc_mse", "mc_mae", "mc_gaussian_nll")
+"""Every figure, in the columns' order: a classifier's under standard inference, then under MC
+dropout; a regression's (:mod:`sweep.predictive`)."""
+LOWER_IS_BETTER = frozenset({"nll", "brier", "ece", "gaussian_nll"})
 
 
 def figure_stats(records: Sequence[TrialRecord], split: str) -> dict[str, Interval]:
@@ -34,7 +38,7 @@ def mc_differences(records: Sequence[TrialRecord], split: str) -> dict[str, Inte
     """Per standard figure: the mean and t-interval of MC minus standard over the trials that
     hold both (negative NLL, Brier, ECE differences and a positive accuracy one: MC helps)."""
     found = {}
-    for name in STANDARD:
+    for name in PAIRS:
         pairs = [mc - standard for r in records
                  if (standard := r.attr(f"{split}_{name}")) is not None
                  and (mc := r.attr(f"{split}_mc_{name}")) is not None]

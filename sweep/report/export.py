@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ExportFormatError
 from ..stats import clip_ci
-from .calibration_stats import STANDARD, recorded
+from .calibration_stats import PAIRS, recorded
 from .group_stats import GroupStats
 from .summary import SweepSummary
 from .terminal import table
@@ -90,7 +90,7 @@ def figure_columns(summary: SweepSummary) -> tuple[str, ...]:
     ``mc_minus_<figure>_mean``, ``_ci_low``, ``_ci_high``: MC dropout minus standard inference,
     paired within each seed's cell."""
     names = _figures(summary)
-    differences = tuple(n for n in STANDARD if f"mc_{n}" in names)
+    differences = tuple(n for n in PAIRS if f"mc_{n}" in names)
     return (*(f"{n}_{part}" for n in names for part in _PARTS),
             *(f"mc_minus_{n}_{part}" for n in differences for part in _PARTS))
 
@@ -106,7 +106,7 @@ def _figure_values(summary: SweepSummary, g: GroupStats) -> tuple[Any, ...]:
     names = _figures(summary)
     values: list[Any] = []
     for interval in [g.figures.get(n) for n in names] + [
-            g.mc_differences.get(n) for n in STANDARD if f"mc_{n}" in names]:
+            g.mc_differences.get(n) for n in PAIRS if f"mc_{n}" in names]:
         values += [math.nan] * 3 if interval is None else [interval.mean, interval.low,
                                                            interval.high]
     return tuple(values)

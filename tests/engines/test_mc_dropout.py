@@ -142,11 +142,34 @@ def test_population_figures_are_calibrations_of_the_members_passes(
     assert not np.array_equal(passes[0, 1], passes[1, 1])  # a fresh mask per pass
 
 
-def test_a_regression_task_records_no_calibration() -> None:
+REGRESSION = ("gaussian_nll", "mc_mse", "mc_mae", "mc_gaussian_nll")
+
+
+@pytest.mark.parametrize("engine", ["keras", "population"])
+def test_a_regression_records_its_predictive_figures(engine: str) -> None:
+    """The MSE loss example (compared on validation): no classifier figures; without dropout
+    the MC figures are standard inference's exactly, and the Gaussian NLL is the closed form of
+    the engine's own losses (the training residual variance is the train MSE with dropout off):
+    ``0.5 log(2 pi r2) + mse / (2 r2)``; with dropout the MC figures differ."""
+    import math
+
     task = get_task(str(REPO / "examples" / "regression.py"))
-    cell = Cell(0.5, task.placements[0], None, 0)
-    for engine in (get_engine("keras"), PopulationEngine()):
-        assert train_all(engine, task, [cell], TrainSettings(2, 32, PASSES))[0].calibration == {}
+    trainer = get_engine("keras") if engine == "keras" else PopulationEngine()
+    cells = [Cell(0.0, BASELINE_PLACEMENT, None, 0), Cell(0.5, task.placements[0], None, 0)]
+    baseline, dropped = train_all(trainer, task, cells, TrainSettings(3, 32, PASSES))
+    for result in (baseline, dropped):
+        assert set(result.calibration) == set(result.test_calibration) == set(REGRESSION)
+        assert result.reliability == {}
+    r2 = baseline.train_loss
+    for found, mse in ((baseline.calibration, baseline.validation_loss),
+                       (baseline.test_calibration, baseline.test_loss)):
+        assert mse is not None
+        assert found["mc_gaussian_nll"] == found["gaussian_nll"]  # exactly
+        assert found["mc_mse"] == pytest.approx(mse, rel=1e-5)
+        assert found["gaussian_nll"] == pytest.approx(
+            0.5 * math.log(2 * math.pi * r2) + mse / (2 * r2), rel=1e-4)
+    assert dropped.calibration["mc_gaussian_nll"] != dropped.calibration["gaussian_nll"]
+    assert dropped.calibration["mc_mse"] != pytest.approx(dropped.validation_loss, rel=1e-5)
 
 
 def _validated() -> Any:
