@@ -130,11 +130,11 @@ def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     if result.validation_metric is not None:
         attrs[f"test_{result.metric}"] = result.test_metric
         attrs["validation_loss"] = result.validation_loss
-    attrs.update({f"{result.compared_on}_{name}": value
-                  for name, value in result.calibration.items()})
-    attrs.update({f"test_{name}": value for name, value in result.test_calibration.items()})
-    attrs.update({f"{result.compared_on}_{name}": bins
-                  for name, bins in result.reliability.items()})
+    figures = {**{f"{result.compared_on}_{name}": value
+                  for name, value in {**result.calibration, **result.reliability}.items()},
+               **{f"test_{name}": value for name, value in result.test_calibration.items()}}
+    for name, value in figures.items():  # the task metric's own test_<metric> stays as it is
+        attrs.setdefault(name, value)
     if engine_id:
         attrs[ENGINE_ID_ATTR] = engine_id
     return attrs

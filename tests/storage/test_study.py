@@ -35,7 +35,7 @@ FLAGS = {"study": "demo", "rates": "0,0.4", "placements": "hidden", "max_norms":
          "seeds": "2", "epochs": str(TINY_EPOCHS)}
 RECORDED_ATTRS = {"train_accuracy", "train_loss", "test_loss", "fit_seconds", "worker"}
 CALIBRATION_ATTRS = {f"test_{mc}{name}" for mc in ("", "mc_")
-                     for name in ("accuracy", "nll", "brier", "ece")}
+                     for name in ("accuracy", "nll", "brier", "ece", "reliability")}
 
 
 def _complete_counts(url: str, name: str) -> Counter[str]:
