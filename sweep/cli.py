@@ -160,7 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = run(config, progress=not args.no_progress, log=_stderr)
     print(f"study {summary.study!r} in {summary.storage}: {summary.trained_now} cell(s) trained "
           f"now, {summary.already_complete} were complete, {summary.failed_now} failed")
-    calibrated = calibration_sentence(summary.stats, summary.task)  # None: not a classifier
+    calibrated = calibration_sentence(summary.stats, summary.task)  # None: no figures
     print("\n".join(filter(None, [closing_table(summary.stats), calibrated])))
     if summary.race is not None:
         print("\n".join(race_lines(summary.race, summary.task, summary.stats.objective)))

@@ -14,7 +14,7 @@ from .budget import WorkEstimate, check_budget, estimate, machine_workers
 from .config import SweepConfig
 from .confirming import confirm_line, confirmation_cells, confirmation_summary, default_confirm
 from .engines import Engine, TrainSettings, get_engine, pick_engine
-from .grid import Cell, count_cells, is_confirmation
+from .grid import Cell, count_cells, expand, is_confirmation
 from .launcher import work_in_processes
 from .objective import UNIT_KEY
 from .progress import Progress
@@ -52,9 +52,12 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     notices, the notice of the engine chosen for the user, if it was)."""
     task = config.resolved_task
     task_facts(task)
+    # the grid's first cell, without expanding a grid that may be too large to run
+    first = expand(config.rates[:1], config.placements, config.max_norms[:1],
+                   config.seed_list[:1])[0]
     if task.is_users:
-        check_first_cell(task, config.cells()[0])
-    check_applies(task, config.metric, config.cells()[0])
+        check_first_cell(task, first)
+    check_applies(task, config.metric, first)
     settings = TrainSettings(config.resolved_epochs, config.resolved_batch_size,
                              config.mc_passes)
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)

@@ -88,8 +88,8 @@ def test_shipped_sweeps_are_valid() -> None:
             280, "population", 60)
     text = build_config(read_config_file(studies / "text-gru.toml"))  # = --task text-gru's grid
     assert text.cells() == build_config({"task": "text-gru"}).cells()
-    assert (len(text.cells()), text.resolved_engine, text.resolved_epochs) == (
-        280, "population", 15)
+    assert (len(text.cells()), text.resolved_engine, text.resolved_epochs, text.mc_passes) == (
+        280, "population", 15, 10)
 
 
 def test_mc_passes_default_and_off() -> None:

@@ -45,6 +45,36 @@ def test_a_run_ranks_by_mc_nll(engine: str, workdir: Path) -> None:
     assert (settings["metric"], settings["direction"]) == ("mc_nll", "minimize")
 
 
+def test_a_race_over_seeds_ranks_by_mc_nll(workdir: Path) -> None:
+    """``--seeds auto --metric mc_nll``: the race's values are each cell's MC NLL, lower is
+    better, and the race ends with the group of lowest mean MC NLL; at 4000 epochs the
+    overconfident no-dropout baseline (MC NLL about 1.9 against 0.5) is eliminated."""
+    from sweep.grid import Group, baseline_group
+    from sweep.racing import RaceSettings, replay
+    from sweep.storage.schema import cell_from_params
+
+    result = cli_in_process(
+        "run", "--study", "raced", "--metric", "mc_nll", "--rates", "0,0.4", "--placements",
+        "hidden", "--max-norms", "none", "--seeds", "auto", "--first-seeds", "3",
+        "--max-seeds", "6", "--epochs", "4000", "--mc-passes", "10", "--no-progress",
+        cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    study = optuna.load_study(study_name="raced",
+                              storage=f"sqlite:///{workdir / 'studies' / 'raced.db'}")
+    values: dict[Group, dict[int, float]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        cell = cell_from_params(trial.params)
+        assert cell is not None and trial.value == trial.user_attrs["test_mc_nll"]
+        values.setdefault(cell.group, {})[cell.seed] = trial.value
+    dropout, baseline = Group(0.4, "hidden", None), baseline_group(None)
+    assert set(values) == {dropout, baseline}
+    state = replay(values, [dropout, baseline], RaceSettings(3, 6, maximize=False))
+    assert state.next_seeds is None and state.best == dropout
+    assert [v.group for look in state.looks for v in look.eliminated] == [baseline]
+    assert study.user_attrs["sweep_settings"]["direction"] == "minimize"
+    assert "Does the best dropout group beat no dropout?" in result.stdout
+
+
 @pytest.mark.parametrize(("flags", "fragment"), [
     (("--metric", "log_loss"), "metric: 'log_loss' is not one sweep can rank task 'circles' by"),
     (("--metric", "mc_ece", "--mc-passes", "0"), "but mc_passes is 0; give --mc-passes 50"),

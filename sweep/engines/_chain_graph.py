@@ -45,9 +45,9 @@ import numpy as np
 
 from . import _chain_dense as dense
 from ._chain_evaluate import compiled_evaluation, evaluated, losses, row_figures
-from ._chain_forward import Keeps, keep_multipliers, mask_counters
+from ._chain_forward import Keeps, mask_counters
 from ._chain_layers import KINDS, EmbeddingSpec
-from ._chain_mc import compiled_mc
+from ._chain_mc import compiled_mc, layer_keeps
 from ._chain_noise import NOISE_KINDS, member_constants
 from ._chain_recurrent import embedding
 from ._chain_shape import ChainPopulation, Shape
@@ -198,13 +198,8 @@ def _compiled_program(shape: Shape) -> Any:
                             spec, kind, i, shape.in_shapes[i], rows, shape.noise_shape(i, kind))
 
     def keeps_of(rows: int, step_key: Any, rates: Any, scales: Any) -> Keeps:
-        per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
-        return tuple(
-            tuple(keep_multipliers(spec, kind, i, shape.in_shapes[i], rows, step_key,
-                                   rates[i][kind], scales[i][kind], per_gate[i],
-                                   counters[rows, i, kind], shape.noise_shape(i, kind))
-                  if shape.dropout[i][kind] else None for kind in range(len(KINDS)))
-            for i, spec in enumerate(shape.specs))
+        return layer_keeps(shape, rows, step_key, rates, scales,
+                           {(i, kind): c for (r, i, kind), c in counters.items() if r == rows})
 
     def step(t: Any, weights: tuple[Any, ...], slots: tuple[Any, ...], settings: tuple[Any, ...],
              x: Any, y: Any) -> tuple[Any, ...]:

@@ -31,10 +31,11 @@ MC_SALT = np.uint32(0x2C1B3C6D)
 shuffles XOR ``0x5BD1E995``)."""
 
 
-def keeps_of(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
-             counters: dict[tuple[int, int], Any]) -> Keeps:
+def layer_keeps(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
+                counters: dict[tuple[int, int], Any]) -> Keeps:
     """Every layer's and kind's multipliers for ``rows`` rows on ``step_key`` (None where no
-    member drops); ``counters``: :func:`._chain_forward.mask_counters` per (layer, kind)."""
+    member drops), for a training step (:mod:`._chain_graph`) or an MC pass; ``counters``:
+    :func:`._chain_forward.mask_counters` per (layer, kind)."""
     import tensorflow as tf
 
     per_gate = tuple(tf.reshape(layer[3] > 0, (-1, 1, 1, 1)) for layer in rates)
@@ -64,7 +65,7 @@ def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rate
     mc_keys = tf.bitwise.bitwise_xor(keys, tf.constant(MC_SALT, tf.uint32))
 
     def one(t: Any) -> Any:
-        keeps = keeps_of(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters)
+        keeps = layer_keeps(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters)
         return forward(shape.specs, shape.counts, weights, shared, keeps)[1]
 
     first = one(tf.constant(0))

@@ -218,4 +218,3 @@ def _train(task: Task, members: list[Member], claim: Sequence[Member], data: Dat
             reliability=calibration[k][2],
         ))
     return results
-

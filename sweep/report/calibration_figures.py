@@ -1,8 +1,9 @@
-"""The report's calibration figures, for a classification study that records them
-(:mod:`.calibration_stats`; rendering only, every number from the summary and the stored bins):
-(e) NLL and ECE against the dropout rate, standard and MC inference side by side, (f) the
-reliability diagram of the best group and the no-dropout baseline, (g) per group the paired
-difference MC minus standard, with its CI.
+"""The report's calibration figures, for a study that records them (:mod:`.calibration_stats`;
+rendering only, every number from the summary and the stored bins): (e) against the dropout
+rate, standard and MC inference side by side, a classifier's NLL and ECE or a regression's
+Gaussian NLL, (f) a classifier's reliability diagram of the best group and the no-dropout
+baseline (no such diagram for a regression), (g) per group the paired difference MC minus
+standard, with its CI (a classifier's four figures, a regression's Gaussian NLL).
 
 The rate figure shows the groups without a max-norm (or, when every group has one, the best
 group's max-norm): one line per placement and inference, the baseline as the rate-0 point.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..calibration import ECE_BINS
-from .calibration_stats import STANDARD
+from .calibration_stats import PAIRS
 from .figures import BASELINE_COLOR, Panel, layout, placement_colors
 from .summary import SweepSummary
 from .text import group_label
@@ -21,15 +22,22 @@ from .text import group_label
 if TYPE_CHECKING:
     from ..tasks import Task
 
-RATE_FIGURES = ("nll", "ece")
-NAMES = {"accuracy": "accuracy", "nll": "NLL", "brier": "Brier score", "ece": "ECE"}
+RATE_FIGURES = {"classifier": ("nll", "ece"), "regression": ("gaussian_nll",)}
+NAMES = {"accuracy": "accuracy", "nll": "NLL", "brier": "Brier score", "ece": "ECE",
+         "gaussian_nll": "Gaussian NLL"}
 MODES = (("", "standard", "solid"), ("mc_", "MC dropout", "dash"))
 
 
+def figures_kind(summary: SweepSummary) -> str | None:
+    """``classifier`` or ``regression`` for a study whose groups hold that kind's figures,
+    else None."""
+    held = {name for g in summary.groups for name in g.figures}
+    return "classifier" if "nll" in held else "regression" if "gaussian_nll" in held else None
+
+
 def has_figures(summary: SweepSummary) -> bool:
-    """A classifier's study with calibration figures (a regression's predictive figures are
-    in the summary and its export, not drawn)."""
-    return any("nll" in g.figures for g in summary.groups)
+    """A study with a classifier's calibration or a regression's predictive figures."""
+    return figures_kind(summary) is not None
 
 
 def _shown_norm(summary: SweepSummary) -> float | None:
@@ -39,22 +47,26 @@ def _shown_norm(summary: SweepSummary) -> float | None:
 
 
 def calibration_rate_figure(summary: SweepSummary, task: Task) -> Panel:
-    """(e) NLL and ECE (lower is better) against the rate: each placement's standard (solid)
-    and MC dropout (dashed) means with their 95% CIs as error bars."""
+    """(e) NLL and ECE (a regression: Gaussian NLL; lower is better) against the rate: each
+    placement's standard (solid) and MC dropout (dashed) means with their 95% CIs as error
+    bars."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    key, split = "calibration", summary.objective.compared_on
-    title = f"Calibration against dropout rate: {split} NLL and ECE (lower is better)"
-    if not has_figures(summary):
-        return Panel(key, title, None, "No calibration figures: the task is not a classifier, "
-                     "or the study is from before sweep recorded them.")
+    key, split, kind = "calibration", summary.objective.compared_on, figures_kind(summary)
+    if kind is None:
+        return Panel(key, f"Calibration against dropout rate ({split})", None,
+                     "No calibration figures: the task is neither a classifier nor a "
+                     "regression, or the study is from before sweep recorded them.")
+    rate_figures = RATE_FIGURES[kind]
+    drawn = " and ".join(NAMES[n] for n in rate_figures)
+    title = f"Calibration against dropout rate: {split} {drawn} (lower is better)"
     norm = _shown_norm(summary)
     groups = [g for g in summary.groups if g.group.max_norm == norm]
     colors = placement_colors(summary)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{split} {NAMES[n]}"
-                                                        for n in RATE_FIGURES])
-    for col, name in enumerate(RATE_FIGURES, start=1):
+    fig = make_subplots(rows=1, cols=len(rate_figures),
+                        subplot_titles=[f"{split} {NAMES[n]}" for n in rate_figures])
+    for col, name in enumerate(rate_figures, start=1):
         for prefix, mode, dash in MODES:
             figure = prefix + name
             series = [("baseline", [g for g in groups if g.group.is_baseline], BASELINE_COLOR)]
@@ -78,9 +90,11 @@ def calibration_rate_figure(summary: SweepSummary, task: Task) -> Panel:
     layout(fig, 420)
     fig.update_xaxes(title="dropout rate")
     shown_norm = "no max-norm" if norm is None else f"max-norm {norm:g}"
+    averaged = ("the probabilities of the study's passes" if kind == "classifier" else
+                "the study's passes, its variance added to the training residual variance")
     return Panel(key, title, fig, f"Means over seeds with 95% t-intervals ({shown_norm}); "
-                 "MC dropout averages the probabilities of the study's passes with every dropout "
-                 "layer on. Rate 0 (grey) is the no-dropout baseline, the same both ways.")
+                 f"MC dropout averages {averaged}, with every dropout layer on. Rate 0 (grey) "
+                 "is the no-dropout baseline, the same both ways.")
 
 
 def reliability_figure(summary: SweepSummary, task: Task) -> Panel:
@@ -124,9 +138,9 @@ def reliability_figure(summary: SweepSummary, task: Task) -> Panel:
 
 
 def mc_difference_figure(summary: SweepSummary, task: Task) -> Panel:
-    """(g) Per group: MC dropout minus standard inference for each figure, paired within each
-    seed's cell, mean and 95% CI (below 0 for NLL, Brier and ECE, above for accuracy: MC
-    helps)."""
+    """(g) Per group: MC dropout minus standard inference for each figure recorded both ways,
+    paired within each seed's cell, mean and 95% CI (below 0 for NLL, Brier, ECE and a
+    regression's Gaussian NLL, above for accuracy: MC helps)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -135,11 +149,12 @@ def mc_difference_figure(summary: SweepSummary, task: Task) -> Panel:
     groups = [g for g in summary.groups if g.mc_differences and not g.group.is_baseline]
     if not groups:
         return Panel(key, title, None, "No MC dropout figures: the study ran without MC passes "
-                     "(--mc-passes 0), or has no dropout group, or is not a classifier.")
-    fig = make_subplots(rows=1, cols=len(STANDARD), subplot_titles=[
-        f"{NAMES[n]}: MC - standard" for n in STANDARD])
+                     "(--mc-passes 0), or has no dropout group, or records no such figures.")
+    paired = [n for n in PAIRS if any(n in g.mc_differences for g in groups)]
+    fig = make_subplots(rows=1, cols=len(paired), subplot_titles=[
+        f"{NAMES[n]}: MC - standard" for n in paired])
     labels = [group_label(g.group, task) for g in groups]
-    for col, name in enumerate(STANDARD, start=1):
+    for col, name in enumerate(paired, start=1):
         values = [g.mc_differences.get(name) for g in groups]
         fig.add_trace(go.Scatter(
             x=[v.mean if v else None for v in values], y=labels, mode="markers",
@@ -153,13 +168,15 @@ def mc_difference_figure(summary: SweepSummary, task: Task) -> Panel:
     fig.update_yaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=True, col=1)
     return Panel(key, title, fig, "Mean over the group's seeds of the paired difference (the "
-                 "same trained cell, MC averaging or not) with its 95% t-interval; NLL, Brier "
-                 "and ECE below 0, accuracy above 0: MC averaging helps.")
+                 "same trained cell, MC averaging or not) with its 95% t-interval; NLL, Brier, "
+                 "ECE and Gaussian NLL below 0, accuracy above 0: MC averaging helps.")
 
 
 def calibration_panels(summary: SweepSummary, task: Task) -> list[Panel]:
-    """The three figures, for a study that records calibration figures; none otherwise."""
-    if not has_figures(summary):
+    """A classifier's three figures, a regression's rate and MC-difference figures (a
+    reliability diagram is of class probabilities); none for a study without figures."""
+    kind = figures_kind(summary)
+    if kind is None:
         return []
-    return [calibration_rate_figure(summary, task), reliability_figure(summary, task),
-            mc_difference_figure(summary, task)]
+    middle = [reliability_figure(summary, task)] if kind == "classifier" else []
+    return [calibration_rate_figure(summary, task), *middle, mc_difference_figure(summary, task)]

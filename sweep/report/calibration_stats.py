@@ -25,10 +25,14 @@ LOWER_IS_BETTER = frozenset({"nll", "brier", "ece", "gaussian_nll"})
 
 
 def figure_stats(records: Sequence[TrialRecord], split: str) -> dict[str, Interval]:
-    """Each figure some of the group's trials hold on ``split``: its mean and t-interval."""
+    """Each figure some of the group's trials hold on ``split``: its mean and t-interval. Only
+    trials that recorded the figures count (they hold their kind's NLL): a ``test_accuracy``
+    of its own is a task metric's."""
     found = {}
+    holding = [r for r in records if r.attr(f"{split}_nll") is not None
+                or r.attr(f"{split}_gaussian_nll") is not None]
     for name in FIGURES:
-        values = [v for r in records if (v := r.attr(f"{split}_{name}")) is not None]
+        values = [v for r in holding if (v := r.attr(f"{split}_{name}")) is not None]
         if values:
             found[name] = mean_ci(values)
     return found

@@ -16,7 +16,7 @@ from sweep.engines import CellResult, TrainSettings, get_engine, train_all
 from sweep.engines._chain_forward import forward, mask_counters
 from sweep.engines._chain_graph import ChainTraining
 from sweep.engines._chain_layers import KINDS
-from sweep.engines._chain_mc import MC_SALT, keeps_of
+from sweep.engines._chain_mc import MC_SALT, layer_keeps
 from sweep.engines._chain_members import MemberBuilder, population_shape, stack
 from sweep.engines._chain_train import most_members, padded_size
 from sweep.engines._population_rng import dropout_step_key
@@ -132,7 +132,7 @@ def test_population_figures_are_calibrations_of_the_members_passes(
     standard = np.asarray(forward(shape.specs, shape.counts, training.weights, shared, None)[1])
     passes = np.stack([np.asarray(forward(
         shape.specs, shape.counts, training.weights, shared,
-        keeps_of(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters))[1])
+        layer_keeps(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters))[1])
         for t in range(PASSES)])
     for k, result in enumerate(population_results):
         mc = mc_probabilities(class_probabilities(passes[:, k]))

@@ -30,6 +30,8 @@ from .test_html import render_in_chromium, rendered_svgs, sections
 pytestmark = pytest.mark.xdist_group("calibration-report")  # the module's study trains once
 
 TASK = get_task("circles")
+CLASSIFIER = (*STANDARD, *(f"mc_{name}" for name in STANDARD))
+"""A classifier's figures (:data:`FIGURES` also has a regression's)."""
 SEEDS = 4
 TEST_ROWS = 70
 
@@ -63,8 +65,8 @@ def test_group_figures_are_numpys_over_the_stored_trials(studied: tuple) -> None
     _, summary, records = studied
     for group, rows in _by_group(records).items():
         stats = summary.get(group)
-        assert stats is not None and set(stats.figures) == set(FIGURES)
-        for name in FIGURES:
+        assert stats is not None and set(stats.figures) == set(CLASSIFIER)
+        for name in CLASSIFIER:
             values = np.array([r.user_attrs[f"test_{name}"] for r in rows])
             assert stats.figures[name].mean == pytest.approx(values.mean(), rel=1e-12)
             assert stats.figures[name].high - stats.figures[name].low == pytest.approx(
@@ -81,7 +83,9 @@ def test_group_figures_are_numpys_over_the_stored_trials(studied: tuple) -> None
 def test_the_export_has_every_figures_mean_and_ci(studied: tuple) -> None:
     _, summary, _ = studied
     frame = pd.read_csv(io.StringIO(to_csv(summary)))
-    for name in FIGURES:
+    assert not {name for name in FIGURES if name not in CLASSIFIER
+                and f"{name}_mean" in frame.columns}  # no regression columns
+    for name in CLASSIFIER:
         assert {f"{name}_mean", f"{name}_ci_low", f"{name}_ci_high"} <= set(frame.columns)
     for name in STANDARD:
         assert f"mc_minus_{name}_mean" in frame.columns
@@ -147,3 +151,42 @@ def test_a_study_without_figures_has_no_sentence_and_no_panels() -> None:
     from sweep.report.calibration_figures import calibration_panels
 
     assert calibration_panels(summary, TASK) == []
+
+
+def test_a_regression_studys_figures_are_drawn(tmp_path: Path) -> None:
+    """A real regression sweep (examples/regression.py, compared on validation, 5 MC passes):
+    the summary's Gaussian NLL figures are NumPy's over the stored trials, the report draws the
+    rate figure (standard and MC Gaussian NLL) and the MC-difference figure in headless
+    Chromium, has no reliability diagram (a classifier's), and its headline names the group
+    of lowest MC Gaussian NLL and what MC averaging does to it."""
+    from sweep.report.calibration_stats import PAIRS
+
+    from ..conftest import REPO
+
+    result = cli_in_process("run", "--study", "reg", "--task",
+                            str(REPO / "examples" / "regression.py"), "--rates", "0,0.3",
+                            "--placements", "hidden", "--seeds", "3", "--epochs", "20",
+                            "--mc-passes", "5", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = "Predictive calibration on validation: lowest MC dropout Gaussian NLL"
+    assert said in result.stdout
+    with open_study("reg", f"sqlite:///{tmp_path / 'studies' / 'reg.db'}") as study:
+        records = study.records()
+        summary = load_report_data(study).summary
+        path = write_report(study, tmp_path / "reg.html").path
+    for group, rows in _by_group(records).items():
+        stats = summary.get(group)
+        assert stats is not None
+        nll = [r.user_attrs["validation_mc_gaussian_nll"] for r in rows]
+        assert stats.figures["mc_gaussian_nll"].mean == pytest.approx(np.mean(nll), rel=1e-12)
+        pairs = [r.user_attrs["validation_mc_gaussian_nll"]
+                 - r.user_attrs["validation_gaussian_nll"] for r in rows]
+        assert set(stats.mc_differences) == {"gaussian_nll"} <= set(PAIRS)
+        assert stats.mc_differences["gaussian_nll"].mean == pytest.approx(np.mean(pairs),
+                                                                          abs=1e-12)
+    dom, log = render_in_chromium(path, tmp_path / "profile")
+    found = sections(dom)
+    for key in ("calibration", "mc-difference"):
+        assert rendered_svgs(found[key]) >= 1, f"figure {key} was not drawn"
+    assert "reliability" not in found and "Gaussian NLL" in found["calibration"]
+    assert said in dom and "Uncaught" not in log, log[-2000:]
