@@ -167,9 +167,11 @@ def mc_difference_figure(summary: SweepSummary, task: Task) -> Panel:
     layout(fig, 160 + 28 * len(groups))
     fig.update_yaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=True, col=1)
+    helped = ("NLL, Brier and ECE below 0, accuracy above 0" if figures_kind(summary)
+              == "classifier" else "a Gaussian NLL below 0")
     return Panel(key, title, fig, "Mean over the group's seeds of the paired difference (the "
-                 "same trained cell, MC averaging or not) with its 95% t-interval; NLL, Brier, "
-                 "ECE and Gaussian NLL below 0, accuracy above 0: MC averaging helps.")
+                 "same trained cell, MC averaging or not) with its 95% t-interval; "
+                 f"{helped}: MC averaging helps.")
 
 
 def calibration_panels(summary: SweepSummary, task: Task) -> list[Panel]:
