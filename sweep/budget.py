@@ -14,7 +14,7 @@ figure, printed as "about". On the keras engine it is::
     KERAS_START_SECONDS + cells x (cell_seconds + epochs x epoch_seconds) / parallel workers
 
 and on the population engine its compile once, then the same sum over the workers, each a
-process of one intra-op thread (``sweep/_keras.py``) on a core of its own. A classifier's MC
+process of one intra-op thread (``sweep/_keras.py``) on a core of its own. The MC
 dropout passes add, per cell, ``passes x evaluated rows`` forward passes of a row
 (:func:`mc_seconds`).
 
@@ -169,10 +169,9 @@ def mc_seconds(config: SweepConfig, per_epoch: float) -> float:
     rows, estimated 1.08 s); on the keras engine each pass is an eager call,
     :data:`KERAS_PASS_SECONDS` plus a third of :data:`STEP_SECONDS` per 32 rows (a planning
     floor: eager recurrent layers cost far more, 0.36 s per text-gru pass here)."""
-    task = config.resolved_task
     if not config.mc_passes:
         return 0.0
-    facts = task_facts(task)
+    facts = task_facts(config.resolved_task)
     rows = int(facts.shapes["test_x"][0][0])
     if facts.compared_on == "validation":
         rows += int(facts.shapes["validation_x"][0][0])

@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         "at most a quarter to the sweep, else 0)"))
     run.add_argument("--epochs", help="training epochs per cell (default: the task's)")
     run.add_argument("--batch-size", dest="batch_size", help="minibatch size (default: the task's)")
-    run.add_argument("--mc-passes", dest="mc_passes", help="classifiers: passes with dropout on "
-                     "averaged for the MC dropout figures of each cell (0: none; default: 50)")
+    run.add_argument("--mc-passes", dest="mc_passes", help="passes with dropout on averaged for "
+                     "the MC dropout figures of each cell (0: none; default: 50)")
     run.add_argument("--metric", help="rank by a classifier's (mc_)nll, (mc_)brier, (mc_)ece, "
                      "mc_accuracy or a regression's (mc_)gaussian_nll, mc_mse, mc_mae")
     run.add_argument("--cells-per-claim", dest="cells_per_claim",

@@ -70,7 +70,7 @@ class SweepConfig:
     confirm: int | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    mc_passes: int = DEFAULT_MC_PASSES  # a classifier's MC dropout passes (0: none)
+    mc_passes: int = DEFAULT_MC_PASSES  # MC dropout passes per cell (0: none)
     metric: str | None = None  # a calibration figure to rank by (sweep.ranking); None: the task's
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0

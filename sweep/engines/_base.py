@@ -108,8 +108,8 @@ def exact_metric(metric: str, value: float, labels: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """``mc_passes``: the stochastic passes (dropout on) whose mean gives a classifier's MC
-    dropout figures; 0 records none."""
+    """``mc_passes``: the stochastic passes (dropout on) whose mean (and, for a regression,
+    variance) gives a cell's MC dropout figures; 0 records none."""
 
     epochs: int
     batch_size: int

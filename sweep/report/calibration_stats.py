@@ -3,7 +3,7 @@ each figure's mean and 95% t-interval, and the paired difference MC dropout minu
 inference per seed (both figures come from the same trained cell, so each seed is a pair).
 
 The figures are read from the trials' ``<split>_<figure>`` attrs on the study's compared split
-(:data:`sweep.storage.schema.CALIBRATION_FIGURES`); a study without them has none.
+(:data:`FIGURES`, :func:`sweep.storage.schema.result_attrs`); a study without them has none.
 """
 
 from __future__ import annotations

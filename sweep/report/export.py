@@ -21,9 +21,9 @@ not clipped. When the task names the metric's unit (a standardised regression ta
 training SDs of the target) the table form says it in a first line, ``unit: ...``; CSV and JSON
 keep their shape (the unit is in ``status --json``'s ``objective``, as ``metric_unit``).
 
-A classification study records calibration figures: its table ends with each figure's mean and
-95% CI (``nll_mean`` ... ``mc_ece_ci_high``) and MC dropout's paired difference from standard
-inference (``mc_minus_nll_mean`` ...): :func:`figure_columns`.
+A study that records calibration figures (a classifier's, a regression's): its table ends with
+each figure's mean and 95% CI (``nll_mean`` ... ``mc_ece_ci_high``) and MC dropout's paired
+difference from standard inference (``mc_minus_nll_mean`` ...): :func:`figure_columns`.
 """
 
 from __future__ import annotations
@@ -85,12 +85,11 @@ def columns(summary: SweepSummary) -> tuple[str, ...]:
 
 
 def figure_columns(summary: SweepSummary) -> tuple[str, ...]:
-    """A classification study's calibration figures on the compared split: ``<figure>_mean``,
-    ``_ci_low``, ``_ci_high`` for each recorded figure (``nll`` ... ``mc_ece``), then
+    """The study's recorded figures on the compared split: ``<figure>_mean``, ``_ci_low``,
+    ``_ci_high`` for each (``nll`` ... ``mc_ece``, a regression's ``gaussian_nll`` ...), then
     ``mc_minus_<figure>_mean``, ``_ci_low``, ``_ci_high``: MC dropout minus standard inference,
     paired within each seed's cell."""
-    names = _figures(summary)
-    differences = tuple(n for n in PAIRS if f"mc_{n}" in names)
+    names, differences = _figures(summary)
     return (*(f"{n}_{part}" for n in names for part in _PARTS),
             *(f"mc_minus_{n}_{part}" for n in differences for part in _PARTS))
 
@@ -98,15 +97,19 @@ def figure_columns(summary: SweepSummary) -> tuple[str, ...]:
 _PARTS = ("mean", "ci_low", "ci_high")
 
 
-def _figures(summary: SweepSummary) -> tuple[str, ...]:
-    return recorded([g.figures for g in summary.groups])
+def _figures(summary: SweepSummary) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The figures any group records, and those of them recorded both ways (MC and not)."""
+    names = recorded([g.figures for g in summary.groups])
+    return names, tuple(n for n in PAIRS if f"mc_{n}" in names)
 
 
-def _figure_values(summary: SweepSummary, g: GroupStats) -> tuple[Any, ...]:
-    names = _figures(summary)
+def _figure_values(figures: tuple[tuple[str, ...], tuple[str, ...]], g: GroupStats
+                   ) -> tuple[Any, ...]:
+    """``g``'s values in :func:`figure_columns`' order (NaN where it holds no such figure)."""
+    names, differences = figures
     values: list[Any] = []
-    for interval in [g.figures.get(n) for n in names] + [
-            g.mc_differences.get(n) for n in PAIRS if f"mc_{n}" in names]:
+    for interval in ([g.figures.get(n) for n in names]
+                     + [g.mc_differences.get(n) for n in differences]):
         values += [math.nan] * 3 if interval is None else [interval.mean, interval.low,
                                                            interval.high]
     return tuple(values)
@@ -116,7 +119,7 @@ def group_table(summary: SweepSummary) -> GroupTable:
     """The summary's groups, ranked by the mean compared metric (best first), as
     :func:`columns`; a bounded metric's CI limits clipped to [0, 1]."""
     validated, bounded = summary.objective.validated, summary.objective.bounded
-    rows = []
+    figures, rows = _figures(summary), []
     for g in summary.ranked:
         c = g.vs_baseline
         versus: tuple[Any, ...] = (None,) * 7
@@ -128,7 +131,7 @@ def group_table(summary: SweepSummary) -> GroupTable:
         same = None if g.identical_to is None else g.identical_to.label
         rows.append((g.group.rate, g.group.placement, g.group.max_norm, g.n, test.mean,
                      test.low, test.high, *held, g.train.mean, g.gap.mean, *versus, same,
-                     *_figure_values(summary, g)))
+                     *_figure_values(figures, g)))
     return GroupTable(columns(summary), tuple(rows))
 
 

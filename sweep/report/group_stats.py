@@ -91,7 +91,8 @@ class GroupStats:
     held_out: Interval = NAN_INTERVAL  # test metric, when the compared one is validation
     identical_to: Group | None = None  # the first group whose per-seed results are the same
     figures: Mapping[str, Interval] = field(default_factory=dict)
-    """A classifier's calibration figures (:mod:`.calibration_stats`) on the compared split."""
+    """Calibration figures (:mod:`.calibration_stats`: a classifier's or a regression's) on the
+    compared split."""
     mc_differences: Mapping[str, Interval] = field(default_factory=dict)
     """Per standard figure: MC dropout minus standard inference, paired within each seed."""
     reliability: Mapping[str, Reliability] = field(default_factory=dict)

@@ -125,8 +125,8 @@ def load_report_data(sweep_study: SweepStudy, summary: SweepSummary | None = Non
 def build_panels(data: ReportData) -> list[Panel]:
     """The report's figures: (a) the compared metric (e.g. test accuracy) and (b) the train
     metric and the gap against the dropout rate, (c) the rate x max-norm heatmap, (d) mean
-    learning curves; in the study's metric and direction; for a classifier's study with
-    calibration figures (e)-(g) of :mod:`.calibration_figures`."""
+    learning curves; in the study's metric and direction; for a study with calibration
+    figures, those of :mod:`.calibration_figures`."""
     from .calibration_figures import calibration_panels
     from .figures import curves_figure, heatmap_figure
     from .rate_figures import rate_figure, train_gap_figure

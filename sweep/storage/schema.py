@@ -51,11 +51,8 @@ CONFIRM_ATTR = "sweep_confirm"
 """Fresh seeds the study's confirmation retrains (the latest run's ``--confirm``; 0 or absent:
 none): any worker that finds the sweep done enqueues them."""
 MC_PASSES_KEY = "mc_passes"
-"""The fixed setting of a classifier's MC dropout passes per cell; studies from before sweep
-recorded MC dropout lack it and record none (0)."""
-CALIBRATION_FIGURES = ("accuracy", "nll", "brier", "ece")
-"""A classifier's figures on the compared split, stored as ``<split>_<figure>`` and, under MC
-dropout, ``<split>_mc_<figure>`` (:func:`sweep.calibration.cell_figures`)."""
+"""The fixed setting of the MC dropout passes per cell; studies from before sweep recorded MC
+dropout lack it and record none (0)."""
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 MAX_NORM_HIGH = 1000.0
 FAIL_REASON_CHARS = 500
@@ -115,9 +112,11 @@ def worker_id(pid: int | None = None) -> str:
 def result_attrs(result: CellResult, engine_id: int = 0) -> dict[str, Any]:
     """A completed trial's user attrs: ``train_<metric>``, ``train_loss``, ``test_loss``,
     ``fit_seconds``; with a validation split also ``test_<metric>`` and ``validation_loss``;
-    a classifier's calibration figures on the compared split (:data:`CALIBRATION_FIGURES`:
-    ``test_nll``, ``test_mc_nll`` ..., or ``validation_*`` and ``test_*``) and its reliability
-    bins on the compared split (``test_reliability``, ``test_mc_reliability``).
+    a classifier's calibration figures (:func:`sweep.calibration.cell_figures`) or a
+    regression's predictive figures (:func:`sweep.predictive.regression_figures`) as
+    ``<split>_<figure>`` and ``<split>_mc_<figure>`` on the compared split (and on test beside
+    validation), and a classifier's reliability bins on the compared split
+    (``test_reliability``, ``test_mc_reliability``).
     ``engine_id``: the position of the engine (and library
     versions) that trained it in the study's :data:`ENGINES_ATTR` list; stored only when not
     the first, so a study trained by one engine stores none per trial."""
