@@ -11,10 +11,15 @@ medians are printed per member-epoch, with each figure's ratio to the earlier bu
 
     python benchmarks/bench_one_program.py [--before REV] [--cells N] [--epochs N] [--rounds N]
                                            [--threads N]
+    python benchmarks/bench_one_program.py --default-sweep [--before REV] [--seeds N]
 
 Each revision trains with its own default thread count (this one: one intra-op thread per
 process, ``sweep/_keras.py``; 2541e9a: TensorFlow's default, one per core); ``--threads N``
 gives both sides ``TF_NUM_INTRAOP_THREADS=N``, comparing the programs alone.
+
+``--default-sweep`` times instead what a user gets from each revision: ``python -m sweep run``
+with every default (the tutorial's grid, its confirmation, each revision's threads, workers and
+MC passes; ``--seeds N`` for a smaller grid), start to exit, in an empty folder, once per side.
 """
 
 from __future__ import annotations
@@ -72,6 +77,18 @@ def _side(root: Path, args: argparse.Namespace) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _default_sweep(root: Path, seeds: int) -> float:
+    """Wall seconds of ``python -m sweep run`` with the defaults, from ``root``'s code."""
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "sweep", "run", "--study", "bench", "--no-progress"]
+    if seeds != 10:
+        command += ["--seeds", str(seeds)]
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        subprocess.run(command, env=env, cwd=folder, check=True, capture_output=True)
+        return time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE, help=f"earlier revision (default {BEFORE})")
@@ -81,6 +98,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="warm runs per process (2)")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads for both sides (default: each side's own)")
+    parser.add_argument("--default-sweep", action="store_true",
+                        help="time `python -m sweep run` with each revision's defaults instead")
+    parser.add_argument("--seeds", type=int, default=10, help="--default-sweep: seeds (10)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -95,6 +115,12 @@ def main() -> None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree),
                         args.before], check=True, capture_output=True)
         try:
+            if args.default_sweep:
+                before = _default_sweep(worktree, args.seeds)
+                now = _default_sweep(ROOT, args.seeds)
+                print(f"python -m sweep run, defaults, {args.seeds} seeds: before {before:.1f} s, "
+                      f"now {now:.1f} s ({before / now:.2f}x the earlier speed)")
+                return
             runs: dict[str, list[dict[str, float]]] = {"before": [], "now": []}
             for _ in range(args.rounds):
                 runs["before"].append(_side(worktree, args))

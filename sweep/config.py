@@ -74,7 +74,7 @@ class SweepConfig:
     metric: str | None = None  # a calibration figure to rank by (sweep.ranking); None: the task's
     cells_per_claim: int | None = None
     heartbeat_seconds: float = 10.0
-    workers: int = 1
+    workers: int | str = AUTO  # a count, or one per core when worth it (sweep.budget)
     allow_large: bool = False
 
     def __new__(cls, *args: Any, **settings: Any) -> SweepConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .budget import WorkEstimate, check_budget, estimate, machine_workers
+from .budget import WorkEstimate, auto_workers, check_budget, estimate, machine_workers
 from .config import SweepConfig
 from .confirming import confirm_line, confirmation_cells, confirmation_summary, default_confirm
 from .engines import Engine, TrainSettings, get_engine, pick_engine
@@ -26,6 +26,7 @@ from .stopping import StopRequest, stop_on_signals
 from .storage import COMPLETE, FAILED, SweepStudy, cell_states, open_study
 from .storage.schema import MC_PASSES_KEY
 from .tasks import check_first_cell, task_facts
+from .values import AUTO
 from .worker import Log, WorkOutcome, quiet, raise_if_stopped, work
 
 
@@ -63,13 +64,19 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     engine, chosen = pick_engine(task, settings, config.engine, config.placements)
     config = config.replace(engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
-    notices = []
-    work = estimate(config, per_claim, config.workers)
+    notices: list[str] = []
+    if config.workers == AUTO:
+        workers = auto_workers(estimate(config, per_claim, 1), per_claim)
+        work = estimate(config, per_claim, workers)
+        check_budget(work, config.allow_large)
+        return config, work, workers, notices, chosen
+    requested = int(config.workers)
+    work = estimate(config, per_claim, requested)
     check_budget(work, config.allow_large)
-    workers = min(config.workers, machine_workers(work.worker_bytes))
-    if workers < config.workers:
+    workers = min(requested, machine_workers(work.worker_bytes))
+    if workers < requested:
         notices.append(
-            f"--workers {config.workers} capped to {workers}: this machine has "
+            f"--workers {requested} capped to {workers}: this machine has "
             f"{_cores_and_memory()} and a worker needs about "
             f"{work.worker_bytes / 2**30:.1f} GiB"
         )

@@ -219,6 +219,14 @@ def _heartbeat(value: Any) -> float:
     return seconds
 
 
+def parse_workers(value: Any) -> int | str:
+    """``workers``: a count, or ``auto`` (one per core when the sweep is worth it, see
+    :func:`sweep.budget.auto_workers`)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    return parse.bounded_int(value, "workers", 2**31 - 1, "--workers 2 (or auto)")
+
+
 def check_study_name(value: Any) -> str:
     """A study name becomes file names (``studies/<study>.db``, ``dashboards/<study>.html``):
     letters, digits, ``.``, ``_`` and ``-`` only, so the printed path is the written path."""
@@ -273,6 +281,6 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "cells_per_claim": lambda v: parse.bounded_int(
         v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
     "heartbeat_seconds": _heartbeat,
-    "workers": lambda v: parse.bounded_int(v, "workers", 2**31 - 1, "--workers 2"),
+    "workers": lambda v: parse_workers(v),
     "allow_large": lambda v: parse.flag(v, "allow_large"),
 }

@@ -115,3 +115,48 @@ def test_mc_passes_add_a_forward_pass_per_evaluated_row_and_pass(
     per_cell = 50 * rows * budget.POPULATION_STEP_SECONDS * math.ceil(
         shapes["train_x"][0][0] / 32) / (3 * shapes["train_x"][0][0])
     assert with_mc.seconds - without.seconds == pytest.approx(with_mc.cells * per_cell)
+
+
+@pytest.mark.parametrize(("seeds", "workers"), [("1", 1), ("10", 2)])
+def test_auto_workers_are_one_per_core_only_for_a_sweep_over_a_minute(
+        monkeypatch: pytest.MonkeyPatch, seeds: str, workers: int) -> None:
+    """``--workers auto`` (the default): the tutorial's grid on one seed is about 30 s for one
+    worker, trained in the launching process; on ten seeds it is minutes, one worker per core.
+    A worker is a process of one intra-op thread, so a second core is otherwise idle."""
+    from sweep.runner import plan
+
+    monkeypatch.setattr(budget, "cores", lambda: 2)
+    config = build_config(None, {"seeds": seeds})
+    assert config.workers == "auto"
+    one = estimate(config, 256, 1).seconds
+    assert (one > budget.AUTO_WORKERS_SECONDS) == (workers == 2)
+    _, work, chosen, notices, _ = plan(config)
+    assert (chosen, work.workers, notices) == (workers, workers, [])
+    assert f"with {workers} worker" in work.describe()
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("auto", "auto"), ("AUTO", "auto"), ("3", 3),
+                                               (2, 2)])
+def test_workers_take_a_count_or_auto(value: object, parsed: object) -> None:
+    assert build_config(None, {"workers": value}).workers == parsed
+
+
+def test_auto_workers_are_no_more_than_the_sweeps_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4000-epoch model.fit cell takes minutes, but one cell is one claim: one worker."""
+    from sweep.runner import plan
+
+    monkeypatch.setattr(budget, "cores", lambda: 2)
+    one_cell = build_config(None, {"engine": "keras", "rates": "0", "max_norms": "none",
+                                   "seeds": "1", "epochs": "4000"})
+    assert estimate(one_cell, 1, 1).seconds > budget.AUTO_WORKERS_SECONDS
+    assert plan(one_cell)[2] == 1
+    assert plan(one_cell.replace(seeds=(0, 1)))[2] == 2
+
+
+def test_an_explicit_worker_count_is_kept_for_a_short_sweep(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sweep.runner import plan
+
+    monkeypatch.setattr(budget, "cores", lambda: 2)
+    assert plan(build_config(None, {"seeds": "1", "workers": "2"}))[2] == 2
+    assert plan(build_config(None, {"seeds": "10", "workers": "1"}))[2] == 1

@@ -91,8 +91,9 @@ def test_memory_beyond_the_machine_is_refused(tmp_path: Path) -> None:
     [
         (("--rates", "0:0.9:0.01", "--seeds", "200"),
          "this sweep is large: 216,800 cells + 60 confirmation cells x 4,000 epochs"),
-        (("--engine", "keras", "--epochs", "100000", "--seeds", "20"),
-         "this sweep is large: 40 cells x 100,000 epochs, about 4.2 days on the keras engine"),
+        (("--engine", "keras", "--epochs", "100000", "--seeds", "20", "--workers", "1"),
+         "this sweep is large: 40 cells x 100,000 epochs, about 4.2 days on the keras engine "
+         "with 1 worker"),
     ],
 )
 def test_a_large_sweep_needs_allow_large(tmp_path: Path, extra: tuple[str, ...],
@@ -111,7 +112,7 @@ def test_a_large_sweep_needs_allow_large(tmp_path: Path, extra: tuple[str, ...],
 def test_allow_large_runs_it_and_prints_the_estimate(tmp_path: Path) -> None:
     args = ("run", "--study", "big", "--rates", "0,0.4", "--placements", "hidden",
             "--max-norms", "none", "--seeds", "20", "--epochs", "100000", "--engine", "keras",
-            "--allow-large", "--no-progress")
+            "--allow-large", "--no-progress", "--workers", "1")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -137,7 +137,7 @@ KERAS_LONG = ("run", "--study", "demo", "--rates", "0,0.4", "--placements", "hid
 def test_a_signal_stops_a_keras_cell_mid_fit(tmp_path: Path, signum: int) -> None:
     """A 4000-epoch model.fit (about 4 minutes) stops within seconds of the signal."""
     url = f"sqlite:///{tmp_path}/studies/demo.db"
-    process = popen(*KERAS_LONG, cwd=tmp_path)
+    process = popen(*KERAS_LONG, "--workers", "1", cwd=tmp_path)  # in the launching process
     wait_for(process, url, lambda found: running(found) == 1)
     time.sleep(2)  # inside model.fit
     seconds, err = stop_and_wait(process, signum)
@@ -219,7 +219,7 @@ def test_a_signal_to_the_launcher_stops_every_worker(
 
 def test_sigterm_stops_a_worker_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/studies/demo.db"
-    leader = popen(*KERAS_LONG, cwd=tmp_path)
+    leader = popen(*KERAS_LONG, "--workers", "1", cwd=tmp_path)
     wait_for(leader, url, lambda found: running(found) == 1)
     joined = popen("worker", "--study", "demo", "--engine", "keras", "--heartbeat-seconds", "1",
                    "--no-progress", cwd=tmp_path)
