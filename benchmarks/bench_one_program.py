@@ -107,9 +107,10 @@ def main() -> None:
         print(json.dumps(_measure(args.cells, args.epochs, args.repeats)))
         return
     one, five, _ = os.getloadavg()
-    print(f"{args.cells} cells x {args.epochs} epochs per task; load average {one:.1f} / "
-          f"{five:.1f} on {os.cpu_count()} cores; before = {args.before}; intra-op threads: "
-          f"{args.threads or 'each side its own default'}")
+    what = (f"the default sweep on {args.seeds} seeds" if args.default_sweep
+            else f"{args.cells} cells x {args.epochs} epochs per task")
+    print(f"{what}; load average {one:.1f} / {five:.1f} on {os.cpu_count()} cores; before = "
+          f"{args.before}; intra-op threads: {args.threads or 'each side its own default'}")
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder) / "before"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree),

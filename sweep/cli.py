@@ -83,9 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cells a worker claims and trains at once (default: the engine's)")
     run.add_argument("--heartbeat-seconds", dest="heartbeat_seconds",
                      help="heartbeat interval; a worker silent for 3 intervals is stale (10)")
-    run.add_argument("--workers", help="worker processes on this machine, or auto (the "
-                     "default: one per core when one would take over a minute, else 1); capped "
-                     "at what its cores and memory can run")
+    run.add_argument("--workers", help="worker processes on this machine (capped at its cores "
+                     "and memory), or auto (default): one per core past a minute's work, else 1")
     run.add_argument("--allow-large", dest="allow_large", action="store_true", default=None,
                      help="run a sweep beyond the size bounds (over 50,000 cells or about a day "
                      "of training by the estimate printed when refused)")
