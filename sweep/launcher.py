@@ -46,13 +46,15 @@ def work_in_processes(
     stop: StopRequest,
     progress: Progress,
     log: Log,
-) -> None:
+) -> int:
     """Start ``workers`` worker processes on the study and follow them until they all exit
-    (or a stop request has stopped them)."""
+    (or a stop request has stopped them); the cells they completed (workers of other
+    commands and machines on the same study are not counted)."""
     log = progress.above(log)  # the workers' lines go above the bar
     context = multiprocessing.get_context("spawn")
     events: Any = context.Queue()
     started: list[Any] = []
+    completed = [0]
     try:
         for index in range(workers):
             process = context.Process(target=_worker_main, name=f"sweep-worker-{index}",
@@ -67,14 +69,14 @@ def work_in_processes(
             started.append(process)
         log(f"started {workers} worker processes on study {sweep_study.name!r}")
         while any(p.is_alive() for p in started) and not stop.requested:
-            _drain(events, progress, log, stop, wait=POLL_SECONDS)
+            _drain(events, progress, log, stop, completed, wait=POLL_SECONDS)
         if stop.requested:
             _stop_workers(started, stop.signal or signal.SIGTERM)
     except BaseException:
         _stop_workers(started, stop.signal or signal.SIGTERM)
         raise
     finally:
-        _drain(events, progress, log, stop, wait=0.0)
+        _drain(events, progress, log, stop, completed, wait=0.0)
         exited = {worker_id(p.pid) for p in started if p.exitcode is not None}
         if exited:
             sweep_study.fail_running_of(exited, "interrupted: its worker process exited")
@@ -85,6 +87,7 @@ def work_in_processes(
             f"({_how_it_ended(crashed[0].exitcode)}); their unfinished cells were failed and "
             "are redone by the same command run again"
         )
+    return completed[0]
 
 
 def _how_it_ended(code: int | None) -> str:
@@ -93,8 +96,10 @@ def _how_it_ended(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _drain(events: Any, progress: Progress, log: Log, stop: StopRequest, wait: float) -> None:
-    """Apply the workers' events: progress to the bar, their lines to the log."""
+def _drain(events: Any, progress: Progress, log: Log, stop: StopRequest, completed: list[int],
+           wait: float) -> None:
+    """Apply the workers' events: progress to the bar, their lines to the log, each claim's
+    completed cells added to ``completed[0]``."""
     timeout = wait
     while True:
         try:
@@ -106,6 +111,7 @@ def _drain(events: Any, progress: Progress, log: Log, stop: StopRequest, wait: f
             progress.advance(value, source=index)
         elif kind == "settle":
             progress.settle(int(value), source=index)
+            completed[0] += int(value)
         elif not stop.requested:  # a worker's log or error line
             log(f"worker {index + 1}: {value}")
 

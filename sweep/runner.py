@@ -168,8 +168,8 @@ def _run_opened(sweep_study: SweepStudy, config: SweepConfig, work_estimate: Wor
                 outcome = _confirm_after(sweep_study, engine, config, outcome, stop,
                                          progress, log)
         else:
-            work_in_processes(sweep_study, config, workers, stop, progress, log)
-            outcome = _outcome_of(sweep_study, counted, already)
+            completed = work_in_processes(sweep_study, config, workers, stop, progress, log)
+            outcome = _outcome_of(sweep_study, counted, completed)
             raise_if_stopped(stop, outcome.completed_now, 0)
     total = already + outcome.completed_now if state is not None else (
         len(cells) + _confirmed(sweep_study))
@@ -212,9 +212,11 @@ def _confirmed(sweep_study: SweepStudy) -> int:
     return sum(1 for c, s in states.items() if s == COMPLETE and is_confirmation(c))
 
 
-def _outcome_of(sweep_study: SweepStudy, cells: list[Cell] | None, already: int) -> WorkOutcome:
+def _outcome_of(sweep_study: SweepStudy, cells: list[Cell] | None, completed: int) -> WorkOutcome:
+    """The outcome of this command's worker processes, which completed ``completed`` cells
+    (other commands' workers on the same study, on this machine or others, are not counted)."""
     states = cell_states(sweep_study.records())
     failed = sum(1 for c in (states if cells is None else cells) if states.get(c) == FAILED)
-    return WorkOutcome(_done(sweep_study, cells) - already, failed)
+    return WorkOutcome(completed, failed)
 
 
