@@ -54,7 +54,7 @@ def work_in_processes(
     context = multiprocessing.get_context("spawn")
     events: Any = context.Queue()
     started: list[Any] = []
-    completed = [0]
+    completed = 0
     try:
         for index in range(workers):
             process = context.Process(target=_worker_main, name=f"sweep-worker-{index}",
@@ -69,14 +69,14 @@ def work_in_processes(
             started.append(process)
         log(f"started {workers} worker processes on study {sweep_study.name!r}")
         while any(p.is_alive() for p in started) and not stop.requested:
-            _drain(events, progress, log, stop, completed, wait=POLL_SECONDS)
+            completed += _drain(events, progress, log, stop, wait=POLL_SECONDS)
         if stop.requested:
             _stop_workers(started, stop.signal or signal.SIGTERM)
     except BaseException:
         _stop_workers(started, stop.signal or signal.SIGTERM)
         raise
     finally:
-        _drain(events, progress, log, stop, completed, wait=0.0)
+        completed += _drain(events, progress, log, stop, wait=0.0)
         exited = {worker_id(p.pid) for p in started if p.exitcode is not None}
         if exited:
             sweep_study.fail_running_of(exited, "interrupted: its worker process exited")
@@ -87,7 +87,7 @@ def work_in_processes(
             f"({_how_it_ended(crashed[0].exitcode)}); their unfinished cells were failed and "
             "are redone by the same command run again"
         )
-    return completed[0]
+    return completed
 
 
 def _how_it_ended(code: int | None) -> str:
@@ -96,22 +96,22 @@ def _how_it_ended(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _drain(events: Any, progress: Progress, log: Log, stop: StopRequest, completed: list[int],
-           wait: float) -> None:
-    """Apply the workers' events: progress to the bar, their lines to the log, each claim's
-    completed cells added to ``completed[0]``."""
+def _drain(events: Any, progress: Progress, log: Log, stop: StopRequest, wait: float) -> int:
+    """Apply the workers' events: progress to the bar, their lines to the log; the cells their
+    claims completed, in all."""
     timeout = wait
+    completed = 0
     while True:
         try:
             kind, index, value = events.get(timeout=timeout) if timeout else events.get_nowait()
         except (queue.Empty, EOFError, OSError):
-            return
+            return completed
         timeout = 0.0
         if kind == "advance":
             progress.advance(value, source=index)
         elif kind == "settle":
             progress.settle(int(value), source=index)
-            completed[0] += int(value)
+            completed += int(value)
         elif not stop.requested:  # a worker's log or error line
             log(f"worker {index + 1}: {value}")
 

@@ -65,12 +65,8 @@ def plan(config: SweepConfig) -> tuple[SweepConfig, WorkEstimate, int, list[str]
     config = config.replace(engine=engine.name, confirm=_confirm(config))
     per_claim = config.cells_per_claim or engine.cells_per_claim(task, settings)
     notices: list[str] = []
-    if config.workers == AUTO:
-        workers = auto_workers(estimate(config, per_claim, 1), per_claim)
-        work = estimate(config, per_claim, workers)
-        check_budget(work, config.allow_large)
-        return config, work, workers, notices, chosen
-    requested = int(config.workers)
+    requested = (auto_workers(estimate(config, per_claim, 1), per_claim)  # within the machine
+                 if config.workers == AUTO else int(config.workers))
     work = estimate(config, per_claim, requested)
     check_budget(work, config.allow_large)
     workers = min(requested, machine_workers(work.worker_bytes))

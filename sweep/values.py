@@ -281,6 +281,6 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "cells_per_claim": lambda v: parse.bounded_int(
         v, "cells_per_claim", MAX_CELLS_PER_CLAIM, "--cells-per-claim 64"),
     "heartbeat_seconds": _heartbeat,
-    "workers": lambda v: parse_workers(v),
+    "workers": parse_workers,
     "allow_large": lambda v: parse.flag(v, "allow_large"),
 }
