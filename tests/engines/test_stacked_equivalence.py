@@ -237,9 +237,10 @@ def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -
 @pytest.mark.parametrize("sequences", [False, True])
 def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
         monkeypatch: pytest.MonkeyPatch, sequences: bool) -> None:
-    """Past ``UNROLLED_STEPS`` a recurrence runs as a loop (``tf.scan``): the same outputs as
-    unrolled, for a Bidirectional GRU (both directions, both ``reset_after``), LSTM and
-    SimpleRNN with per-gate masks, returning the last step or every step."""
+    """Past ``UNROLLED_STEPS`` a recurrence runs as a loop (``tf.scan``): the same
+    outputs and the same gradients (every weight, the inputs) as unrolled, for a Bidirectional
+    GRU (both directions, both ``reset_after``), LSTM and SimpleRNN with per-gate masks,
+    returning the last step or every step."""
     import tensorflow as tf
 
     from sweep.engines import _chain_recurrent
@@ -260,13 +261,26 @@ def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
                                  tf.float32)
         recurrent_keep = tf.constant(rng.integers(0, 2, (k, rows, 2, gates, units)) * 2.0,
                                      tf.float32)
+        target = tf.constant(rng.normal(size=(k, rows, 2 * units)), tf.float32)
+
+        def outputs_and_gradients() -> tuple[Any, list[Any]]:
+            with tf.GradientTape() as tape:
+                tape.watch([x, *weights])
+                out = _chain_recurrent.bidirectional(spec, weights, x, input_keep,
+                                                     recurrent_keep)
+                loss = tf.reduce_sum(tf.sin(out) * target[:, :, None] if sequences
+                                     else tf.sin(out) * target)
+            return out, tape.gradient(loss, [x, *weights])
+
         assert steps > _chain_recurrent.UNROLLED_STEPS
-        looped = _chain_recurrent.bidirectional(spec, weights, x, input_keep, recurrent_keep)
+        looped, looped_gradients = outputs_and_gradients()
         monkeypatch.setattr(_chain_recurrent, "UNROLLED_STEPS", steps)
-        unrolled = _chain_recurrent.bidirectional(spec, weights, x, input_keep, recurrent_keep)
+        unrolled, unrolled_gradients = outputs_and_gradients()
         monkeypatch.undo()
         assert looped.shape == ((k, rows, steps, 2 * units) if sequences else (k, rows, 2 * units))
         np.testing.assert_allclose(looped, unrolled, rtol=1e-5, atol=1e-6)
+        for ours, theirs in zip(looped_gradients, unrolled_gradients, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
 # ---- slow: distributions with dropout at every placement ---------------------------------------
