@@ -12,6 +12,11 @@ its dropout-off outputs exactly and a variance of 0 (a pass through multipliers 
 differently from the dropout-off program once XLA fuses it), as
 :func:`sweep.calibration.mc_probabilities` gives a Keras model's identical passes. The figures are
 computed from these outputs in NumPy (:func:`sweep.calibration.cell_figures`).
+
+The layers before the first one where some member drops (:func:`first_stochastic`) give every
+pass the same outputs: they run once, with the dropout-off outputs, and the passes start after
+them (for the text task's dropout after its first recurrent layer, that layer runs once instead
+of once a pass). A population in which no member drops runs no passes.
 """
 
 from __future__ import annotations
@@ -47,6 +52,12 @@ def layer_keeps(shape: Shape, rows: int, step_key: Any, rates: Any, scales: Any,
         for i, spec in enumerate(shape.specs))
 
 
+def first_stochastic(shape: Shape) -> int:
+    """The first layer at which some member drops (or adds noise): the layers before it are
+    deterministic in every pass. ``len(shape.specs)`` when no member drops anywhere."""
+    return next((i for i, kinds in enumerate(shape.dropout) if any(kinds)), len(shape.specs))
+
+
 def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rates: Any,
                scales: Any, keys: Any) -> tuple[Any, Any, Any]:
     """(K, rows, outputs) outputs with dropout off, and the mean and the (population)
@@ -55,9 +66,13 @@ def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rate
 
     rows = int(x.shape[0])
     shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
-    standard = forward(shape.specs, shape.counts, weights, shared, None)[1]
-    if not passes:
+    start = first_stochastic(shape)
+    if not passes or start == len(shape.specs):
+        standard = forward(shape.specs, shape.counts, weights, shared, None)[1]
         return standard, standard, tf.zeros_like(standard)
+    if start:  # the layers before it give every pass the same outputs: computed once
+        shared = forward(shape.specs[:start], shape.counts[:start], weights, shared, None)[1]
+    standard = forward(shape.specs, shape.counts, weights, shared, None, start)[1]
     counters = {(i, kind): mask_counters(spec, kind, i, shape.in_shapes[i], rows,
                                          shape.noise_shape(i, kind))
                 for i, spec in enumerate(shape.specs) for kind in range(len(KINDS))
@@ -66,7 +81,7 @@ def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rate
 
     def one(t: Any) -> Any:
         keeps = layer_keeps(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters)
-        return forward(shape.specs, shape.counts, weights, shared, keeps)[1]
+        return forward(shape.specs, shape.counts, weights, shared, keeps, start)[1]
 
     first = one(tf.constant(0))
     axes = list(range(1, first.shape.rank))

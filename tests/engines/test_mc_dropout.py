@@ -16,7 +16,7 @@ from sweep.engines import CellResult, TrainSettings, get_engine, train_all
 from sweep.engines._chain_forward import forward, mask_counters
 from sweep.engines._chain_graph import ChainTraining
 from sweep.engines._chain_layers import KINDS
-from sweep.engines._chain_mc import MC_SALT, layer_keeps
+from sweep.engines._chain_mc import MC_SALT, first_stochastic, layer_keeps
 from sweep.engines._chain_members import MemberBuilder, population_shape, stack
 from sweep.engines._chain_train import most_members, padded_size
 from sweep.engines._population_rng import dropout_step_key
@@ -69,6 +69,12 @@ def test_without_dropout_standard_and_mc_figures_are_identical(
         assert result.calibration["nll"] == pytest.approx(result.test_loss, rel=1e-5)
 
 
+def test_a_population_without_dropout_runs_no_passes_and_gives_identical_figures() -> None:
+    (baseline,) = train_all(PopulationEngine(), TASK, CELLS[:1], SETTINGS)
+    assert _mc(baseline) == _standard(baseline)  # exactly
+    assert baseline.calibration["accuracy"] == baseline.test_metric
+
+
 def test_no_passes_no_mc_figures() -> None:
     keras = import_keras()
     keras.utils.set_random_seed(0)
@@ -100,10 +106,10 @@ def test_keras_figures_are_calibrations_of_the_replayed_models_outputs(
         assert _mc(result) == pytest.approx(list(figures(mc, _labels()).values()), abs=1e-6)
 
 
-def _trained_population() -> tuple[Any, ChainTraining]:
+def _trained_population(cells: list[Cell]) -> tuple[Any, ChainTraining]:
     data = TASK.load_data()
     build = MemberBuilder(TASK)
-    members = [build(cell) for cell in CELLS]
+    members = [build(cell) for cell in cells]
     rows = len(data.train_x)
     size = padded_size(len(members), most_members(members[0], rows, 32))
     shape = population_shape(members, size, TASK.metric, rows, 32, peers=members)
@@ -113,13 +119,22 @@ def _trained_population() -> tuple[Any, ChainTraining]:
     return shape, training
 
 
+HIDDEN_CELLS = [Cell(0.0, BASELINE_PLACEMENT, None, 0), Cell(0.5, "hidden", None, 1)]
+
+
+@pytest.mark.parametrize(("cells", "deterministic_layers"), [(CELLS, 0), (HIDDEN_CELLS, 1)],
+                         ids=["input-dropout", "hidden-dropout"])
 def test_population_figures_are_calibrations_of_the_members_passes(
-        population_results: list[CellResult]) -> None:
+        cells: list[Cell], deterministic_layers: int) -> None:
     """The population replayed, then every pass run eagerly one by one (outside the compiled
-    program) with the engine's masks, averaged by sweep.calibration."""
+    program, every layer in every pass) with the engine's masks, averaged by
+    sweep.calibration. With hidden dropout only, the program runs the first layer once for
+    all its passes: the same figures."""
     import tensorflow as tf
 
-    shape, training = _trained_population()
+    results = train_all(PopulationEngine(), TASK, cells, SETTINGS)
+    shape, training = _trained_population(cells)
+    assert first_stochastic(shape) == deterministic_layers
     x = tf.constant(np.asarray(TASK.load_data().compared[0]), tf.float32)
     rates, scales, *_, keys = training._settings[:5]
     shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
@@ -134,7 +149,7 @@ def test_population_figures_are_calibrations_of_the_members_passes(
         shape.specs, shape.counts, training.weights, shared,
         layer_keeps(shape, rows, dropout_step_key(mc_keys, t), rates, scales, counters))[1])
         for t in range(PASSES)])
-    for k, result in enumerate(population_results):
+    for k, result in enumerate(results):
         mc = mc_probabilities(class_probabilities(passes[:, k]))
         assert _standard(result) == pytest.approx(
             list(figures(class_probabilities(standard[k]), _labels()).values()), abs=1e-6)

@@ -234,6 +234,22 @@ def test_a_members_forward_pass_is_the_keras_models(name: str, placement: str) -
                                    atol=1e-6, err_msg=f"layer {i} {layer.name}")
 
 
+def _outputs_and_gradients(spec: BidirectionalSpec, weights: list[Any], x: Any, input_keep: Any,
+                           recurrent_keep: Any, target: Any) -> tuple[Any, list[Any]]:
+    """A Bidirectional layer's outputs, and the gradients of a loss on them (every step's or
+    the last's) with respect to its inputs and weights."""
+    import tensorflow as tf
+
+    from sweep.engines import _chain_recurrent
+
+    with tf.GradientTape() as tape:
+        tape.watch([x, *weights])
+        out = _chain_recurrent.bidirectional(spec, weights, x, input_keep, recurrent_keep)
+        weighting = target[:, :, None] if out.shape.rank == 4 else target
+        loss = tf.reduce_sum(tf.sin(out) * weighting)
+    return out, tape.gradient(loss, [x, *weights])
+
+
 @pytest.mark.parametrize("sequences", [False, True])
 def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
         monkeypatch: pytest.MonkeyPatch, sequences: bool) -> None:
@@ -262,20 +278,11 @@ def test_a_long_sequence_loops_over_its_steps_to_the_unrolled_figures(
         recurrent_keep = tf.constant(rng.integers(0, 2, (k, rows, 2, gates, units)) * 2.0,
                                      tf.float32)
         target = tf.constant(rng.normal(size=(k, rows, 2 * units)), tf.float32)
-
-        def outputs_and_gradients() -> tuple[Any, list[Any]]:
-            with tf.GradientTape() as tape:
-                tape.watch([x, *weights])
-                out = _chain_recurrent.bidirectional(spec, weights, x, input_keep,
-                                                     recurrent_keep)
-                loss = tf.reduce_sum(tf.sin(out) * target[:, :, None] if sequences
-                                     else tf.sin(out) * target)
-            return out, tape.gradient(loss, [x, *weights])
-
+        arguments = (spec, weights, x, input_keep, recurrent_keep, target)
         assert steps > _chain_recurrent.UNROLLED_STEPS
-        looped, looped_gradients = outputs_and_gradients()
+        looped, looped_gradients = _outputs_and_gradients(*arguments)
         monkeypatch.setattr(_chain_recurrent, "UNROLLED_STEPS", steps)
-        unrolled, unrolled_gradients = outputs_and_gradients()
+        unrolled, unrolled_gradients = _outputs_and_gradients(*arguments)
         monkeypatch.undo()
         assert looped.shape == ((k, rows, steps, 2 * units) if sequences else (k, rows, 2 * units))
         np.testing.assert_allclose(looped, unrolled, rtol=1e-5, atol=1e-6)
