@@ -15,8 +15,9 @@ computed from these outputs in NumPy (:func:`sweep.calibration.cell_figures`).
 
 The layers before the first one where some member drops (:func:`first_stochastic`) give every
 pass the same outputs: they run once, with the dropout-off outputs, and the passes start after
-them (for the text task's dropout after its first recurrent layer, that layer runs once instead
-of once a pass). A population in which no member drops runs no passes.
+them (text-gru's `after` placement alone: its first recurrent layer runs once instead of once a
+pass; the members of a claim share one program, so one dropping earlier moves the start). A
+population in which no member drops runs no passes.
 """
 
 from __future__ import annotations
