@@ -67,13 +67,12 @@ def mc_outputs(shape: Shape, passes: int, weights: tuple[Any, ...], x: Any, rate
 
     rows = int(x.shape[0])
     shared = tf.broadcast_to(x[None], (shape.members, *x.shape))
-    start = first_stochastic(shape)
-    if not passes or start == len(shape.specs):
-        standard = forward(shape.specs, shape.counts, weights, shared, None)[1]
-        return standard, standard, tf.zeros_like(standard)
-    if start:  # the layers before it give every pass the same outputs: computed once
-        shared = forward(shape.specs[:start], shape.counts[:start], weights, shared, None)[1]
+    start = first_stochastic(shape) if passes else len(shape.specs)
+    # the layers before it give every pass the same outputs: computed once
+    shared = forward(shape.specs[:start], shape.counts[:start], weights, shared, None)[1]
     standard = forward(shape.specs, shape.counts, weights, shared, None, start)[1]
+    if start == len(shape.specs):
+        return standard, standard, tf.zeros_like(standard)
     counters = {(i, kind): mask_counters(spec, kind, i, shape.in_shapes[i], rows,
                                          shape.noise_shape(i, kind))
                 for i, spec in enumerate(shape.specs) for kind in range(len(KINDS))

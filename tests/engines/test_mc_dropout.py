@@ -52,9 +52,14 @@ def keras_results() -> list[CellResult]:
     return train_all(get_engine("keras"), TASK, CELLS, SETTINGS)
 
 
+@functools.cache
+def _population_results(cells: tuple[Cell, ...]) -> list[CellResult]:
+    return train_all(PopulationEngine(), TASK, list(cells), SETTINGS)
+
+
 @pytest.fixture(scope="module")
 def population_results() -> list[CellResult]:
-    return train_all(PopulationEngine(), TASK, CELLS, SETTINGS)
+    return _population_results(tuple(CELLS))
 
 
 @pytest.mark.parametrize("engine", ["keras", "population"])
@@ -132,7 +137,7 @@ def test_population_figures_are_calibrations_of_the_members_passes(
     all its passes: the same figures."""
     import tensorflow as tf
 
-    results = train_all(PopulationEngine(), TASK, cells, SETTINGS)
+    results = _population_results(tuple(cells))
     shape, training = _trained_population(cells)
     assert first_stochastic(shape) == deterministic_layers
     x = tf.constant(np.asarray(TASK.load_data().compared[0]), tf.float32)
