@@ -154,7 +154,7 @@ def test_sigint_stops_a_population_run_between_chunks_and_keeps_finished_cells(
     signal arrives during the second: the first's cells stay, the second's are redone."""
     url = f"sqlite:///{tmp_path}/studies/demo.db"
     args = ("run", "--study", "demo", "--rates", "0:0.6:0.1", "--placements",
-            "input,hidden,both", "--max-norms", "none", "--seeds", "3", "--epochs", "12000",
+            "input,hidden,both", "--max-norms", "none", "--seeds", "3", "--epochs", "4000",
             "--no-progress")
     cells = (1 + 6 * 3) * 3
     process = popen(*args, cwd=tmp_path)

@@ -95,7 +95,7 @@ def test_the_progress_bar_moves_while_a_claim_trains(tmp_path: Path) -> None:
     (about every second), long before the claim is recorded."""
     result = run_cli("run", "--study", "demo", "--rates", "0,0.4", "--placements",
                      "input,hidden,both", "--max-norms", "none", "--seeds", "2",
-                     "--epochs", "60000", cwd=tmp_path, timeout=600, check=True)
+                     "--epochs", "20000", cwd=tmp_path, timeout=600, check=True)
     shown = [int(m) for m in re.findall(r"\|\s*(\d+)/8 cells", result.stderr)]
     percents = {int(m) for m in re.findall(r"(\d+)%\|", result.stderr)}
     assert shown and shown[-1] == 8
