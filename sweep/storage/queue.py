@@ -58,9 +58,17 @@ def missing_cells(
     return [c for c in cells if c not in skipped and states.get(c, FAILED) == FAILED]
 
 
-def enqueue(storage: optuna.storages.RDBStorage, study_id: int, cells: Sequence[Cell]) -> None:
-    """Add a WAITING trial for each cell, in one transaction."""
-    _optuna.enqueue(storage, study_id, [(cell_params(cell), {}) for cell in cells])
+def enqueue(storage: optuna.storages.RDBStorage, study_id: int,
+            cells: Sequence[Cell] | Callable[[], Sequence[Cell]]) -> int:
+    """Add a WAITING trial for each cell, in one transaction; ``cells`` may be a function that
+    finds them, called while the study is locked against other enqueuers (two workers that
+    find the same cells missing at once, e.g. a confirmation's, add them once). Returns how
+    many were added."""
+    if callable(cells):
+        find = cells
+        return _optuna.enqueue(storage, study_id,
+                               lambda: [(cell_params(cell), {}) for cell in find()])
+    return _optuna.enqueue(storage, study_id, [(cell_params(cell), {}) for cell in cells])
 
 
 def claim(

@@ -186,10 +186,15 @@ class SweepStudy:
 
     @_storage_op("queueing cells")
     def enqueue_missing(self, cells: Iterable[Cell], skip: Iterable[Cell] = ()) -> int:
-        """Enqueue each cell without a complete, running or waiting trial; return how many."""
-        missing = queue.missing_cells(cell_states(self.records()), cells, skip)
-        queue.enqueue(self.storage, self.study_id, missing)
-        return len(missing)
+        """Enqueue each cell without a complete, running or waiting trial; return how many.
+        Found missing, the cells are looked for again under the enqueue lock
+        (:func:`queue.enqueue`): another process may have enqueued them meanwhile."""
+        cells, skip = list(cells), set(skip)
+
+        def missing() -> list[Cell]:
+            return queue.missing_cells(cell_states(self.records()), cells, skip)
+
+        return queue.enqueue(self.storage, self.study_id, missing) if missing() else 0
 
     @_storage_op("claiming cells")
     def claim(self, limit: int, only: set[Cell] | None = None) -> list[Claim]:

@@ -1,4 +1,5 @@
-"""Runs through the library on a real SQLite file: resume, extension, settings, optuna CLI."""
+"""Runs through the library on a real SQLite file (and PostgreSQL where the queue is
+concurrent): resume, extension, settings, optuna CLI."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -222,6 +224,44 @@ def test_a_cell_enqueued_twice_is_trained_once(workdir: Path) -> None:
     assert len(duplicates) == 4
     assert all(t.state == optuna.trial.TrialState.FAIL for t in duplicates)
     assert len(completed(sweep_study.records())) == 4
+
+
+def test_two_workers_that_find_the_same_cells_missing_enqueue_them_once(
+        storage_url: str) -> None:
+    """Two workers (two connections, as two processes) look at the study at the same moment,
+    both find the same cells missing (a confirmation's, once the grid is done) and enqueue:
+    the second looks again under the enqueue lock and adds none (the tutorial's PostgreSQL
+    run once trained a 60-cell confirmation twice this way)."""
+    import threading
+
+    cells = build_config(None, FLAGS).cells()
+    settings = {"task": "circles", "epochs": TINY_EPOCHS, "batch_size": 32, "optimizer": "adam"}
+    workers = [open_study(study_name="demo", storage_url=storage_url, task=None,
+                          settings=settings, access="create") for _ in range(2)]
+    both_looked = threading.Barrier(2, timeout=60)
+    for worker in workers:
+        worker.engine  # noqa: B018 - each connects (and finds sweep's table) before the race
+        looks = [worker.records]
+
+        def records(looks: list[Any] = looks) -> Any:
+            if len(looks) == 1:  # the first look: wait until the other worker has looked too
+                looks.append(True)
+                both_looked.wait()
+            return looks[0]()
+
+        worker.records = records  # type: ignore[method-assign]
+    added: list[int] = []
+    threads = [threading.Thread(target=lambda w=w: added.append(w.enqueue_missing(cells)))
+               for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(added) == [0, len(cells)]
+    trials = optuna.load_study(study_name="demo", storage=storage_url).trials
+    assert sorted(cell_key(t) for t in trials) == sorted(c.key for c in cells)
+    for worker in workers:
+        worker.close()
 
 
 def _result(cell: Cell, epochs: int = 120) -> CellResult:

@@ -4,7 +4,7 @@ transaction per batch."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,33 +32,38 @@ def _transaction(storage: optuna.storages.RDBStorage) -> Iterator[Session]:
 def enqueue(
     storage: optuna.storages.RDBStorage,
     study: int,
-    entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
-) -> None:
+    entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+    | Callable[[], Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]],
+) -> int:
     """Create WAITING trials with fixed params, as ``Study.enqueue_trial`` does, in one
-    transaction; ``entries`` are (fixed params, user attrs). Like Optuna, the study row is
-    locked while trial numbers are assigned."""
+    transaction; ``entries`` are (fixed params, user attrs), or a function that finds them.
+    Like Optuna, the study row is locked while trial numbers are assigned (SQLite: the write
+    lock, taken up front); a function is called under that lock, so two processes that each
+    enqueue what they find missing never both add it. Returns how many were created."""
     import sqlalchemy as sa
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
-    if not entries:
-        return
     with _transaction(storage) as session:
         models.StudyModel.find_or_raise_by_id(study, session, for_update=True)
+        found = entries() if callable(entries) else entries
+        if not found:
+            return 0
         base = session.scalar(
             sa.select(sa.func.count(models.TrialModel.trial_id)).where(
                 models.TrialModel.study_id == study)
         ) or 0
         trials = [models.TrialModel(study_id=study, number=base + i, state=TrialState.WAITING)
-                  for i in range(len(entries))]
+                  for i in range(len(found))]
         session.add_all(trials)
         session.flush()
-        for trial, (fixed, attrs) in zip(trials, entries, strict=True):
+        for trial, (fixed, attrs) in zip(trials, found, strict=True):
             session.add(models.TrialSystemAttributeModel(
                 trial_id=trial.trial_id, key=FIXED_PARAMS, value_json=json.dumps(fixed)))
             for key, value in attrs.items():
                 session.add(models.TrialUserAttributeModel(
                     trial_id=trial.trial_id, key=key, value_json=json.dumps(value)))
+        return len(found)
 
 
 def claim_waiting(
