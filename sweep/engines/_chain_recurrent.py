@@ -4,7 +4,8 @@ semantics (``docs/keras-semantics.md``; keras-team/keras ``layers/rnn/lstm.py``,
 
 Activations are (K, rows, steps, features). The inputs go through the kernel for every step at
 once, then one step per time step, from a zero state (unrolled up to :data:`UNROLLED_STEPS`
-steps, a loop beyond):
+steps, a loop beyond; Keras' default GRU cell loops with a backward pass of its own,
+:mod:`._chain_gru_loop`):
 
 - LSTM: ``z = x_t W + h U + b``, gates (i, f, c, o), ``c = f c + i act(c~)``, ``h = o act(c)``;
 - GRU: gates (z, r, h); ``reset_after=True`` (Keras' default, bias (2, 3 units): input and
@@ -32,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._chain_gru_loop import gru_loop, handles
 from ._chain_layers import BidirectionalSpec, GRUSpec, LSTMSpec, RecurrentSpec, SimpleRNNSpec
 from ._chain_math import activate
 
@@ -179,12 +181,22 @@ def simple_rnn(spec: SimpleRNNSpec, weights: Sequence[Any], x: Any, input_keep: 
 
 
 def recurrent(spec: RecurrentSpec, weights: Sequence[Any], x: Any, input_keep: Any,
-              recurrent_keep: Any) -> Any:
+              recurrent_keep: Any, backwards: bool = False) -> Any:
+    """The layer over the steps in order, or from the last (``backwards``, a Bidirectional
+    layer's backward direction: its sequence comes out in step order)."""
+    import tensorflow as tf
+
+    if isinstance(spec, GRUSpec) and x.shape[2] > UNROLLED_STEPS and handles(spec):
+        return gru_loop(spec, weights, x, input_keep, recurrent_keep, backwards)
+    if backwards:
+        x = tf.reverse(x, [2])
     if isinstance(spec, LSTMSpec):
-        return lstm(spec, weights, x, input_keep, recurrent_keep)
-    if isinstance(spec, SimpleRNNSpec):
-        return simple_rnn(spec, weights, x, input_keep, recurrent_keep)
-    return gru(spec, weights, x, input_keep, recurrent_keep)
+        out = lstm(spec, weights, x, input_keep, recurrent_keep)
+    elif isinstance(spec, SimpleRNNSpec):
+        out = simple_rnn(spec, weights, x, input_keep, recurrent_keep)
+    else:
+        out = gru(spec, weights, x, input_keep, recurrent_keep)
+    return tf.reverse(out, [2]) if backwards and spec.return_sequences else out
 
 
 def bidirectional(spec: BidirectionalSpec, weights: Sequence[Any], x: Any, input_keep: Any,
@@ -197,11 +209,10 @@ def bidirectional(spec: BidirectionalSpec, weights: Sequence[Any], x: Any, input
     forward = recurrent(spec.layer, weights[:half], x,
                         None if input_keep is None else input_keep[:, :, 0],
                         None if recurrent_keep is None else recurrent_keep[:, :, 0])
-    backward = recurrent(spec.layer, weights[half:], tf.reverse(x, [2]),
+    backward = recurrent(spec.layer, weights[half:], x,
                          None if input_keep is None else input_keep[:, :, 1],
-                         None if recurrent_keep is None else recurrent_keep[:, :, 1])
-    if spec.layer.return_sequences:
-        backward = tf.reverse(backward, [2])
+                         None if recurrent_keep is None else recurrent_keep[:, :, 1],
+                         backwards=True)
     if spec.merge_mode == "concat":
         return tf.concat([forward, backward], axis=-1)
     if spec.merge_mode == "sum":
