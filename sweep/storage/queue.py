@@ -64,11 +64,11 @@ def enqueue(storage: optuna.storages.RDBStorage, study_id: int,
     finds them, called while the study is locked against other enqueuers (two workers that
     find the same cells missing at once, e.g. a confirmation's, add them once). Returns how
     many were added."""
-    if callable(cells):
-        find = cells
-        return _optuna.enqueue(storage, study_id,
-                               lambda: [(cell_params(cell), {}) for cell in find()])
-    return _optuna.enqueue(storage, study_id, [(cell_params(cell), {}) for cell in cells])
+    if not callable(cells) and not cells:
+        return 0
+    find = cells if callable(cells) else lambda: cells
+    return _optuna.enqueue(storage, study_id,
+                           lambda: [(cell_params(cell), {}) for cell in find()])
 
 
 def claim(

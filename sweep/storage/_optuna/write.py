@@ -32,21 +32,20 @@ def _transaction(storage: optuna.storages.RDBStorage) -> Iterator[Session]:
 def enqueue(
     storage: optuna.storages.RDBStorage,
     study: int,
-    entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
-    | Callable[[], Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]],
+    entries: Callable[[], Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]],
 ) -> int:
     """Create WAITING trials with fixed params, as ``Study.enqueue_trial`` does, in one
-    transaction; ``entries`` are (fixed params, user attrs), or a function that finds them.
-    Like Optuna, the study row is locked while trial numbers are assigned (SQLite: the write
-    lock, taken up front); a function is called under that lock, so two processes that each
-    enqueue what they find missing never both add it. Returns how many were created."""
+    transaction; ``entries()`` finds them, (fixed params, user attrs) each. Like Optuna, the
+    study row is locked while trial numbers are assigned (SQLite: the write lock, taken up
+    front); ``entries`` is called under that lock, so two processes that each enqueue what they
+    find missing never both add it. Returns how many were created."""
     import sqlalchemy as sa
     from optuna.storages._rdb import models
     from optuna.trial import TrialState
 
     with _transaction(storage) as session:
         models.StudyModel.find_or_raise_by_id(study, session, for_update=True)
-        found = entries() if callable(entries) else entries
+        found = entries()
         if not found:
             return 0
         base = session.scalar(
